@@ -1,0 +1,374 @@
+"""The result store: one SQLite file (WAL mode) that training commands fill and the TUI and reports read."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from lorascope.core.errors import LorascopeError
+from lorascope.core.metrics import hypothesis_errors, summarize
+from lorascope.core.nbest import Hypothesis, Utterance, scores_state
+
+from .schema import SCHEMA_VERSION, migrate
+
+ENV_DB = "LORASCOPE_DB"
+
+
+class StoreError(LorascopeError):
+    """A problem with the store or with what was asked of it (missing run, unknown dataset, newer schema)."""
+
+
+def default_db_path() -> Path:
+    """``$LORASCOPE_DB`` if set, else ``lorascope.db`` in the user's data directory."""
+    env = os.environ.get(ENV_DB)
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("lorascope", appauthor=False)) / "lorascope.db"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _finite(x: float | None) -> float | None:
+    """SQLite stores NaN as NULL anyway; keep inf out of it too so exports stay valid JSON."""
+    if x is None or not math.isfinite(x):
+        return None
+    return float(x)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    id: int
+    name: str
+    source: str | None
+    format: str | None
+    scores: str
+    utterances: int
+    hypotheses: int
+    reference_words: int | None
+    one_best_wer: float | None
+    oracle_wer: float | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    strategy: str
+    status: str
+    backbone: str | None
+    seed: int | None
+    config: dict[str, Any]
+    train_dataset: str | None
+    dev_dataset: str | None
+    test_dataset: str | None
+    lam: float | None
+    steps_done: int
+    checkpoint_dir: str | None
+    error: str | None
+    started_at: str
+    finished_at: str | None
+    adapter_path: str | None
+    trainable_params: int | None
+    trainable_share: float | None
+
+
+def _read_user_version(path: Path) -> int:
+    """The schema version of an existing file, read without writing anything to it."""
+    uri = f"file:{path.resolve()}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+        try:
+            return conn.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: not a lorascope store ({exc})") from None
+
+
+class Store:
+    """Open (creating or migrating as needed) the store at ``path``.
+
+    A file written by a newer schema is refused before anything is written to it.
+    """
+
+    def __init__(self, path: str | Path | None = None, *, readonly: bool = False):
+        self.path = Path(path) if path is not None else default_db_path()
+        if self.path.exists():
+            if self.path.is_dir():
+                raise StoreError(f"{self.path}: is a directory, not a store file")
+            version = _read_user_version(self.path)
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path}: written by a newer lorascope (schema {version}; this version reads up to "
+                    f"{SCHEMA_VERSION}); upgrade lorascope, the store was not changed")
+        elif readonly:
+            raise StoreError(f"{self.path}: no such store")
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(str(self.path), timeout=30)
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA busy_timeout = 30000")
+            self.db = sqlite_utils.Database(conn, execute_plugins=False)
+            if not readonly:
+                self.db.enable_wal()
+                migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a lorascope store ({exc})") from None
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        cur = self.db.execute(sql, params)
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+    # -- datasets ---------------------------------------------------------------------------------
+
+    def add_dataset(self, name: str, utterances: Sequence[Utterance], *, source: str | None = None,
+                    format: str | None = None, replace: bool = False) -> DatasetInfo:
+        """Store N-best lists under ``name`` in one transaction; WERs are computed when references exist."""
+        if not utterances:
+            raise StoreError(f"dataset {name!r}: no utterances to store")
+        have_refs = all(u.reference is not None for u in utterances)
+        summary = summarize(utterances) if have_refs else None
+        errors = hypothesis_errors(utterances) if have_refs else None
+        with self.db.atomic():
+            existing = self.db.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchone()
+            if existing:
+                if not replace:
+                    raise StoreError(f"dataset {name!r} already exists (choose another --name, or --replace)")
+                self.db.execute("DELETE FROM datasets WHERE id = ?", [existing[0]])
+            ds_id = self.db["datasets"].insert({
+                "name": name, "source": source, "format": format, "scores": scores_state(list(utterances)),
+                "utterances": len(utterances), "hypotheses": sum(len(u.hypotheses) for u in utterances),
+                "reference_words": summary.reference_words if summary else None,
+                "one_best_wer": summary.one_best_wer if summary else None,
+                "oracle_wer": summary.oracle_wer if summary else None,
+                "created_at": now(),
+            }).last_pk
+            for pos, u in enumerate(utterances):
+                uid = self.db.execute(
+                    "INSERT INTO utterances (dataset_id, position, utt_id, reference, meta) VALUES (?,?,?,?,?)",
+                    [ds_id, pos, u.id, u.reference, json.dumps(u.meta) if u.meta else None]).lastrowid
+                self.db.conn.executemany(
+                    "INSERT INTO hypotheses (utterance_id, rank, text, score, errors, extra) VALUES (?,?,?,?,?,?)",
+                    [(uid, r, h.text, h.score, errors[pos][r] if errors else None,
+                      json.dumps(h.extra) if h.extra else None) for r, h in enumerate(u.hypotheses)])
+        return self.dataset(name)
+
+    def datasets(self) -> list[DatasetInfo]:
+        return [DatasetInfo(**r) for r in self._rows("SELECT * FROM datasets ORDER BY id")]
+
+    def dataset(self, name: str) -> DatasetInfo:
+        rows = self._rows("SELECT * FROM datasets WHERE name = ?", [name])
+        if not rows:
+            known = ", ".join(d.name for d in self.datasets()) or "none"
+            raise StoreError(f"dataset {name!r} not found in {self.path} (known: {known})")
+        return DatasetInfo(**rows[0])
+
+    def has_dataset(self, name: str) -> bool:
+        return self.db.execute("SELECT 1 FROM datasets WHERE name = ?", [name]).fetchone() is not None
+
+    def load_dataset(self, name: str) -> list[Utterance]:
+        """The utterances of dataset ``name``, in their stored order."""
+        ds = self.dataset(name)
+        hyps: dict[int, list[Hypothesis]] = {}
+        for uid, text, score, extra in self.db.execute(
+                "SELECT h.utterance_id, h.text, h.score, h.extra FROM hypotheses h JOIN utterances u "
+                "ON u.id = h.utterance_id WHERE u.dataset_id = ? ORDER BY h.utterance_id, h.rank", [ds.id]):
+            hyps.setdefault(uid, []).append(Hypothesis(text, score, json.loads(extra) if extra else {}))
+        return [Utterance(utt_id, tuple(hyps.get(rowid, ())), ref, json.loads(meta) if meta else {})
+                for rowid, utt_id, ref, meta in self.db.execute(
+                    "SELECT id, utt_id, reference, meta FROM utterances WHERE dataset_id = ? ORDER BY position",
+                    [ds.id])]
+
+    def utterance_rows(self, name: str) -> dict[str, int]:
+        """Map utterance id -> row id for dataset ``name`` (to attach scores and rank changes)."""
+        ds = self.dataset(name)
+        return dict(self.db.execute("SELECT utt_id, id FROM utterances WHERE dataset_id = ?", [ds.id]).fetchall())
+
+    def hypothesis_rows(self, name: str) -> dict[tuple[str, int], int]:
+        """Map (utterance id, first-pass rank) -> hypothesis row id for dataset ``name``."""
+        ds = self.dataset(name)
+        return {(u, r): hid for u, r, hid in self.db.execute(
+            "SELECT u.utt_id, h.rank, h.id FROM hypotheses h JOIN utterances u ON u.id = h.utterance_id "
+            "WHERE u.dataset_id = ?", [ds.id])}
+
+    # -- runs -------------------------------------------------------------------------------------
+
+    def create_run(self, *, strategy: str, config: dict[str, Any], seed: int | None = None,
+                   backbone: str | None = None, versions: dict[str, str] | None = None,
+                   train_dataset: str | None = None, dev_dataset: str | None = None,
+                   test_dataset: str | None = None) -> int:
+        with self.db.atomic():
+            return self.db["runs"].insert({
+                "strategy": strategy, "status": "running", "backbone": backbone, "seed": seed,
+                "config": json.dumps(config, sort_keys=True), "versions": json.dumps(versions or {}, sort_keys=True),
+                "train_dataset": train_dataset, "dev_dataset": dev_dataset, "test_dataset": test_dataset,
+                "started_at": now(),
+            }).last_pk
+
+    def update_run(self, run_id: int, **fields: Any) -> None:
+        self.run(run_id)
+        if "config" in fields and not isinstance(fields["config"], str):
+            fields["config"] = json.dumps(fields["config"], sort_keys=True)
+        if fields.get("status") in ("done", "failed", "interrupted") and "finished_at" not in fields:
+            fields["finished_at"] = now()
+        with self.db.atomic():
+            self.db["runs"].update(run_id, fields)
+
+    def run(self, run_id: int) -> RunInfo:
+        rows = self._rows(
+            "SELECT r.*, a.path AS adapter_path, a.trainable_params, a.trainable_share FROM runs r "
+            "LEFT JOIN adapters a ON a.run_id = r.id WHERE r.id = ?", [run_id])
+        if not rows:
+            raise StoreError(f"run {run_id} not found in {self.path}")
+        return self._run_info(rows[0])
+
+    def runs(self) -> list[RunInfo]:
+        return [self._run_info(r) for r in self._rows(
+            "SELECT r.*, a.path AS adapter_path, a.trainable_params, a.trainable_share FROM runs r "
+            "LEFT JOIN adapters a ON a.run_id = r.id ORDER BY r.id")]
+
+    @staticmethod
+    def _run_info(row: dict[str, Any]) -> RunInfo:
+        row = dict(row)
+        row["config"] = json.loads(row["config"])
+        row.pop("versions", None)
+        row.setdefault("steps_done", 0)
+        return RunInfo(**row)
+
+    def run_versions(self, run_id: int) -> dict[str, str]:
+        self.run(run_id)
+        (raw,) = self.db.execute("SELECT versions FROM runs WHERE id = ?", [run_id]).fetchone()
+        return json.loads(raw or "{}")
+
+    def add_adapter(self, run_id: int, *, path: str, trainable_params: int, total_params: int,
+                    ranks: dict[str, int] | None = None) -> None:
+        self.run(run_id)
+        with self.db.atomic():
+            self.db["adapters"].upsert({
+                "run_id": run_id, "path": str(path), "trainable_params": trainable_params,
+                "total_params": total_params, "trainable_share": trainable_params / total_params if total_params else 0.0,
+                "ranks": json.dumps(ranks) if ranks is not None else None,
+            }, pk="run_id")
+
+    def adapter_ranks(self, run_id: int) -> dict[str, int] | None:
+        row = self.db.execute("SELECT ranks FROM adapters WHERE run_id = ?", [run_id]).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
+
+    def add_events(self, run_id: int, events: Iterable[dict[str, Any]]) -> None:
+        """Training curve points: dicts with step and any of loss, rank_budget, dev_wer."""
+        rows = [{"run_id": run_id, "step": e["step"], "loss": _finite(e.get("loss")),
+                 "rank_budget": e.get("rank_budget"), "dev_wer": _finite(e.get("dev_wer"))} for e in events]
+        with self.db.atomic():
+            self.db["run_events"].upsert_all(rows, pk=("run_id", "step"))
+
+    def events(self, run_id: int) -> list[dict[str, Any]]:
+        return self._rows("SELECT step, loss, rank_budget, dev_wer FROM run_events WHERE run_id = ? ORDER BY step",
+                          [run_id])
+
+    # -- metrics and scores -----------------------------------------------------------------------
+
+    def add_metrics(self, run_id: int | None, rows: Iterable[dict[str, Any]]) -> list[int]:
+        """Metric rows: dataset, split, perturbation, wer, oracle_wer (delta_wer derived), optional others."""
+        if run_id is not None:
+            self.run(run_id)
+        ids = []
+        with self.db.atomic():
+            for r in rows:
+                rec = {
+                    "run_id": run_id, "dataset": r["dataset"], "split": r.get("split", r["dataset"]),
+                    "perturbation": r.get("perturbation", "clean"), "p": r.get("p"), "seed": r.get("seed"),
+                    "utterances": r.get("utterances"), "one_best_wer": _finite(r.get("one_best_wer")),
+                    "wer": r["wer"], "oracle_wer": r["oracle_wer"],
+                    "delta_wer": r.get("delta_wer", r["wer"] - r["oracle_wer"]),
+                    "nprr": _finite(r.get("nprr")), "created_at": now(),
+                }
+                ids.append(self.db["metrics"].insert(rec).last_pk)
+        return ids
+
+    def metrics(self, run_id: int | None = None) -> list[dict[str, Any]]:
+        if run_id is None:
+            return self._rows("SELECT * FROM metrics ORDER BY id")
+        return self._rows("SELECT * FROM metrics WHERE run_id = ? ORDER BY id", [run_id])
+
+    def add_scores(self, run_id: int, dataset: str, rows: Iterable[tuple[str, int, float, float, int]]) -> int:
+        """Per-hypothesis scores: (utterance id, first-pass rank, LM score, combined score, new rank)."""
+        self.run(run_id)
+        hyp_ids = self.hypothesis_rows(dataset)
+        records = []
+        for utt_id, rank, lm, combined, new_rank in rows:
+            key = (utt_id, rank)
+            if key not in hyp_ids:
+                raise StoreError(f"dataset {dataset!r}: no hypothesis {rank} of utterance {utt_id}")
+            records.append((run_id, hyp_ids[key], float(lm), float(combined), int(new_rank)))
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "INSERT OR REPLACE INTO scores (run_id, hypothesis_id, lm_score, combined_score, rank) "
+                "VALUES (?,?,?,?,?)", records)
+        return len(records)
+
+    def scores(self, run_id: int, dataset: str | None = None) -> list[dict[str, Any]]:
+        sql = ("SELECT d.name AS dataset, u.utt_id, h.rank AS first_pass_rank, h.text, h.score AS first_pass_score, "
+               "s.lm_score, s.combined_score, s.rank AS new_rank FROM scores s "
+               "JOIN hypotheses h ON h.id = s.hypothesis_id JOIN utterances u ON u.id = h.utterance_id "
+               "JOIN datasets d ON d.id = u.dataset_id WHERE s.run_id = ?")
+        params: list[Any] = [run_id]
+        if dataset is not None:
+            sql += " AND d.name = ?"
+            params.append(dataset)
+        return self._rows(sql + " ORDER BY d.id, u.position, h.rank", params)
+
+    def add_rank_changes(self, run_id: int, metric_id: int, dataset: str,
+                         rows: Iterable[tuple[str, list[int], list[int], bool, int | None]]) -> int:
+        """Per-utterance rank changes under a perturbation: (utt id, ranks before, ranks after, flipped, Δerrors)."""
+        utt_rows = self.utterance_rows(dataset)
+        records = []
+        for utt_id, before, after, flipped, delta in rows:
+            if utt_id not in utt_rows:
+                raise StoreError(f"dataset {dataset!r}: no utterance {utt_id}")
+            records.append((run_id, metric_id, utt_rows[utt_id], json.dumps(before), json.dumps(after),
+                            int(bool(flipped)), delta))
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "INSERT OR REPLACE INTO rank_changes (run_id, metric_id, utterance_id, ranks_before, ranks_after, "
+                "top_flipped, delta_errors) VALUES (?,?,?,?,?,?,?)", records)
+        return len(records)
+
+    def rank_changes(self, metric_id: int) -> list[dict[str, Any]]:
+        rows = self._rows(
+            "SELECT u.utt_id, rc.ranks_before, rc.ranks_after, rc.top_flipped, rc.delta_errors FROM rank_changes rc "
+            "JOIN utterances u ON u.id = rc.utterance_id WHERE rc.metric_id = ? ORDER BY u.position", [metric_id])
+        for r in rows:
+            r["ranks_before"] = json.loads(r["ranks_before"])
+            r["ranks_after"] = json.loads(r["ranks_after"])
+            r["top_flipped"] = bool(r["top_flipped"])
+        return rows

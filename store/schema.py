@@ -1,0 +1,135 @@
+"""Versioned schema: one migration per version, applied in order; ``PRAGMA user_version`` holds the version.
+
+A migration only ever adds. Each runs inside the transaction that also bumps ``user_version``, so a store is
+never left half-migrated.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+V1 = """
+CREATE TABLE datasets (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    source TEXT,
+    format TEXT,
+    scores TEXT NOT NULL,              -- 'scored', 'rank-only' or 'mixed'
+    utterances INTEGER NOT NULL,
+    hypotheses INTEGER NOT NULL,
+    reference_words INTEGER,
+    one_best_wer REAL,
+    oracle_wer REAL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE utterances (
+    id INTEGER PRIMARY KEY,
+    dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    utt_id TEXT NOT NULL,
+    reference TEXT,
+    meta TEXT,
+    UNIQUE (dataset_id, utt_id)
+);
+CREATE TABLE hypotheses (
+    id INTEGER PRIMARY KEY,
+    utterance_id INTEGER NOT NULL REFERENCES utterances(id) ON DELETE CASCADE,
+    rank INTEGER NOT NULL,             -- first-pass rank, 0 = best
+    text TEXT NOT NULL,
+    score REAL,                        -- first-pass score, higher is better; NULL for rank-only lists
+    errors INTEGER,                    -- word errors against the reference (normalised text)
+    extra TEXT,
+    UNIQUE (utterance_id, rank)
+);
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    strategy TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'interrupted')),
+    backbone TEXT,
+    seed INTEGER,
+    config TEXT NOT NULL,              -- the full configuration, JSON
+    versions TEXT,                     -- package versions, JSON
+    train_dataset TEXT,
+    dev_dataset TEXT,
+    test_dataset TEXT,
+    lam REAL,                          -- the dev-tuned weight of the LM score
+    steps_done INTEGER DEFAULT 0,
+    checkpoint_dir TEXT,
+    error TEXT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT
+);
+CREATE TABLE adapters (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL UNIQUE REFERENCES runs(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    trainable_params INTEGER NOT NULL,
+    total_params INTEGER NOT NULL,
+    trainable_share REAL NOT NULL,
+    ranks TEXT                         -- final rank of every adapted matrix (S1/S3), JSON
+);
+CREATE TABLE metrics (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER REFERENCES runs(id) ON DELETE CASCADE,
+    dataset TEXT NOT NULL,
+    split TEXT NOT NULL,
+    perturbation TEXT NOT NULL DEFAULT 'clean',   -- 'clean', 'perturb-1', 'perturb-N'
+    p REAL,
+    seed INTEGER,
+    utterances INTEGER,
+    one_best_wer REAL,
+    wer REAL NOT NULL,
+    oracle_wer REAL NOT NULL,
+    delta_wer REAL NOT NULL,
+    nprr REAL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX metrics_run ON metrics(run_id);
+CREATE TABLE scores (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    hypothesis_id INTEGER NOT NULL REFERENCES hypotheses(id) ON DELETE CASCADE,
+    lm_score REAL NOT NULL,
+    combined_score REAL NOT NULL,
+    rank INTEGER NOT NULL,             -- rank after rescoring, 0 = chosen
+    PRIMARY KEY (run_id, hypothesis_id)
+);
+"""
+
+V2 = """
+CREATE TABLE run_events (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL,
+    loss REAL,
+    rank_budget INTEGER,
+    dev_wer REAL,
+    PRIMARY KEY (run_id, step)
+);
+CREATE TABLE rank_changes (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    metric_id INTEGER NOT NULL REFERENCES metrics(id) ON DELETE CASCADE,
+    utterance_id INTEGER NOT NULL REFERENCES utterances(id) ON DELETE CASCADE,
+    ranks_before TEXT NOT NULL,        -- JSON list: rescored rank of each hypothesis on clean lists
+    ranks_after TEXT NOT NULL,         -- JSON list: the same on the perturbed lists
+    top_flipped INTEGER NOT NULL,
+    delta_errors INTEGER,              -- word errors of the chosen hypothesis, after minus before
+    PRIMARY KEY (metric_id, utterance_id)
+);
+CREATE INDEX hypotheses_utterance ON hypotheses(utterance_id);
+CREATE INDEX utterances_dataset ON utterances(dataset_id, position);
+"""
+
+MIGRATIONS: list[str] = [V1, V2]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Bring ``conn``'s database from its ``user_version`` up to ``target``; returns the version reached."""
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    for version in range(current + 1, target + 1):
+        try:
+            conn.executescript(f"BEGIN;\n{MIGRATIONS[version - 1]}\nPRAGMA user_version = {version};\nCOMMIT;")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return max(current, target)

@@ -1,0 +1,27 @@
+"""Shared fixtures: an isolated store, cache and offline model hub for every test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Nothing in the suite may reach a model hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+HYPORADISE = SHARED_DATA / "hyporadise" / "test_ls_other.json"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_store(tmp_path, monkeypatch):
+    """Every test gets its own store path, so no test reads or writes the user's real store."""
+    monkeypatch.setenv("LORASCOPE_DB", str(tmp_path / "store.db"))
+
+
+@pytest.fixture
+def db_path(tmp_path) -> Path:
+    return tmp_path / "store.db"
