@@ -15,6 +15,10 @@ from .console import pct
 
 SAMPLE_SETS = ("train", "dev", "test")
 
+# Defaults that work offline: never ask a model hub unless the user sets HF_HUB_OFFLINE=0 themselves.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
 
 def sample_data_dir() -> Path:
     """The bundled sample sets: ``$LORASCOPE_SAMPLE_DATA`` or the repository's sample_data/."""
@@ -182,6 +186,12 @@ def export_cmd(ctx: click.Context, fmt: str, out: Path | None, scores: bool, run
     else:
         for path in result:
             console.err.print(f"wrote {path}")
+
+
+from .cmd_train import eval_cmd, train_cmd  # noqa: E402
+
+cli.add_command(train_cmd)
+cli.add_command(eval_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

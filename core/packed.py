@@ -1,0 +1,507 @@
+"""Packed BERT encoder: runs a Hugging Face BertModel on unpadded, concatenated token sequences.
+
+A batch of hypotheses of different lengths is laid end to end as one (T,) stream of tokens (``pack``); the
+embeddings, projections, layer norms and feed-forward blocks then run on T rows, where padding to the longest
+hypothesis would have run on ``B x max_len`` rows, and attention keeps each hypothesis to itself with
+variable-length attention. The result is the [CLS] vector of every hypothesis, the same numbers (up to
+rounding) as ``BertModel(input_ids, attention_mask).last_hidden_state[:, 0]`` on the padded batch.
+
+Attention back-ends (``attention=``):
+
+- ``"varlen"``: ``torch.nn.attention.varlen.varlen_attn`` (FlashAttention over ``cu_seqlens``; CUDA only,
+  torch >= 2.10). Forward and backward; no attention-probability dropout.
+- ``"nested"``: ``scaled_dot_product_attention`` on nested jagged tensors (CUDA FlashAttention or
+  memory-efficient kernels; math on the CPU).
+- ``"grouped"``: hypotheses of equal length gathered into dense blocks, one SDPA call per distinct length,
+  no mask anywhere. Works on any device; the CPU fallback.
+- ``"dense"``: all sequences one length: a plain (B, L) SDPA call, no mask (fixed-length batches).
+- ``"auto"``: dense when all lengths are equal, else varlen on CUDA where torch has it, else grouped.
+
+Weights. The encoder takes what the model has: plain ``nn.Linear`` layers, peft LoRA layers
+(``lora.Linear``) and peft AdaLoRA layers (``SVDLinear``), merged or not. With ``trainable=False`` (scoring)
+every projection is frozen into one matrix in the compute dtype, adapters folded in, and Q, K, V become
+one (3H x H) matrix. With ``trainable=True`` a parameter that requires grad stays the model's own
+``nn.Parameter`` (so an optimizer over the model's parameters trains through this path, and the peft model
+saves the result), frozen base weights are copied once into the compute dtype, and the adapters run through
+``adapted_linear``: the LoRA product is folded into the base matrix product so that no full-size
+weight gradient is ever formed (see its docstring). The frozen copies are a snapshot: rebuild the encoder
+after anything changes the base weights (S2's switch from full training to LoRA, a merge).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ATTENTION_BACKENDS = ("auto", "varlen", "nested", "grouped", "dense")
+_VARLEN_NEEDS_CONTIGUOUS = False
+
+
+# --------------------------------------------------------------------------------------------------- batches
+
+@dataclass
+class PackedBatch:
+    """Token sequences laid end to end: ids and positions (T,), boundaries ``cu_seqlens`` (B+1,)."""
+
+    input_ids: torch.Tensor          # (T,) int64
+    position_ids: torch.Tensor       # (T,) int64, 0 at each sequence's first token
+    cu_seqlens: torch.Tensor         # (B+1,) int32, starts of the sequences and T at the end
+    lengths: list[int]               # host copy, for the grouped back-end and max_len
+    max_len: int
+    cls_index: torch.Tensor          # (B,) int64, the row of each sequence's first ([CLS]) token
+    _groups: list | None = field(default=None, repr=False)
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.input_ids.shape[0])
+
+    @property
+    def num_sequences(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def equal_lengths(self) -> bool:
+        return self.num_sequences > 0 and min(self.lengths) == self.max_len
+
+    def to(self, device) -> "PackedBatch":
+        move = {"device": device, "non_blocking": True}
+        return PackedBatch(self.input_ids.to(**move), self.position_ids.to(**move), self.cu_seqlens.to(**move),
+                           self.lengths, self.max_len, self.cls_index.to(**move))
+
+    def groups(self) -> tuple[list[tuple[int, torch.Tensor]], torch.Tensor]:
+        """Token rows of the hypotheses of each distinct length, (n, L) per length, and the inverse order.
+
+        Concatenating the groups' rows in this order and indexing with the returned inverse permutation
+        gives back the packed order.
+        """
+        if self._groups is None:
+            device = self.input_ids.device
+            starts = torch.tensor([0, *self.lengths], dtype=torch.int64).cumsum(0)[:-1]
+            lengths = torch.tensor(self.lengths, dtype=torch.int64)
+            out, order = [], []
+            for length in sorted(set(self.lengths)):
+                which = (lengths == length).nonzero().flatten()
+                rows = starts[which, None] + torch.arange(length)
+                out.append((length, rows.to(device)))
+                order.append(rows.flatten())
+            perm = torch.cat(order) if order else torch.zeros(0, dtype=torch.int64)
+            inverse = torch.empty_like(perm)
+            inverse[perm] = torch.arange(perm.numel())
+            self._groups = [out, inverse.to(device)]
+        return self._groups[0], self._groups[1]
+
+
+def pack(sequences: Sequence[Sequence[int]] | torch.Tensor, *, device=None) -> PackedBatch:
+    """Concatenate token-id sequences (each starting with [CLS]) into a PackedBatch; a (B, L) tensor packs as is."""
+    if isinstance(sequences, torch.Tensor):
+        if sequences.dim() != 2:
+            raise ValueError("pack: a tensor of sequences must be (batch, length)")
+        n, length = sequences.shape
+        ids = sequences.reshape(-1).to(torch.int64)
+        positions = torch.arange(length, device=sequences.device).repeat(n)
+        lengths = [int(length)] * int(n)
+    else:
+        lengths = [len(s) for s in sequences]
+        if any(n == 0 for n in lengths):
+            raise ValueError("pack: an empty token sequence has no [CLS] token")
+        ids = torch.tensor([t for s in sequences for t in s], dtype=torch.int64)
+        positions = torch.cat([torch.arange(n) for n in lengths]) if lengths else torch.zeros(0, dtype=torch.int64)
+    cu = torch.zeros(len(lengths) + 1, dtype=torch.int32)
+    if lengths:
+        cu[1:] = torch.tensor(lengths, dtype=torch.int32).cumsum(0)
+    batch = PackedBatch(ids, positions, cu, lengths, max(lengths, default=0), cu[:-1].to(torch.int64))
+    return batch.to(device) if device is not None else batch
+
+
+# ------------------------------------------------------------------------------------------------- attention
+
+def varlen_available(device) -> bool:
+    """True when torch has ``varlen_attn`` and ``device`` is a CUDA device."""
+    if torch.device(device).type != "cuda":
+        return False
+    try:
+        from torch.nn.attention.varlen import varlen_attn  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def resolve_attention(backend: str, batch: PackedBatch, device) -> str:
+    """The back-end ``"auto"`` stands for with this batch on this device; other names pass through."""
+    if backend not in ATTENTION_BACKENDS:
+        raise ValueError(f"attention back-end {backend!r}: expected one of {', '.join(ATTENTION_BACKENDS)}")
+    if backend != "auto":
+        return backend
+    if batch.equal_lengths:
+        return "dense"
+    return "varlen" if varlen_available(device) else "grouped"
+
+
+def packed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, batch: PackedBatch, backend: str,
+                     dropout_p: float = 0.0) -> torch.Tensor:
+    """Bidirectional attention within each packed sequence. q, k, v and the result are (T, heads, head_dim)."""
+    t, heads, dim = q.shape
+    if backend == "dense":
+        if not batch.equal_lengths:
+            raise ValueError("dense attention needs sequences of one length")
+        n, length = batch.num_sequences, batch.max_len
+        qd, kd, vd = (x.reshape(n, length, heads, dim).transpose(1, 2) for x in (q, k, v))
+        out = F.scaled_dot_product_attention(qd, kd, vd, dropout_p=dropout_p)
+        return out.transpose(1, 2).reshape(t, heads, dim)
+    if backend == "varlen":
+        if dropout_p:
+            raise ValueError("varlen attention has no attention dropout; use dense or grouped, or set it to 0")
+        from torch.nn.attention.varlen import varlen_attn
+        global _VARLEN_NEEDS_CONTIGUOUS
+        if _VARLEN_NEEDS_CONTIGUOUS:
+            q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
+        try:
+            out = varlen_attn(q, k, v, batch.cu_seqlens, batch.cu_seqlens, batch.max_len, batch.max_len)
+        except RuntimeError:
+            if _VARLEN_NEEDS_CONTIGUOUS:
+                raise
+            _VARLEN_NEEDS_CONTIGUOUS = True    # some torch builds want dense (T, heads, dim) inputs
+            return packed_attention(q, k, v, batch, backend, dropout_p)
+        return out[0] if isinstance(out, tuple) else out
+    if backend == "nested":
+        offsets = batch.cu_seqlens.to(torch.int64)
+        # nested SDPA wants each of q, k, v contiguous, so the views of the fused QKV product are copied
+        nested = [torch.nested.nested_tensor_from_jagged(x.contiguous(), offsets, min_seqlen=min(batch.lengths),
+                                                         max_seqlen=batch.max_len).transpose(1, 2)
+                  for x in (q, k, v)]
+        out = F.scaled_dot_product_attention(*nested, dropout_p=dropout_p)
+        return out.transpose(1, 2).values()
+    if backend == "grouped":
+        groups, inverse = batch.groups()
+        outs = []
+        for length, rows in groups:
+            flat = rows.reshape(-1)
+            n = rows.shape[0]
+            qg, kg, vg = (x.index_select(0, flat).view(n, length, heads, dim).transpose(1, 2) for x in (q, k, v))
+            og = F.scaled_dot_product_attention(qg, kg, vg, dropout_p=dropout_p)
+            outs.append(og.transpose(1, 2).reshape(n * length, heads, dim))
+        return torch.cat(outs).index_select(0, inverse)
+    raise ValueError(f"attention back-end {backend!r}: expected one of {', '.join(ATTENTION_BACKENDS)}")
+
+
+# ----------------------------------------------------------------------------------------- adapted linear
+
+class _AdaptedLinear(torch.autograd.Function):
+    """y = x W0^T + b + [s_i (drop(x) A_i^T) B_i^T for each adapter i, on its block of output rows].
+
+    W0 and b are frozen. Two foldings keep the LoRA terms from costing extra passes over the activations:
+
+    - the backward pass computes ``[dx | v] = dy @ [W | B']`` in one matrix product (B' the block-diagonal
+      of the scaled B_i), so ``v = dy B'`` (T x R, R the summed ranks) comes out of the product that forms
+      dx anyway; the A and B gradients are then ``v^T x`` and ``dy^T u``, one read of x and of dy each,
+      instead of the (out x in) weight gradient full fine-tuning forms;
+    - without dropout, the forward pass runs the merged matrix ``W = W0 + B' A`` stacked on A:
+      ``[y | u] = x @ [W ; A]^T`` gives the output and the low-rank activation u in one product.
+      With dropout the low-rank input differs from the base input; the forward pass then runs
+      ``[x | u] @ [W0 | B']^T`` (when the output is wider than the input) or adds ``u B'^T`` in place.
+
+    Dropout is applied once to x and shared by the adapters on this input (Q, K, V): peft draws one mask
+    per adapter; the expected value and per-adapter rate are the same.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w0, bias, spec, *ab):
+        scales, out_sizes, p = spec
+        n = len(scales)
+        dt = x.dtype
+        a = torch.cat([m.to(dt) for m in ab[:n]])                                   # (R, in)
+        ranks = [m.shape[0] for m in ab[:n]]
+        b = torch.block_diag(*[m.to(dt) * s for m, s in zip(ab[n:], scales)])      # (out, R)
+        out_dim, in_dim, r_total = w0.shape[0], w0.shape[1], a.shape[0]
+        if p == 0.0:
+            w = torch.addmm(w0, b, a)
+            stacked = torch.cat([w, a])
+            full_bias = None if bias is None else torch.cat([bias, bias.new_zeros(r_total)])
+            y = F.linear(x, stacked, full_bias)
+            out, u = y[:, :out_dim], y[:, out_dim:]
+            ctx.save_for_backward(x, u, a, torch.cat([w, b], dim=1))
+            mask = None
+        else:
+            dx, mask = torch.native_dropout(x, p, True)
+            u = dx @ a.t()
+            if in_dim <= out_dim:
+                out = F.linear(torch.cat([x, u], dim=1), torch.cat([w0, b], dim=1), bias)
+            else:
+                out = F.linear(x, w0, bias).addmm_(u, b.t())
+            ctx.save_for_backward(dx, u, a, torch.cat([w0, b], dim=1), mask)
+        ctx.p, ctx.in_dim, ctx.scales, ctx.ranks, ctx.out_sizes = p, in_dim, scales, ranks, out_sizes
+        ctx.param_dtypes = [m.dtype for m in ab]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.p == 0.0:
+            x, u, a, wb = ctx.saved_tensors
+        else:
+            x, u, a, wb, mask = ctx.saved_tensors
+        grad = grad.reshape(-1, grad.shape[-1])
+        z = grad @ wb                                   # (T, in + R): dx from the base path, v = dy B'
+        dx, v = z[:, :ctx.in_dim], z[:, ctx.in_dim:]
+        if ctx.p != 0.0:
+            dx = torch.addcmul(dx, v @ a, mask, value=1.0 / (1.0 - ctx.p))
+        grad_a = (v.t() @ x).split(ctx.ranks)
+        grad_b, row, col = [], 0, 0
+        for scale, rank, size in zip(ctx.scales, ctx.ranks, ctx.out_sizes):
+            grad_b.append((grad[:, row:row + size].t() @ u[:, col:col + rank]) * scale)
+            row, col = row + size, col + rank
+        grads = [g.to(t) for g, t in zip([*grad_a, *grad_b], ctx.param_dtypes)]
+        return (dx, None, None, None, *grads)
+
+
+def adapted_linear(x: torch.Tensor, w0: torch.Tensor, bias: torch.Tensor | None, a: Sequence[torch.Tensor],
+                   b: Sequence[torch.Tensor], scales: Sequence[float], dropout_p: float = 0.0) -> torch.Tensor:
+    """Frozen linear map plus low-rank adapters, one per block of output rows (module ``_AdaptedLinear``).
+
+    ``x`` (T, in) and ``w0`` (out, in) in the compute dtype; ``a[i]`` (r_i, in) and ``b[i]`` (out_i, r_i) in
+    any dtype (they are cast; their gradients come back in their own dtype); the out_i add up to ``out``.
+    """
+    out_sizes = tuple(int(m.shape[0]) for m in b)
+    if sum(out_sizes) != w0.shape[0]:
+        raise ValueError("adapted_linear: adapter output sizes do not add up to the weight's rows")
+    spec = (tuple(float(s) for s in scales), out_sizes, float(dropout_p))
+    return _AdaptedLinear.apply(x, w0, bias, spec, *a, *b)
+
+
+# ------------------------------------------------------------------------------------------- projections
+
+def _is_peft_layer(module: nn.Module) -> bool:
+    return hasattr(module, "base_layer") and hasattr(module, "lora_A")
+
+
+def _base_linear(module: nn.Module) -> nn.Linear:
+    return module.get_base_layer() if _is_peft_layer(module) else module
+
+
+def _active_adapters(module: nn.Module) -> list[str]:
+    if getattr(module, "disable_adapters", False) or getattr(module, "merged", False):
+        return []
+    names = module.active_adapters if hasattr(module, "active_adapters") else [module.active_adapter]
+    return [n for n in ([names] if isinstance(names, str) else names) if n in module.lora_A]
+
+
+def _effective_weight(module: nn.Module) -> torch.Tensor:
+    """The module's weight with unmerged active adapters folded in (peft's own delta formula)."""
+    weight = _base_linear(module).weight.detach()
+    if _is_peft_layer(module):
+        for name in _active_adapters(module):
+            weight = weight + module.get_delta_weight(name).detach().to(weight.dtype)
+    return weight
+
+
+def _dropout_p(module: nn.Module, name: str) -> float:
+    drop = module.lora_dropout[name] if hasattr(module, "lora_dropout") else None
+    return float(drop.p) if isinstance(drop, nn.Dropout) else 0.0
+
+
+class Projection(nn.Module):
+    """One or more linear layers on the same input, run as one matrix product (Q, K, V become one)."""
+
+    def __init__(self, modules: Sequence[nn.Module], dtype: torch.dtype, trainable: bool):
+        super().__init__()
+        self.sizes = [_base_linear(m).weight.shape[0] for m in modules]
+        peft = [_is_peft_layer(m) and bool(_active_adapters(m)) for m in modules]
+        bases = [_base_linear(m) for m in modules]
+        base_trainable = any(p.requires_grad for m in bases for p in m.parameters(recurse=False))
+        if not trainable or not (base_trainable or any(peft)):
+            self.mode = "frozen"
+            weight = torch.cat([_effective_weight(m) for m in modules]).to(dtype)
+            bias = torch.cat([m.bias.detach() if m.bias is not None else torch.zeros(n, device=weight.device)
+                              for m, n in zip(bases, self.sizes)]).to(dtype)
+            self.register_buffer("weight", weight, persistent=False)
+            self.register_buffer("bias", bias, persistent=False)
+        elif base_trainable:
+            if any(peft):
+                raise ValueError("packed encoder: a layer with both a trainable base weight and adapters")
+            self.mode = "full"
+            self.weights = [m.weight for m in bases]     # the model's own parameters, not copies
+            self.biases = [m.bias for m in bases]
+            self.dtype = dtype
+            self._trainable = [*self.weights, *self.biases]
+        else:
+            if not all(peft):
+                raise ValueError("packed encoder: Q, K and V must all carry adapters or none")
+            self.mode = "adapted"
+            self.register_buffer("weight", torch.cat([m.weight.detach() for m in bases]).to(dtype), persistent=False)
+            self.register_buffer("bias", torch.cat([m.bias.detach() for m in bases]).to(dtype), persistent=False)
+            self.adapters, self._trainable = [], []
+            for m in modules:
+                names = _active_adapters(m)
+                if len(names) != 1:
+                    raise ValueError("packed encoder: training runs one active adapter per layer")
+                name = names[0]
+                if hasattr(m, "lora_E"):
+                    # ranknum is fixed at the initial rank (peft masks ranks, never shrinks them)
+                    scale = m.scaling[name] / (float(m.ranknum[name]) + 1e-5)
+                    self._trainable += [m.lora_A[name], m.lora_E[name], m.lora_B[name]]
+                else:
+                    scale = m.scaling[name]
+                    self._trainable += [m.lora_A[name].weight, m.lora_B[name].weight]
+                self.adapters.append((m, name, float(scale)))
+            ps = {_dropout_p(m, n) for m, n, _ in self.adapters}
+            if len(ps) != 1:
+                raise ValueError("packed encoder: Q, K and V adapters with different dropout rates")
+            self.dropout_p = ps.pop()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mode == "frozen":
+            return F.linear(x, self.weight, self.bias)
+        if self.mode == "full":
+            weight = torch.cat([w.to(self.dtype) for w in self.weights])
+            bias = torch.cat([b.to(self.dtype) for b in self.biases])
+            return F.linear(x, weight, bias)
+        a, b, scales = [], [], []
+        for m, name, scale in self.adapters:
+            if hasattr(m, "lora_E"):          # AdaLoRA: P diag(E) Q with E masked by the rank allocator
+                a.append(m.lora_A[name] * m.lora_E[name])
+                b.append(m.lora_B[name])
+            else:
+                a.append(m.lora_A[name].weight)
+                b.append(m.lora_B[name].weight)
+            scales.append(scale)
+        p = self.dropout_p if self.training else 0.0
+        return adapted_linear(x, self.weight, self.bias, a, b, scales, p)
+
+
+class _Norm(nn.Module):
+    """A LayerNorm's parameters: the model's own when they train, else a frozen copy in the compute dtype."""
+
+    def __init__(self, norm: nn.LayerNorm, dtype: torch.dtype, trainable: bool):
+        super().__init__()
+        self.eps = norm.eps
+        if trainable and norm.weight.requires_grad:
+            self.params = (norm.weight, norm.bias)
+            self._trainable = [norm.weight, norm.bias]
+        else:
+            self.register_buffer("w", norm.weight.detach().to(dtype), persistent=False)
+            self.register_buffer("b", norm.bias.detach().to(dtype), persistent=False)
+            self.params = None
+
+    def weights(self, dtype):
+        if self.params is None:
+            return self.w, self.b
+        return self.params[0].to(dtype), self.params[1].to(dtype)
+
+
+def residual_norm(h: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float,
+                  p: float, training: bool) -> torch.Tensor:
+    """LayerNorm(dropout(h) + residual): BERT's sub-layer output."""
+    return F.layer_norm(F.dropout(h, p, training) + residual, (h.shape[-1],), weight, bias, eps)
+
+
+# ---------------------------------------------------------------------------------------------- encoder
+
+def find_bert(model: nn.Module) -> nn.Module:
+    """The BertModel inside ``model`` (itself, a peft wrapper's base model, or a head model's ``.bert``)."""
+    for module in model.modules():
+        if hasattr(module, "embeddings") and hasattr(getattr(module, "encoder", None), "layer"):
+            return module
+    raise ValueError("packed encoder: no BERT encoder (embeddings + encoder.layer) in this model")
+
+
+class PackedBertEncoder(nn.Module):
+    """A BertModel's encoder over a PackedBatch; ``forward`` returns the [CLS] vectors (B, H)."""
+
+    def __init__(self, model: nn.Module, *, dtype: torch.dtype = torch.bfloat16, attention: str = "auto",
+                 trainable: bool = False, compile_norms: bool = False):
+        super().__init__()
+        bert = find_bert(model)
+        config = bert.config
+        if getattr(config, "position_embedding_type", "absolute") != "absolute":
+            raise ValueError("packed encoder: only absolute position embeddings are supported")
+        if config.hidden_act not in ("gelu", "gelu_python"):
+            raise ValueError(f"packed encoder: hidden_act {config.hidden_act!r} is not supported")
+        if attention not in ATTENTION_BACKENDS:
+            raise ValueError(f"attention back-end {attention!r}: expected one of {', '.join(ATTENTION_BACKENDS)}")
+        self.dtype, self.attention, self.trainable = dtype, attention, trainable
+        self.heads = config.num_attention_heads
+        self.hidden = config.hidden_size
+        self.hidden_dropout = config.hidden_dropout_prob
+        self.attention_dropout = config.attention_probs_dropout_prob
+        emb = bert.embeddings
+        self._tables = {}
+        for name, table in (("word", emb.word_embeddings), ("position", emb.position_embeddings),
+                            ("token_type", emb.token_type_embeddings)):
+            if trainable and table.weight.requires_grad:
+                self._tables[name] = table.weight          # the model's own parameter, not registered here
+            else:
+                self.register_buffer(f"{name}_table", table.weight.detach().to(dtype), persistent=False)
+        self.emb_norm = _Norm(emb.LayerNorm, dtype, trainable)
+        self.layers = nn.ModuleList()
+        for layer in bert.encoder.layer:
+            sa = layer.attention.self
+            block = nn.Module()
+            block.qkv = Projection([sa.query, sa.key, sa.value], dtype, trainable)
+            block.out = Projection([layer.attention.output.dense], dtype, trainable)
+            block.norm1 = _Norm(layer.attention.output.LayerNorm, dtype, trainable)
+            block.up = Projection([layer.intermediate.dense], dtype, trainable)
+            block.down = Projection([layer.output.dense], dtype, trainable)
+            block.norm2 = _Norm(layer.output.LayerNorm, dtype, trainable)
+            self.layers.append(block)
+        self._norm_fn = residual_norm
+        if compile_norms:
+            self._norm_fn = torch.compile(residual_norm, dynamic=False)
+
+    def _table(self, name: str) -> torch.Tensor:
+        return self._tables[name] if name in self._tables else getattr(self, f"{name}_table")
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """The model's parameters this encoder trains (shared objects, for the optimizer), each once."""
+        seen, out = set(), []
+        for p in [*self._tables.values(), *(q for m in self.modules() for q in getattr(m, "_trainable", ()))]:
+            if p.requires_grad and id(p) not in seen:
+                seen.add(id(p))
+                out.append(p)
+        return out
+
+    def hidden_states(self, batch: PackedBatch) -> torch.Tensor:
+        """Last-layer hidden states of every packed token, (T, H) in the compute dtype."""
+        backend = resolve_attention(self.attention, batch, batch.input_ids.device)
+        train = self.training
+        attn_p = self.attention_dropout if train and backend in ("dense", "grouped", "nested") else 0.0
+        h = (F.embedding(batch.input_ids, self._table("word"))
+             + F.embedding(batch.position_ids, self._table("position")) + self._table("token_type")[0])
+        w, b = self.emb_norm.weights(h.dtype)
+        h = F.layer_norm(h, (self.hidden,), w, b, self.emb_norm.eps).to(self.dtype)
+        h = F.dropout(h, self.hidden_dropout, train)
+        t, heads = h.shape[0], self.heads
+        dim = self.hidden // heads
+        for block in self.layers:
+            qkv = block.qkv(h)
+            q, k, v = (qkv[:, i * self.hidden:(i + 1) * self.hidden].reshape(t, heads, dim) for i in range(3))
+            ctx = packed_attention(q, k, v, batch, backend, attn_p).reshape(t, self.hidden)
+            h = self._norm_fn(block.out(ctx), h, *block.norm1.weights(self.dtype), block.norm1.eps,
+                              self.hidden_dropout, train)
+            mid = F.gelu(block.up(h))
+            h = self._norm_fn(block.down(mid), h, *block.norm2.weights(self.dtype), block.norm2.eps,
+                              self.hidden_dropout, train)
+        return h
+
+    def forward(self, batch: PackedBatch) -> torch.Tensor:
+        return self.hidden_states(batch).index_select(0, batch.cls_index)
+
+
+@torch.no_grad()
+def score_cls(model: nn.Module, sequences: Sequence[Sequence[int]], *, batch_size: int = 1024,
+              dtype: torch.dtype | None = None, attention: str = "auto", device=None) -> torch.Tensor:
+    """[CLS] vectors (N, H, float32) of token-id sequences, packed ``batch_size`` at a time, in input order.
+
+    Builds a frozen PackedBertEncoder from ``model`` (adapters folded in); ``dtype`` defaults to bfloat16
+    on CUDA and float32 elsewhere.
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
+    encoder = PackedBertEncoder(model, dtype=dtype, attention=attention).to(device).eval()
+    out = []
+    for start in range(0, len(sequences), batch_size):
+        batch = pack(sequences[start:start + batch_size], device=device)
+        out.append(encoder(batch).float())
+    return torch.cat(out) if out else torch.zeros(0, encoder.hidden)

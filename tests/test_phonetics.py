@@ -1,0 +1,157 @@
+"""Pronunciations, the phonetic distance, and sound-alike candidates from the real CMUdict-based index."""
+
+from __future__ import annotations
+
+import pickle
+import socket
+import sys
+
+import pytest
+
+from lorascope.core import phonetics
+from lorascope.core.phonetics import (INDEX_VERSION, Candidate, index_path, load_index, near_limit,
+                                      phonetic_distance, strip_stress)
+
+
+@pytest.fixture(scope="session")
+def index(tmp_path_factory):
+    """The real index, built once per test session into a session cache folder (never the user's cache).
+
+    The folder is the same for every test module, so a second module loads the file instead of rebuilding.
+    """
+    folder = tmp_path_factory.getbasetemp() / "lorascope-cache"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LORASCOPE_CACHE_DIR", str(folder))
+        yield load_index(folder)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to open a connection fails the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def test_cmudict_pronunciations_and_stress_stripping(index):
+    assert index.pronunciations("maybe") == (("M", "EY1", "B", "IY0"),)
+    assert strip_stress(("M", "EY1", "B", "IY0")) == ("M", "EY", "B", "IY")
+    assert len(index.pronunciations("read")) == 2  # R IY D and R EH D
+    assert index.pronunciations("x25") == ()
+    assert index.pronunciations("") == ()
+
+
+@pytest.mark.parametrize("word, other", [
+    ("there", "their"), ("there", "they're"), ("their", "there"), ("to", "too"), ("to", "two"), ("two", "too"),
+    ("know", "no"), ("no", "know"), ("right", "write"), ("right", "rite"), ("write", "right"), ("eight", "ate"),
+    ("sea", "see"), ("its", "it's"), ("knight", "night"), ("i", "eye"),
+])
+def test_known_homophones(index, word, other):
+    assert other in index.homophones(word)
+
+
+def test_homophones_are_exact_and_listed_first(index):
+    found = index.candidates("there")
+    assert found[0].kind == "homophone" and found[0].distance == 0.0
+    assert "dare" not in index.homophones("there")
+    assert "there" not in index.homophones("there")  # never the word itself
+
+
+def test_splits_and_merges(index):
+    assert Candidate("may be", "split", 0.0) in index.candidates("maybe")
+    assert Candidate("any thing", "split", 0.0) in index.candidates("anything")
+    assert Candidate("some thing", "split", 0.0) in index.candidates("something")
+    assert Candidate("maybe", "merge", 0.0, span=2) in index.merge_candidates("may", "be")
+    assert Candidate("anything", "merge", 0.0, span=2) in index.merge_candidates("any", "thing")
+    assert index.merge_candidates("the", "maybe") == ()
+    # Short words do not split into interjections and letter names.
+    assert not [c for c in index.candidates("any") if c.kind == "split"]
+
+
+def test_phonetic_distance_prefers_similar_sounds():
+    assert phonetic_distance(["T"], ["D"]) < phonetic_distance(["T"], ["K"]) < phonetic_distance(["T"], ["M"])
+    assert phonetic_distance(["IH1"], ["IY0"]) < phonetic_distance(["IH"], ["UW"]) < phonetic_distance(["IH"], ["T"])
+    assert phonetic_distance(["K", "AE1", "T"], ["K", "AE0", "T"]) == 0.0  # stress is ignored
+    # Dropping a weak schwa costs less than dropping a stop.
+    assert phonetic_distance(["K", "AH", "T"], ["K", "T"]) < phonetic_distance(["K", "AE", "T"], ["K", "AE"])
+    assert phonetic_distance(["B", "AE", "T"], ["P", "AE", "D"]) == pytest.approx(0.5)  # two voicing swaps
+
+
+def test_near_homophones_and_spellings(index):
+    then = {c.text: c for c in index.candidates("then")}
+    assert then["than"].kind == "near" and then["than"].distance <= near_limit(3)
+    accept = {c.text: c for c in index.candidates("accept")}
+    assert accept["except"].kind == "near"
+    quiet = {c.text: c for c in index.candidates("quiet")}
+    assert quiet["quite"].kind == "near"
+    assert any(c.kind == "spelling" for c in index.candidates("quiet"))
+    # Two cheap substitutions (both voicing) are still near: found through the coarse key.
+    assert "pad" in {c.text for c in index.candidates("bat")}
+
+
+def test_candidates_are_ranked_by_distance_and_come_from_the_vocabulary(index):
+    for word in ["there", "right", "cat", "then", "maybe", "anything", "the", "quiet"]:
+        found = index.candidates(word)
+        assert found, word
+        keys = [c.distance for c in found]
+        assert keys == sorted(keys), word
+        for c in found:
+            assert c.text != word
+            assert c.kind in {"homophone", "split", "near", "spelling"}
+            for part in c.text.split():
+                assert index.in_vocabulary(part), (word, c)
+    assert index.candidates("cat", limit=3) == index.candidates("cat")[:3]
+
+
+def test_vocabulary_is_restricted_to_ordinary_words(index):
+    vocab = set(index.vocabulary)
+    assert {"the", "maybe", "they're", "don't", "a", "i"} <= vocab
+    assert len(vocab) > 15000
+    for odd in ["b", "mm", "ing", "tv", "de", "but's", "company'll", "aalborg"]:
+        assert odd not in vocab, odd
+    assert all(len(w) > 1 or w in ("a", "i") for w in vocab)
+    assert all(w.replace("'", "").isalpha() and w.islower() for w in vocab)
+
+
+def test_index_is_cached_on_disk_and_reloads_the_same(index, tmp_path_factory):
+    path = index_path(tmp_path_factory.getbasetemp() / "lorascope-cache")
+    assert path.exists() and f"v{INDEX_VERSION}" in path.name
+    payload = phonetics._read_payload(path)
+    reloaded = phonetics.PhoneticIndex(payload)
+    assert reloaded.vocabulary == index.vocabulary
+    assert reloaded.candidates("there") == index.candidates("there")
+
+
+def test_default_cache_folder_follows_the_environment(index, monkeypatch, tmp_path):
+    monkeypatch.setenv("LORASCOPE_CACHE_DIR", str(tmp_path))
+    assert phonetics.cache_dir() == tmp_path
+    assert index_path().parent == tmp_path
+
+
+def test_stale_or_broken_cache_files_are_not_trusted(tmp_path):
+    broken = tmp_path / "broken.pickle"
+    broken.write_bytes(b"not a pickle")
+    assert phonetics._read_payload(broken) is None
+    old = tmp_path / "old.pickle"
+    old.write_bytes(pickle.dumps({"version": INDEX_VERSION - 1}))
+    assert phonetics._read_payload(old) is None
+    assert phonetics._read_payload(tmp_path / "missing.pickle") is None
+
+
+def test_out_of_vocabulary_words_use_g2p_without_network(index, no_network, monkeypatch):
+    # Import g2p-en afresh with every connection refused: its import-time nltk.download calls must not run.
+    assert "g2p_en.g2p" not in sys.modules
+    monkeypatch.setattr(phonetics, "_g2p_model", None)
+    phones = phonetics.predict_pronunciation("lorascope")
+    # Our partial copy of g2p_en (without its number expander) is not left behind for others to import.
+    assert not [m for m in sys.modules if m == "g2p_en" or m.startswith("g2p_en.")]
+    assert phones and all(strip_stress([p])[0] in phonetics._SUB for p in phones)
+    assert strip_stress(phones)[:3] == ("L", "AO", "R")
+    payload = phonetics._read_payload(index_path())  # the session's cache folder
+    fresh = phonetics.PhoneticIndex(payload)
+    assert fresh.pronunciations("lorascope") == (phones,)
+    assert fresh.candidates("lorascope")  # e.g. "laura scope"
+    assert phonetics.PhoneticIndex(payload, use_g2p=False).pronunciations("lorascope") == ()
