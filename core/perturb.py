@@ -86,6 +86,13 @@ def check_p(p: float) -> float:
     return float(p)
 
 
+def _check_settings(top_k: int, max_distance: float | None) -> None:
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise InputError("perturbation top_k", f"must be a whole number of at least 1, got {top_k!r}")
+    if max_distance is not None and not (isinstance(max_distance, (int, float)) and max_distance >= 0):
+        raise InputError("perturbation max_distance", f"must be a number of at least 0, got {max_distance!r}")
+
+
 def hypothesis_rng(seed: int, utterance_id: str, hypothesis: int) -> random.Random:
     """The random stream for one hypothesis: stable across runs, processes and machines."""
     digest = hashlib.blake2b(f"{seed}\x1f{utterance_id}\x1f{hypothesis}".encode(), digest_size=8).digest()
@@ -105,58 +112,69 @@ def _word_of(token: str) -> str | None:
     return word if _SINGLE_WORD.fullmatch(word) else None
 
 
-def _styled(text: str, like: str) -> str:
-    """``text`` in the letter case of ``like``: all capitals, a leading capital, or as given (lower)."""
-    letters = [ch for ch in like if ch.isalpha()]
-    if len(letters) > 1 and all(ch.isupper() for ch in letters):
+def _all_capitals(text: str) -> bool:
+    letters = [ch for ch in text if ch.isalpha()]
+    return bool(letters) and all(ch.isupper() for ch in letters)
+
+
+def _styled(text: str, like: str, capitals: bool) -> str:
+    """``text`` in the letter case of ``like``: all capitals, a leading capital, or as given (lower).
+
+    ``capitals`` says the whole hypothesis is in capitals (LibriSpeech style), which a one-letter
+    token such as ``I`` cannot show by itself.
+    """
+    if capitals or (len(like) > 1 and _all_capitals(like)):
         return text.upper()
-    if letters and letters[0].isupper():
+    if like[:1].isupper():
         return text[:1].upper() + text[1:]
     return text
 
 
-def _render(tokens: Sequence[str], position: int, cand: Candidate) -> str:
+def _render(tokens: Sequence[str], position: int, cand: Candidate, capitals: bool) -> str:
     """The replacement text for ``tokens[position:position + cand.span]``, with outer punctuation kept."""
     prefix, body, suffix = _split_token(tokens[position])
     if cand.span == 2:
         suffix = _split_token(tokens[position + 1])[2]
-    return prefix + _styled(cand.text, body) + suffix
+    return prefix + _styled(cand.text, body, capitals) + suffix
 
 
-def _options(index: PhoneticIndex, tokens: Sequence[str], position: int,
-             limit: int | None) -> tuple[Candidate, ...] | None:
+def _options(index: PhoneticIndex, tokens: Sequence[str], position: int, limit: int | None,
+             max_distance: float | None = None) -> tuple[Candidate, ...] | None:
     """Candidates for the token at ``position`` (merges with the next one included), best first.
 
     None when the token has no pronunciation (so it is counted as left alone).
     """
     word = _word_of(tokens[position])
-    if word is None or not index.pronunciations(word):
+    if word is None or not index.has_pronunciation(word):
         return None
-    found = list(index.candidates(word, limit))
+    found = list(index.candidates(word, None if max_distance is not None else limit))
     if position + 1 < len(tokens):
         nxt = _word_of(tokens[position + 1])
         joinable = not _split_token(tokens[position])[2] and not _split_token(tokens[position + 1])[0]
         if nxt is not None and joinable:
             found.extend(index.merge_candidates(word, nxt, limit))
     found.sort(key=lambda c: (c.distance, _KIND_ORDER[c.kind]))  # stable: keeps each list's own order
+    if max_distance is not None:
+        found = [c for c in found if c.distance <= max_distance]
     return tuple(found if limit is None else found[:limit])
 
 
 def _perturb_text(text: str, hypothesis: int, index: PhoneticIndex, p: float, rng: random.Random,
-                  top_k: int) -> tuple[str, list[Edit], int]:
+                  top_k: int, max_distance: float | None) -> tuple[str, list[Edit], int]:
     tokens = text.split()
+    capitals = _all_capitals(text)
     out: list[str] = []
     edits: list[Edit] = []
     unpronounceable = 0
     i = 0
     while i < len(tokens):
-        options = _options(index, tokens, i, top_k)
+        options = _options(index, tokens, i, top_k, max_distance)
         if options is None:
             unpronounceable += 1
         elif options and rng.random() < p:
             weights = [math.exp(-SHARPNESS * c.distance) for c in options]
             cand = rng.choices(options, weights=weights)[0]
-            new = _render(tokens, i, cand)
+            new = _render(tokens, i, cand, capitals)
             old = " ".join(tokens[i:i + cand.span])
             edits.append(Edit(hypothesis, i, old, new, cand.kind, cand.distance))
             out.append(new)
@@ -168,15 +186,16 @@ def _perturb_text(text: str, hypothesis: int, index: PhoneticIndex, p: float, rn
 
 
 def _perturb(utt: Utterance, targets: Iterable[int], mode: str, p: float, seed: int,
-             index: PhoneticIndex | None, top_k: int) -> Perturbation:
+             index: PhoneticIndex | None, top_k: int, max_distance: float | None) -> Perturbation:
     p = check_p(p)
+    _check_settings(top_k, max_distance)
     index = index or load_index()
     hyps = list(utt.hypotheses)
     edits: list[Edit] = []
     unpronounceable = 0
     for j in targets:
         rng = hypothesis_rng(seed, utt.id, j)
-        text, found, missing = _perturb_text(hyps[j].text, j, index, p, rng, top_k)
+        text, found, missing = _perturb_text(hyps[j].text, j, index, p, rng, top_k, max_distance)
         unpronounceable += missing
         if found:
             hyps[j] = replace(hyps[j], text=text)
@@ -185,27 +204,34 @@ def _perturb(utt: Utterance, targets: Iterable[int], mode: str, p: float, seed: 
 
 
 def perturb_one(utt: Utterance, p: float = 0.5, seed: int = 0, *, index: PhoneticIndex | None = None,
-                top_k: int = TOP_K) -> Perturbation:
-    """perturb-1: perturb only the hypothesis with the lowest first-pass score (rank-only lists: the last)."""
+                top_k: int = TOP_K, max_distance: float | None = None) -> Perturbation:
+    """perturb-1: perturb only the hypothesis with the lowest first-pass score (rank-only lists: the last).
+
+    Each token with a candidate is replaced with probability ``p`` by one of its ``top_k`` best candidates,
+    drawn with weight exp(-SHARPNESS * distance); ``max_distance`` (e.g. 0: homophones, splits and merges
+    only) leaves out farther candidates.
+    """
     targets = [utt.worst_index()] if utt.hypotheses else []
-    return _perturb(utt, targets, "1", p, seed, index, top_k)
+    return _perturb(utt, targets, "1", p, seed, index, top_k, max_distance)
 
 
 def perturb_all(utt: Utterance, p: float = 0.5, seed: int = 0, *, index: PhoneticIndex | None = None,
-                top_k: int = TOP_K) -> Perturbation:
-    """perturb-N: perturb every hypothesis, each with its own random stream."""
-    return _perturb(utt, range(len(utt.hypotheses)), "N", p, seed, index, top_k)
+                top_k: int = TOP_K, max_distance: float | None = None) -> Perturbation:
+    """perturb-N: perturb every hypothesis, each with its own random stream (arguments as :func:`perturb_one`)."""
+    return _perturb(utt, range(len(utt.hypotheses)), "N", p, seed, index, top_k, max_distance)
 
 
 def perturb_utterances(utterances: Sequence[Utterance], mode: str = "N", p: float = 0.5, seed: int = 0, *,
-                       index: PhoneticIndex | None = None, top_k: int = TOP_K) -> list[Perturbation]:
+                       index: PhoneticIndex | None = None, top_k: int = TOP_K,
+                       max_distance: float | None = None) -> list[Perturbation]:
     """perturb-1 (``mode="1"``) or perturb-N (``mode="N"``) applied to every utterance."""
     if mode not in MODES:
         raise InputError("perturbation mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
     check_p(p)
+    _check_settings(top_k, max_distance)
     index = index or load_index()
     fn = perturb_one if mode == "1" else perturb_all
-    return [fn(u, p, seed, index=index, top_k=top_k) for u in utterances]
+    return [fn(u, p, seed, index=index, top_k=top_k, max_distance=max_distance) for u in utterances]
 
 
 def _locate(utt: Utterance, hypothesis: int, position: int) -> list[str]:
@@ -245,7 +271,7 @@ def apply_candidate(utt: Utterance, hypothesis: int, position: int, candidate: C
         candidate = Candidate(normalize(text) or text, "manual", dist if math.isnan(dist) else round(dist, 4))
     if candidate.span == 2 and position + 1 >= len(tokens):
         raise InputError(f"utterance {utt.id}", f"a merge at position {position} needs a following word")
-    new = _render(tokens, position, candidate)
+    new = _render(tokens, position, candidate, _all_capitals(" ".join(tokens)))
     old = " ".join(tokens[position:position + candidate.span])
     tokens[position:position + candidate.span] = [new]
     hyps = list(utt.hypotheses)

@@ -213,15 +213,18 @@ def _import_g2p_module():
     import nltk.tokenize
     import numpy  # noqa: F401
 
-    expand = types.ModuleType("g2p_en.expand")
-    expand.normalize_numbers = _numbers_unsupported  # type: ignore[attr-defined]
-    sys.modules["g2p_en.expand"] = expand
+    before = set(sys.modules)
+    if "g2p_en.expand" not in before:
+        expand = types.ModuleType("g2p_en.expand")
+        expand.normalize_numbers = _numbers_unsupported  # type: ignore[attr-defined]
+        sys.modules["g2p_en.expand"] = expand
     try:
         with mock.patch.object(nltk, "download", _no_download):
             return importlib.import_module("g2p_en.g2p")
     finally:
-        for name in [m for m in sys.modules if m == "g2p_en" or m.startswith("g2p_en.")]:
-            del sys.modules[name]
+        for name in set(sys.modules) - before:
+            if name == "g2p_en" or name.startswith("g2p_en."):
+                del sys.modules[name]
 
 
 def _load_g2p():
@@ -369,6 +372,11 @@ def build_payload() -> dict:
                 # A contraction is about as common as its stem; the offset keeps "its" ahead of "it's".
                 chosen[word] = ranks[m.group(1)] + 1
     vocab = sorted(chosen, key=lambda w: (chosen[w], w))
+    return _keyed_payload(lexicon, vocab)
+
+
+def _keyed_payload(lexicon: dict[str, tuple[str, ...]], vocab: list[str]) -> dict:
+    """The lookup keys of ``vocab`` (most frequent first), with ``lexicon`` for every word's pronunciations."""
     exact: dict[str, list[int]] = {}
     deleted: dict[str, list[int]] = {}
     coarse: dict[str, list[int]] = {}
@@ -427,8 +435,19 @@ class PhoneticIndex:
         self._coarse: dict[str, tuple[int, ...]] = payload["coarse"]
         self._spelling: dict[str, tuple[int, ...]] = payload["spelling"]
         self._predicted: dict[str, tuple[str, ...]] = {}
+        self._stress_free: dict[str, tuple[tuple[str, ...], ...]] = {}
         self._memo: dict[str, tuple[Candidate, ...]] = {}
         self._merge_memo: dict[tuple[str, str], tuple[Candidate, ...]] = {}
+
+    @classmethod
+    def from_lexicon(cls, lexicon: dict[str, Sequence[str]], *, use_g2p: bool = False) -> PhoneticIndex:
+        """A small index over a given lexicon: word -> ARPAbet pronunciations (``"K AE1 T"``), most frequent first.
+
+        Every word of ``lexicon`` is a candidate; the vocabulary rules of the CMUdict index do not apply. For
+        tests and for users with a vocabulary of their own; nothing is cached.
+        """
+        words = {w.lower(): tuple(" ".join(p.split()) for p in prons) for w, prons in lexicon.items()}
+        return cls(_keyed_payload(words, list(words)), use_g2p=use_g2p)
 
     def __len__(self) -> int:
         return len(self.vocabulary)
@@ -450,6 +469,10 @@ class PhoneticIndex:
         phones = self._predicted[word]
         return (phones,) if phones else ()
 
+    def has_pronunciation(self, word: str) -> bool:
+        """True when :meth:`pronunciations` finds one (for an unknown word this runs g2p once)."""
+        return word in self._lexicon or bool(self._stripped(word))
+
     def in_vocabulary(self, word: str) -> bool:
         """True when ``word`` can itself be offered as a candidate."""
         return word in self._ids
@@ -458,7 +481,10 @@ class PhoneticIndex:
         wid = self._ids.get(word)
         if wid is not None:
             return self._prons[wid]
-        return tuple(dict.fromkeys(strip_stress(p) for p in self.pronunciations(word)))
+        found = self._stress_free.get(word)
+        if found is None:
+            found = self._stress_free[word] = tuple(dict.fromkeys(strip_stress(p) for p in self.pronunciations(word)))
+        return found
 
     # -- candidates
 
@@ -607,6 +633,7 @@ def _write_payload(path: Path, payload: dict) -> None:
 
 
 _indexes: dict[tuple[Path, bool], PhoneticIndex] = {}
+_payloads: dict[Path, dict] = {}
 _index_lock = threading.Lock()
 
 
@@ -620,10 +647,14 @@ def load_index(folder: Path | None = None, *, use_g2p: bool = True, rebuild: boo
     with _index_lock:
         if not rebuild and key in _indexes:
             return _indexes[key]
-        payload = None if rebuild else _read_payload(path)
+        payload = None if rebuild else (_payloads.get(path) or _read_payload(path))
         if payload is None:
             payload = build_payload()
-            _write_payload(path, payload)
+            try:
+                _write_payload(path, payload)
+            except OSError:
+                pass  # a read-only or full cache folder costs a rebuild next time, nothing else
+        _payloads[path] = payload  # shared by the use_g2p variants: the data are read-only
         index = _indexes[key] = PhoneticIndex(payload, use_g2p=use_g2p)
         return index
 

@@ -22,7 +22,7 @@ from .errors import InputError
 from .metrics import corpus_wer, delta_wer, nprr, reference_length, word_errors
 from .nbest import Utterance
 from .perturb import MODES, TOP_K, Perturbation, check_p, perturb_utterances
-from .phonetics import PhoneticIndex, load_index
+from .phonetics import INDEX_VERSION, PhoneticIndex, load_index
 
 #: A rescorer as seen here: utterances in, one combined score per hypothesis out (higher is better).
 Rescore = Callable[[list[Utterance]], Sequence[Sequence[float]]]
@@ -112,6 +112,9 @@ class RobustnessReport:
     modes: tuple[str, ...]
     seeds: tuple[int, ...]
     p: float
+    top_k: int = TOP_K
+    max_distance: float | None = None
+    index_version: int = INDEX_VERSION  # the phonetic index's rules the perturbations came from
 
     def runs_of(self, mode: str) -> tuple[ConditionResult, ...]:
         condition = _condition(_mode(mode))
@@ -205,11 +208,12 @@ def _check(utterances: Sequence[Utterance]) -> None:
 
 def evaluate_robustness(utterances: Sequence[Utterance], rescore: Rescore, modes: Sequence[str] = ("1", "N"),
                         p: float = 0.5, seeds: Sequence[int] = (0,), *, index: PhoneticIndex | None = None,
-                        top_k: int = TOP_K) -> RobustnessReport:
+                        top_k: int = TOP_K, max_distance: float | None = None) -> RobustnessReport:
     """WER, oracle WER, ΔWER and NPRR of ``rescore`` on clean, perturb-1 and perturb-N lists.
 
     ``rescore`` takes a list of utterances and returns, per utterance, one score per hypothesis (higher is
     better). It is called once on the clean lists and once per (mode, seed). Every utterance needs a reference.
+    ``p``, ``top_k`` and ``max_distance`` are those of :func:`.perturb.perturb_one`.
     """
     utterances = list(utterances)
     _check(utterances)
@@ -235,7 +239,8 @@ def evaluate_robustness(utterances: Sequence[Utterance], rescore: Rescore, modes
         condition = _condition(mode)
         mode_runs = []
         for seed in seeds:
-            perturbed = perturb_utterances(utterances, mode, p, seed, index=index, top_k=top_k)
+            perturbed = perturb_utterances(utterances, mode, p, seed, index=index, top_k=top_k,
+                                           max_distance=max_distance)
             lists = [x.utterance for x in perturbed]
             rows = _scores(rescore, lists, f"{condition}, seed {seed}")
             table = errors.table(lists)
@@ -249,7 +254,7 @@ def evaluate_robustness(utterances: Sequence[Utterance], rescore: Rescore, modes
                                              per_utt, tuple(perturbed)))
         runs.extend(mode_runs)
         summaries.append(_summarise(mode, condition, seeds, mode_runs))
-    return RobustnessReport(clean, tuple(runs), tuple(summaries), modes, seeds, float(p))
+    return RobustnessReport(clean, tuple(runs), tuple(summaries), modes, seeds, p, top_k, max_distance)
 
 
 def _summarise(mode: str, condition: str, seeds: tuple[int, ...], runs: list[ConditionResult]) -> ModeSummary:

@@ -170,8 +170,10 @@ class SynthConfig:
 
     def meta(self) -> dict[str, Any]:
         """The run-wide settings recorded in every utterance's meta (next to the per-line choices)."""
-        return {"recognizer": self.recognizer, "nbest": self.nbest, "beam_size": self.beam_size,
-                "seed": self.seed, "compute_type": self.compute_type}
+        meta: dict[str, Any] = {"recognizer": self.recognizer, "nbest": self.nbest, "seed": self.seed}
+        if self.recognizer.startswith("whisper"):
+            meta.update(beam_size=self.beam_size, compute_type=self.compute_type)
+        return meta
 
 
 @dataclass(frozen=True)
@@ -542,7 +544,8 @@ def synthesize(lines: Sequence[tuple[int, str]], config: SynthConfig, *, jobs: i
     """Utterances for ``(line number, text)`` pairs, in the order given, using ``jobs`` worker processes.
 
     Each worker loads the recogniser once and runs CTranslate2 on one thread; results come back in input
-    order whatever order the workers finish in.
+    order whatever order the workers finish in. Workers are spawned, so a script that calls this with
+    ``jobs > 1`` needs the usual ``if __name__ == "__main__":`` guard.
     """
     if not lines:
         return

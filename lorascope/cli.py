@@ -33,10 +33,22 @@ class UserError(click.ClickException):
         click.echo(f"lorascope: {self.message}", err=True)
 
 
+class OneLineUsageError(click.ClickException):
+    """Click's usage errors, shown as one line naming the command: ``lorascope train: Invalid value ...``."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
+        click.echo(self.message, err=True)
+
+
 class LorascopeGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "lorascope"
+            raise OneLineUsageError(f"{where}: {exc.format_message()}") from exc
         except LorascopeError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -52,7 +64,7 @@ def open_store(ctx: click.Context, *, readonly: bool = False):
     return Store(ctx.obj["db"], readonly=readonly)
 
 
-@click.group(cls=LorascopeGroup, invoke_without_command=True,
+@click.group(name="lorascope", cls=LorascopeGroup, invoke_without_command=True,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), envvar="LORASCOPE_DB", show_envvar=True,
               help="The SQLite result store. Default: lorascope.db in your user data directory.")
@@ -192,6 +204,10 @@ from .cmd_train import eval_cmd, train_cmd  # noqa: E402
 
 cli.add_command(train_cmd)
 cli.add_command(eval_cmd)
+from .cmd_robust import report_cmd, robustness_cmd  # noqa: E402
+
+cli.add_command(robustness_cmd)
+cli.add_command(report_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -245,10 +245,10 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
                 kwargs["cor_weight"] = cor_weight
             config = TrainConfig(**kwargs)
             names = {}
-            names["train"], _ = resolve(store, train_data)
-            names["dev"], _ = resolve(store, dev_data)
+            names["train"], _ = resolve(store, train_data, "training and λ tuning need them")
+            names["dev"], _ = resolve(store, dev_data, "training and λ tuning need them")
             if test_data.lower() != "none":
-                names["test"], _ = resolve(store, test_data)
+                names["test"], _ = resolve(store, test_data, "test WER needs them")
             cfg = config.to_dict()
             cfg["augment_p"] = aug_p
             run_id = store.create_run(strategy=config.strategy, config=cfg, seed=config.seed,
@@ -303,10 +303,10 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
     console.out.print(f"adapter: {result.adapter_dir}")
 
 
-def resolve(store, value: str) -> tuple[str, list]:
+def resolve(store, value: str, need_references: str | None = None) -> tuple[str, list]:
     from .datasets import resolve_dataset
 
-    return resolve_dataset(store, value)
+    return resolve_dataset(store, value, need_references=need_references)
 
 
 @click.command("eval")

@@ -1,0 +1,225 @@
+"""The packed encoder and the training fast path against Hugging Face / peft on tiny random BERTs.
+
+Every model here is a tiny random BertModel (hidden 32, 2 layers) so the suite stays fast; the same code
+runs the real MiniLM backbone and the BERT-base shape in benchmarks/bench_speed.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import BertConfig, BertModel
+
+from lorascope.core.fastpath import AdaLoraImportance, AdaLoraOrthogonal, fast_path, make_optimizer
+from lorascope.core.packed import PackedBertEncoder, adapted_linear, pack, score_cls
+
+peft = pytest.importorskip("peft")
+
+TARGETS = r".*encoder\.layer\.\d+\.(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)"
+LENGTHS = [5, 1, 40, 2, 17, 3, 5, 2, 33]       # very different lengths, a lone [CLS], out of order
+
+
+def tiny_bert(seed: int = 0, dropout: float = 0.1) -> BertModel:
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=64, hidden_dropout_prob=dropout,
+                        attention_probs_dropout_prob=dropout)
+    return BertModel(config, add_pooling_layer=False)
+
+
+def sequences(lengths=LENGTHS, seed: int = 1) -> list[list[int]]:
+    g = torch.Generator().manual_seed(seed)
+    return [[101 % 120] + torch.randint(2, 120, (n - 1,), generator=g).tolist() for n in lengths]
+
+
+def padded_cls(model, seqs) -> torch.Tensor:
+    width = max(map(len, seqs))
+    ids = torch.zeros(len(seqs), width, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, s in enumerate(seqs):
+        ids[i, :len(s)] = torch.tensor(s)
+        mask[i, :len(s)] = 1
+    return model(input_ids=ids, attention_mask=mask).last_hidden_state[:, 0]
+
+
+def randomise_adapters(model, seed: int = 2) -> None:
+    """peft starts B (and AdaLoRA's E) at zero, which would hide a wrong adapter path."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name or "lora_E" in name:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.3)
+
+
+def lora_model(dropout: float = 0.0, model_dropout: float = 0.0):
+    config = peft.LoraConfig(r=4, lora_alpha=8, lora_dropout=dropout, target_modules=TARGETS)
+    model = peft.get_peft_model(tiny_bert(dropout=model_dropout), config)
+    randomise_adapters(model)
+    return model
+
+
+def adalora_model():
+    config = peft.AdaLoraConfig(init_r=6, target_r=4, lora_alpha=8, lora_dropout=0.0, tinit=2, tfinal=2,
+                                deltaT=1, total_step=20, orth_reg_weight=0.3, target_modules=TARGETS)
+    model = peft.get_peft_model(tiny_bert(dropout=0.0), config)
+    randomise_adapters(model)
+    return model
+
+
+@pytest.mark.parametrize("attention", ["grouped", "nested", "auto"])
+def test_packed_cls_matches_padded_forward_on_tiny_random_bert(attention):
+    model = tiny_bert().eval()
+    seqs = sequences()
+    with torch.no_grad():
+        ref = padded_cls(model, seqs)
+        out = PackedBertEncoder(model, dtype=torch.float32, attention=attention).eval()(pack(seqs))
+    assert out.shape == ref.shape
+    torch.testing.assert_close(out, ref, atol=2e-5, rtol=1e-4)
+
+
+def test_dense_backend_on_equal_lengths_matches_unmasked_forward_tiny_random():
+    model = tiny_bert().eval()
+    ids = torch.tensor(sequences([7] * 6))
+    with torch.no_grad():
+        ref = model(input_ids=ids).last_hidden_state[:, 0]
+        out = PackedBertEncoder(model, dtype=torch.float32, attention="dense").eval()(pack(ids))
+    torch.testing.assert_close(out, ref, atol=2e-5, rtol=1e-4)
+
+
+def test_dense_backend_refuses_ragged_batch():
+    model = tiny_bert().eval()
+    with pytest.raises(ValueError, match="one length"):
+        PackedBertEncoder(model, dtype=torch.float32, attention="dense").eval()(pack(sequences([3, 4])))
+
+
+def test_lora_model_unmerged_merged_and_unloaded_tiny_random():
+    model = lora_model().eval()
+    seqs = sequences()
+    with torch.no_grad():
+        ref = padded_cls(model, seqs)
+        unmerged = PackedBertEncoder(model, dtype=torch.float32).eval()(pack(seqs))
+        torch.testing.assert_close(unmerged, ref, atol=2e-5, rtol=1e-4)
+        with model.disable_adapter():
+            plain = padded_cls(model, seqs)
+        assert (plain - ref).abs().max() > 1e-3          # the adapters do change the output
+        model.merge_adapter()
+        merged = PackedBertEncoder(model, dtype=torch.float32).eval()(pack(seqs))
+        torch.testing.assert_close(merged, ref, atol=2e-5, rtol=1e-4)
+        unloaded = model.merge_and_unload()
+        torch.testing.assert_close(PackedBertEncoder(unloaded, dtype=torch.float32).eval()(pack(seqs)), ref,
+                                   atol=2e-5, rtol=1e-4)
+
+
+def test_adalora_model_matches_peft_forward_tiny_random():
+    model = adalora_model().eval()
+    seqs = sequences()
+    with torch.no_grad():
+        ref = padded_cls(model, seqs)
+        out = PackedBertEncoder(model, dtype=torch.float32).eval()(pack(seqs))
+    torch.testing.assert_close(out, ref, atol=2e-5, rtol=1e-4)
+
+
+def test_score_cls_keeps_input_order_across_batches_tiny_random():
+    model = tiny_bert().eval()
+    seqs = sequences(LENGTHS * 3, seed=4)
+    with torch.no_grad():
+        ref = padded_cls(model, seqs)
+    out = score_cls(model, seqs, batch_size=5)
+    torch.testing.assert_close(out, ref, atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.3])
+def test_adapted_linear_gradients_match_finite_differences(p):
+    torch.manual_seed(3)
+    x = torch.randn(7, 5, dtype=torch.float64, requires_grad=True)
+    w0 = torch.randn(9, 5, dtype=torch.float64)
+    bias = torch.randn(9, dtype=torch.float64)
+    a = [torch.randn(r, 5, dtype=torch.float64, requires_grad=True) for r in (2, 3, 1)]
+    b = [torch.randn(o, r, dtype=torch.float64, requires_grad=True) for o, r in ((4, 2), (2, 3), (3, 1))]
+    scales = (0.5, 2.0, 1.5)
+
+    def f(x, *ab):
+        torch.manual_seed(11)                      # the same dropout mask on every evaluation
+        return adapted_linear(x, w0, bias, ab[:3], ab[3:], scales, p)
+
+    assert torch.autograd.gradcheck(f, (x, *a, *b))
+    if p == 0.0:                                   # and the value is the plain LoRA formula
+        ref = x @ w0.T + bias + torch.cat([s * (x @ ai.T) @ bi.T for ai, bi, s in zip(a, b, scales)], dim=1)
+        torch.testing.assert_close(f(x, *a, *b), ref)
+
+
+def _loss(cls: torch.Tensor) -> torch.Tensor:
+    return (cls.sum(dim=1) ** 2).mean() + cls[:, 0].sin().sum()
+
+
+def _grads(model, loss_of_model):
+    model.zero_grad(set_to_none=True)
+    loss_of_model().backward()
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+@pytest.mark.parametrize("kind", ["ft", "lora", "s1"])
+def test_trainable_encoder_gradients_match_hf_tiny_random(kind):
+    model = {"ft": lambda: tiny_bert(dropout=0.0), "lora": lora_model, "s1": adalora_model}[kind]()
+    model.train()
+    seqs = sequences()
+    ref = _grads(model, lambda: _loss(padded_cls(model, seqs)))
+    path = fast_path(model, kind, dtype=torch.float32)
+    got = _grads(model, lambda: _loss(path.encoder(pack(seqs))))
+    assert set(got) == set(ref) and len(ref) > 0
+    assert {id(p) for p in path.params} == {id(p) for p in model.parameters() if p.requires_grad}
+    for name in ref:
+        torch.testing.assert_close(got[name], ref[name], atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_lora_dropout_reaches_the_adapters_only_in_training_tiny_random():
+    model = lora_model(dropout=0.5).train()
+    path = fast_path(model, "lora", dtype=torch.float32)
+    batch = pack(sequences())
+    first, second = path.encoder(batch), path.encoder(batch)
+    assert (first - second).abs().max() > 1e-4      # fresh dropout masks on the adapter input
+    path.encoder.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(path.encoder(batch), padded_cls(model.eval(), sequences()), atol=2e-5, rtol=1e-4)
+
+
+def test_adalora_regulariser_and_importance_match_peft_tiny_random():
+    model = adalora_model().train()
+    inner = model.base_model
+    seqs = sequences()
+    # peft's regulariser, as AdaLoraModel.forward writes it
+    ref, count = 0.0, 0
+    for n, p in inner.model.named_parameters():
+        if ("lora_A" in n or "lora_B" in n) and "default" in n:
+            cov = p @ p.T if "lora_A" in n else p.T @ p
+            ref = ref + torch.norm(cov - torch.eye(*cov.shape), p="fro")
+            count += 1
+    reg = AdaLoraOrthogonal(inner)
+    torch.testing.assert_close(reg(), 0.3 * ref / count)
+
+    fast = AdaLoraImportance(inner)
+    for _ in range(3):                              # three steps of sensitivity smoothing
+        model.zero_grad()
+        _loss(padded_cls(model, seqs)).backward()
+        inner.rankallocator.update_ipt(inner.model)
+        fast.update()
+    for name, avg, unc in zip(fast.names, fast.exp_avg_ipt, fast.exp_avg_unc):
+        torch.testing.assert_close(avg, inner.rankallocator.exp_avg_ipt[name], atol=1e-7, rtol=1e-5)
+        torch.testing.assert_close(unc, inner.rankallocator.exp_avg_unc[name], atol=1e-7, rtol=1e-5)
+    fast.install()
+    assert inner.rankallocator.exp_avg_ipt[fast.names[0]] is fast.exp_avg_ipt[0]
+
+
+def test_train_step_runs_on_cpu_and_trains_the_adapters_tiny_random():
+    model = lora_model(dropout=0.1, model_dropout=0.1)
+    path = fast_path(model, "lora")
+    head = torch.nn.Linear(32, 1)
+    opt = make_optimizer([*path.params, *head.parameters()], lr=1e-2)
+    step = path.train_step(lambda h: head(h).squeeze(-1), lambda s, y: ((s - y) ** 2).mean(), opt)
+    batch = pack(sequences())
+    target = torch.linspace(-1, 1, batch.num_sequences)
+    before = [p.detach().clone() for p in path.params]
+    losses = [float(step(batch, target)) for _ in range(15)]
+    assert all(torch.isfinite(torch.tensor(losses)))
+    assert losses[-1] < losses[0]
+    assert all(not torch.equal(b, p) for b, p in zip(before, path.params))
