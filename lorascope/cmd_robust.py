@@ -27,11 +27,14 @@ CONDITIONS = ("clean", "perturb-1", "perturb-N")
 @click.option("--seed", "seeds", type=int, multiple=True, help="Perturbation seed (repeatable). Default: 0.")
 @click.option("--seeds", "n_seeds", type=click.IntRange(min=1),
               help="Use seeds 0..N-1, so NPRR comes with its spread over N perturbations.")
+@click.option("--max-distance", type=click.FloatRange(min=0),
+              help="Only sound-alikes within this weighted phoneme distance (0: exact homophones, splits and "
+                   "merges). Default: every candidate kind.")
 @click.option("--lam", type=float, help="Combination weight λ. Default: the run's dev-tuned λ.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.pass_context
 def robustness_cmd(ctx: click.Context, run_id: int, data: str | None, mode: str, p: float, seeds: tuple[int, ...],
-                   n_seeds: int | None, lam: float | None, device: str) -> None:
+                   n_seeds: int | None, max_distance: float | None, lam: float | None, device: str) -> None:
     """Perturb the N-best lists with sound-alike words and measure WER, oracle WER, ΔWER and NPRR.
 
     Stores one metric row per condition and seed, and the per-utterance rank changes.
@@ -69,7 +72,7 @@ def robustness_cmd(ctx: click.Context, run_id: int, data: str | None, mode: str,
             bar.advance(task)
             return out
 
-        report = evaluate_robustness(utts, rescore, modes=modes, p=p, seeds=seed_list)
+        report = evaluate_robustness(utts, rescore, modes=modes, p=p, seeds=seed_list, max_distance=max_distance)
     with open_store(ctx) as store:
         common = {"dataset": name, "split": "robustness", "utterances": len(utts), "p": p}
         store.add_metrics(run_id, [dict(common, perturbation="clean", wer=report.clean.wer,

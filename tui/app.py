@@ -1,70 +1,51 @@
-"""The Textual app: composes the screens of the interactive inspector."""
+"""The Textual app: composes the inspect and runs screens and the help screen over one result store.
+
+Start-up reads only the store; torch, transformers, the phonetic index and plotext load in workers or when
+their screen first opens, so the first screen comes up before any model is ready.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.screen import Screen
 
-from lorascope.store import Store
+from .screens.help import HelpScreen
+from .screens.inspect import InspectScreen
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.2f}"
+def _runs_screen() -> Screen:
+    from .screens.runs import RunsScreen  # plotext is imported only when the runs screen first opens
+
+    return RunsScreen()
 
 
 class LorascopeApp(App):
-    """lorascope's inspector: the datasets and runs of one store."""
+    """lorascope's inspector over the store at ``db_path``; CSV exports go to ``export_dir`` (default: cwd)."""
 
     TITLE = "lorascope"
     CSS_PATH = "lorascope.tcss"
-    BINDINGS = [Binding("q", "quit", "Quit"), Binding("r", "refresh", "Refresh")]
+    MODES = {"inspect": InspectScreen, "runs": _runs_screen}
+    DEFAULT_MODE = "inspect"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("1", "switch_mode('inspect')", "Inspect", show=False),
+        Binding("2", "switch_mode('runs')", "Runs"),
+    ]
 
-    def __init__(self, db_path: str | Path):
+    def __init__(self, db_path: str | Path, *, export_dir: str | Path | None = None):
         super().__init__()
         self.db_path = Path(db_path)
+        self.export_dir = Path(export_dir) if export_dir is not None else Path(os.getcwd())
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Vertical(id="main"):
-            yield Static(id="status")
-            yield Static("Datasets", classes="section")
-            yield DataTable(id="datasets", cursor_type="row", zebra_stripes=True)
-            yield Static("Runs", classes="section")
-            yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.sub_title = str(self.db_path)
-        self.query_one("#datasets", DataTable).add_columns("name", "utts", "hyps", "scores", "1-best WER%",
-                                                           "oracle WER%")
-        self.query_one("#runs", DataTable).add_columns("id", "strategy", "status", "steps", "λ")
-        self.action_refresh()
-
-    def action_refresh(self) -> None:
-        with Store(self.db_path) as store:
-            datasets = store.datasets()
-            runs = store.runs()
-        dt = self.query_one("#datasets", DataTable)
-        dt.clear()
-        for d in datasets:
-            dt.add_row(d.name, str(d.utterances), str(d.hypotheses), d.scores, _pct(d.one_best_wer),
-                       _pct(d.oracle_wer))
-        rt = self.query_one("#runs", DataTable)
-        rt.clear()
-        for r in runs:
-            rt.add_row(str(r.id), r.strategy, r.status, str(r.steps_done), "-" if r.lam is None else f"{r.lam:.3g}")
-        status = self.query_one("#status", Static)
-        if not datasets:
-            status.update("The store is empty. Import N-best lists with `lorascope import FILE`, "
-                          "or synthesise some with `lorascope synth TEXT -o OUT.jsonl`.")
-        elif not runs:
-            status.update("No trained rescorers yet. Train one headless with `lorascope train --strategy lora`.")
-        else:
-            status.update(f"{len(datasets)} datasets, {len(runs)} runs")
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
 
 
 def run_app(db_path: str | Path) -> None:

@@ -1,0 +1,161 @@
+"""Modal dialogs: pick one of a list, type one value, and swap a word for a sound-alike candidate."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
+
+
+class ChoiceScreen(ModalScreen[str | None]):
+    """A titled list; Enter returns the chosen option's id, Escape returns None."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
+
+    def __init__(self, title: str, options: list[tuple[str, str]], current: str | None = None,
+                 note: str = "") -> None:
+        super().__init__()
+        self.title_text = title
+        self.options = options
+        self.current = current
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.title_text, classes="dialog-title")
+            yield OptionList(*[Option(Text(("● " if key == self.current else "  ") + label), id=key)
+                               for key, label in self.options], id="choices")
+            if self.note:
+                yield Static(self.note, classes="dialog-note")
+            yield Static("enter choose · esc cancel", classes="dialog-keys")
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        keys = [k for k, _ in self.options]
+        if self.current in keys:
+            options.highlighted = keys.index(self.current)
+        options.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+
+class InputScreen(ModalScreen[str | None]):
+    """One line of input; Enter returns it, Escape returns None."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
+
+    def __init__(self, title: str, value: str = "", note: str = "") -> None:
+        super().__init__()
+        self.title_text = title
+        self.value = value
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.title_text, classes="dialog-title")
+            yield Input(value=self.value, id="value")
+            if self.note:
+                yield Static(self.note, classes="dialog-note")
+            yield Static("enter accept · esc cancel", classes="dialog-keys")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+
+class WordSwapScreen(ModalScreen[tuple[int, object] | None]):
+    """Pick a word of one hypothesis (left), then one of its sound-alike candidates (right).
+
+    Returns ``(word position, Candidate)``. Candidates come from core.perturb.token_candidates, looked up in
+    a worker because an out-of-vocabulary word may need the g2p model.
+    """
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
+
+    class CandidatesFound(Message):
+        def __init__(self, position: int, candidates: tuple) -> None:
+            super().__init__()
+            self.position = position
+            self.candidates = candidates
+
+    def __init__(self, utterance, hypothesis: int, index_loader) -> None:
+        super().__init__()
+        self.utterance = utterance
+        self.hypothesis = hypothesis
+        self.index_loader = index_loader
+        self.tokens = utterance.hypotheses[hypothesis].text.split()
+        self.candidates: tuple = ()
+        self.position: int | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Static(f"swap a word of hypothesis {self.hypothesis}", classes="dialog-title")
+            with Horizontal(id="swap-lists"):
+                yield OptionList(*[Option(Text(f"{k:>2} {t}"), id=str(k)) for k, t in enumerate(self.tokens)],
+                                 id="words")
+                yield OptionList(id="candidates")
+            yield Static("", id="swap-note", classes="dialog-note")
+            yield Static("↑↓ word · enter/tab candidates · enter apply · esc cancel", classes="dialog-keys")
+
+    def on_mount(self) -> None:
+        words = self.query_one("#words", OptionList)
+        words.focus()
+        if self.tokens:
+            words.highlighted = 0
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option_list.id == "words" and event.option.id is not None:
+            self.position = int(event.option.id)
+            self.query_one("#swap-note", Static).update(f"looking up sound-alikes of {self.tokens[self.position]!r}…")
+            self.lookup(self.position)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option_list.id == "words":
+            self.query_one("#candidates", OptionList).focus()
+        elif event.option.id is not None and self.position is not None:
+            self.dismiss((self.position, self.candidates[int(event.option.id)]))
+
+    @work(thread=True, exclusive=True, group="candidates")
+    def lookup(self, position: int) -> None:
+        from lorascope.core.perturb import token_candidates
+
+        index = self.index_loader()
+        found = token_candidates(self.utterance, self.hypothesis, position, index=index, limit=12)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.CandidatesFound(position, found))
+
+    def on_word_swap_screen_candidates_found(self, event: CandidatesFound) -> None:
+        if event.position != self.position:
+            return
+        self.candidates = event.candidates
+        options = self.query_one("#candidates", OptionList)
+        options.clear_options()
+        for k, c in enumerate(event.candidates):
+            span = " (+next word)" if c.span == 2 else ""
+            options.add_option(Option(Text.assemble(c.text, (f"  {c.kind} {c.distance:.2f}{span}", "dim")),
+                                      id=str(k)))
+        if event.candidates:
+            options.highlighted = 0
+        note = self.query_one("#swap-note", Static)
+        word = self.tokens[event.position]
+        note.update(f"{len(event.candidates)} sound-alikes of {word!r}" if event.candidates
+                    else f"no sound-alike candidates for {word!r}")
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,98 @@
+"""The help screen: every key, what the columns and marks mean, and what the bare backbone is."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from ..diff import legend
+
+KEYS = {
+    "Everywhere": [
+        ("1 / 2", "Inspect screen / Runs screen"),
+        ("?", "this help (esc closes)"),
+        ("q", "quit"),
+        ("tab", "next pane"),
+    ],
+    "Inspect": [
+        ("/", "search utterances by id or words (enter returns to the list)"),
+        ("s", "sort the list: data-set order, rank flips, WER change (improved / harmed first)"),
+        ("↑ ↓", "move in the focused list; the utterance list picks as it moves"),
+        ("d", "pick the data set"),
+        ("a", "pick the adapter: a stored run, or the bare backbone"),
+        ("+ / -", "λ up / down along the dev search grid; 0 back to the tuned λ"),
+        ("o", "order the N-best rows by first-pass rank or by new rank"),
+        ("m", "perturbation mode: off, perturb-1 (lowest-scored hypothesis), perturb-N (all)"),
+        ("[ / ]", "perturbation probability p down / up by 0.05"),
+        ("r", "reroll: next perturbation seed"),
+        ("p", "type p and seed"),
+        ("w", "swap a word of the highlighted hypothesis for a sound-alike"),
+        ("x", "undo the hand-made swaps"),
+        ("c", "data set NPRR for the current adapter, λ and perturbation (in the background)"),
+        ("e", "export the N-best table to CSV"),
+    ],
+    "Runs": [
+        ("↑ ↓", "pick a run: its training-loss curve and final ranks show below"),
+        ("s / S", "sort by the next column / reverse (or click a column header)"),
+        ("e", "export the table to CSV"),
+        ("g", "reload from the store"),
+    ],
+}
+
+COLUMNS = [
+    ("#", "first-pass rank (0 = the recogniser's 1-best); * = perturbed"),
+    ("hypothesis", "normalised words against the reference"),
+    ("1st", "first-pass score (– for rank-only lists, whose prior is -rank)"),
+    ("LM", "the rescorer's score ([CLS] head); … while it is computed"),
+    ("comb", "prior + λ·LM; the highest is chosen"),
+    ("WER%", "this hypothesis' WER; cyan = the oracle (fewest errors)"),
+    ("new", "rank after rescoring, with the move against the first pass"),
+    ("Δp", "with a perturbation: the move against the same rescorer on the clean list"),
+]
+
+
+def help_text() -> Table:
+    table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
+    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column(ratio=1)
+    for section, keys in KEYS.items():
+        table.add_row(Text(section, style="bold underline"), "")
+        for key, what in keys:
+            table.add_row(key, what)
+        table.add_row("", "")
+    table.add_row(Text("N-best columns", style="bold underline"), "")
+    for key, what in COLUMNS:
+        table.add_row(key, what)
+    table.add_row("", "")
+    table.add_row(Text("Word diff", style="bold underline"), legend())
+    table.add_row("", "")
+    table.add_row(Text("Utterance list", style="bold underline"),
+                  "flips = hypotheses whose rank the rescorer moved (bold: it chose another one); ΔWER = the "
+                  "utterance's WER under the rescored choice minus the first-pass 1-best's (clean lists, "
+                  "current adapter and λ)")
+    table.add_row(Text("Utterance ΔWER", style="bold underline"),
+                  "the paper's ΔWER for one utterance: WER of the choice minus the list's oracle WER, "
+                  "clean → perturbed")
+    table.add_row(Text("Bare backbone", style="bold underline"),
+                  "the untrained MiniLM-L6 with the rescorer's zero-initialised head: every LM score is "
+                  "exactly 0, so the combined score is the first-pass prior and the order is the first pass. "
+                  "The model is not run: a zero head gives 0 whatever the encoder says.")
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,question_mark,q", "close", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help", classes="dialog wide"):
+            yield Static("lorascope · keys and marks", classes="dialog-title")
+            yield Static(help_text())
+            yield Static("esc close", classes="dialog-keys")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,233 @@
+"""The runs screen: the paper's Table 3 over stored runs (sortable, exportable), a run's loss curve and final ranks."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual_plotext import PlotextPlot
+
+from lorascope.cmd_robust import table3_rows
+from lorascope.store import Store
+
+from ..widgets.rank_grid import RankGrid
+from .dialogs import InputScreen
+
+# (key, label, width)
+COLUMNS = (("run", "run", 3), ("strategy", "strategy", 8), ("dataset", "data set", 11), ("perturbation", "pert.", 5),
+           ("seeds", "seeds", 5), ("wer", "WER", 6), ("oracle_wer", "Oracle", 6), ("delta_wer", "ΔWER", 6),
+           ("nprr", "NPRR%", 10))
+SHORT_CONDITION = {"clean": "clean", "perturb-1": "p-1", "perturb-N": "p-N", "test": "test*"}
+CSV_FIELDS = ("run", "strategy", "dataset", "perturbation", "seeds", "wer", "oracle_wer", "delta_wer", "nprr",
+              "nprr_std", "source")
+
+NO_RUNS = ("[b]No runs yet.[/b]\n\nTrain a rescorer headless, then look at it here:\n\n"
+           "  [b]lorascope train --strategy lora[/b]     (or s1, s2, s3, ft)\n"
+           "  [b]lorascope robustness --run ID[/b]       perturb-1 / perturb-N rows of Table 3\n")
+
+
+def comparison_rows(store: Store) -> list[dict[str, Any]]:
+    """Table 3 rows (lorascope.cmd_robust.table3_rows), plus one row per run that has no robustness results.
+
+    Such a run shows its clean test-set evaluation from training (perturbation ``test``) so that every stored
+    run appears; ``source`` says which kind a row is.
+    """
+    rows = [dict(r, source="robustness") for r in table3_rows(store)]
+    covered = {r["run"] for r in rows}
+    for run in store.runs():
+        if run.id in covered:
+            continue
+        test = [m for m in store.metrics(run.id) if m["split"] == "test" and m["perturbation"] == "clean"]
+        m = test[-1] if test else None
+        rows.append({
+            "run": run.id, "strategy": run.strategy, "dataset": m["dataset"] if m else (run.test_dataset or "–"),
+            "perturbation": "test", "seeds": 0, "wer": m["wer"] if m else None,
+            "oracle_wer": m["oracle_wer"] if m else None, "delta_wer": m["delta_wer"] if m else None,
+            "nprr": None, "nprr_std": None, "source": f"training test evaluation ({run.status})",
+        })
+    return rows
+
+
+def _pct(x: float | None, digits: int = 2) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{100 * x:.{digits}f}"
+
+
+def _sort_key(key: str):
+    def k(row: dict[str, Any]):
+        v = row.get(key)
+        missing = v is None or (isinstance(v, float) and math.isnan(v))
+        return (missing, v if not missing else 0) if not isinstance(v, str) else (False, v)
+    return k
+
+
+class RunsScreen(Screen):
+    """Table 3 on top; under it the highlighted run's training-loss curve and its final rank per layer and matrix."""
+
+    BINDINGS = [
+        Binding("s", "sort_next", "Sort"),
+        Binding("S", "sort_reverse", "Reverse", show=False),
+        Binding("e", "export", "Export CSV"),
+        Binding("g", "reload", "Reload"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[dict[str, Any]] = []
+        self.sort_key = "run"
+        self.reverse = False
+        self.run_id: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="runs-context")
+        yield Static(id="runs-empty")
+        with Vertical(id="runs-body"):
+            yield DataTable(id="table3", cursor_type="row", zebra_stripes=True)
+            with Horizontal(id="run-detail"):
+                yield PlotextPlot(id="loss")
+                with Vertical(id="ranks-pane"):
+                    yield Static(id="ranks-title")
+                    yield RankGrid(id="ranks")
+        yield Footer()
+
+    @property
+    def table(self) -> DataTable:
+        return self.query_one("#table3", DataTable)
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.table.add_column(Text(label, justify="left" if key in ("strategy", "dataset", "perturbation")
+                                       else "right"), width=width, key=key)
+        self.action_reload()
+
+    def on_screen_resume(self) -> None:
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
+            self.rows = comparison_rows(store)
+        empty = not self.rows
+        self.query_one("#runs-body").display = not empty
+        self.query_one("#runs-empty").display = empty
+        if empty:
+            self.query_one("#runs-empty", Static).update(NO_RUNS)
+        self.render_table()
+
+    def render_context(self) -> None:
+        arrow = "↓" if self.reverse else "↑"
+        label = dict((k, l) for k, l, _ in COLUMNS)[self.sort_key]
+        runs = len({r["run"] for r in self.rows})
+        text = Text.assemble((" Runs ", "bold reverse"), f" Table 3 · {runs} run{'s' if runs != 1 else ''} · "
+                             f"sorted by {label} {arrow}", no_wrap=True, overflow="ellipsis")
+        if any(r["perturbation"] == "test" for r in self.rows):
+            text.append(" · test* = no robustness run yet", style="dim")
+        self.query_one("#runs-context", Static).update(text)
+
+    def render_table(self) -> None:
+        table = self.table
+        keep = self.run_id
+        rows = sorted(self.rows, key=_sort_key(self.sort_key), reverse=self.reverse)
+        self.rows = rows
+        table.clear()
+        for k, r in enumerate(rows):
+            nprr = _pct(r["nprr"])
+            if r.get("nprr_std") is not None:
+                nprr += f"±{100 * r['nprr_std']:.1f}"
+            cells = [Text(str(r["run"]), justify="right"), r["strategy"], r["dataset"],
+                     SHORT_CONDITION.get(r["perturbation"], r["perturbation"]),
+                     Text(str(r["seeds"] or "–"), justify="right"), Text(_pct(r["wer"]), justify="right"),
+                     Text(_pct(r["oracle_wer"]), justify="right"), Text(_pct(r["delta_wer"]), justify="right"),
+                     Text(nprr, justify="right")]
+            table.add_row(*cells, key=str(k))
+        self.render_context()
+        if rows:
+            target = next((k for k, r in enumerate(rows) if r["run"] == keep), 0)
+            table.move_cursor(row=target, animate=False)
+            self.show_run(rows[target]["run"], force=True)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value is None:
+            return
+        k = int(event.row_key.value)
+        if k < len(self.rows):
+            self.show_run(self.rows[k]["run"])
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        key = event.column_key.value
+        if key == self.sort_key:
+            self.reverse = not self.reverse
+        else:
+            self.sort_key, self.reverse = key, False
+        self.render_table()
+
+    def show_run(self, run_id: int, *, force: bool = False) -> None:
+        if run_id == self.run_id and not force:
+            return
+        self.run_id = run_id
+        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
+            run = store.run(run_id)
+            events = store.events(run_id)
+            ranks = store.adapter_ranks(run_id)
+        plot = self.query_one("#loss", PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        points = [(e["step"], e["loss"]) for e in events if e["loss"] is not None]
+        if points:
+            plt.plot([s for s, _ in points], [v for _, v in points], marker="braille")
+            plt.title(f"run {run_id} {run.strategy}: training loss")
+            plt.xlabel("step")
+        else:
+            plt.title(f"run {run_id}: no training curve stored")
+        plot.refresh()
+        title = self.query_one("#ranks-title", Static)
+        grid = self.query_one("#ranks", RankGrid)
+        if ranks:
+            title.update(Text(f"run {run_id} final rank per layer × matrix", style="bold"))
+            grid.show_ranks(ranks)
+        else:
+            title.update(Text(f"run {run_id} ({run.strategy})", style="bold"))
+            r = (run.config.get("strategy_options") or {}).get("r") if isinstance(run.config, dict) else None
+            fixed = f" r = {r}" if r else ""
+            grid.show_ranks(None, f"no rank allocation: S1/S3 runs store the final rank of every matrix; "
+                                  f"this {run.strategy} run keeps a fixed rank{fixed}")
+
+    def action_sort_next(self) -> None:
+        keys = [k for k, _, _ in COLUMNS]
+        self.sort_key = keys[(keys.index(self.sort_key) + 1) % len(keys)]
+        self.reverse = False
+        self.render_table()
+
+    def action_sort_reverse(self) -> None:
+        self.reverse = not self.reverse
+        self.render_table()
+
+    def action_export(self) -> None:
+        default = str(Path(self.app.export_dir) / "table3.csv")  # type: ignore[attr-defined]
+
+        def done(path: str | None) -> None:
+            if path:
+                written = export_rows(Path(path).expanduser(), self.rows)
+                self.notify(f"wrote {written} ({len(self.rows)} rows)", title="export", timeout=4)
+
+        self.app.push_screen(InputScreen("export the table to CSV", default,
+                                         note="rows in the order shown; WERs as fractions"), done)
+
+
+def export_rows(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """The comparison rows, in the order given, as CSV (the columns of ``lorascope report --format csv`` + source)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(CSV_FIELDS), extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    return path

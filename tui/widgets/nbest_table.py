@@ -1,0 +1,132 @@
+"""The N-best table of one utterance: first-pass rank, word diff, scores, WER and the rescored rank with its move."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from ..diff import diff_text
+from ..inspector import Row, UtteranceView
+
+PENDING = "…"
+
+
+def arrow(move: int | None) -> Text:
+    """``↑2`` (moved up two places), ``↓1`` or ``·`` (stayed)."""
+    if move is None:
+        return Text(PENDING, style="dim")
+    if move > 0:
+        return Text(f"↑{move}", style="bold green")
+    if move < 0:
+        return Text(f"↓{-move}", style="bold red")
+    return Text("·", style="dim")
+
+
+def _num(x: float | None, digits: int, *, pending: bool = False) -> Text:
+    if x is None:
+        return Text(PENDING if pending else "–", style="dim", justify="right")
+    return Text(f"{x:.{digits}f}", justify="right")
+
+
+class NbestTable(DataTable):
+    """Rows in first-pass order (or, with ``o``, in rescored order); the cursor stays on its hypothesis.
+
+    The hypothesis column takes the width the numbers leave; the detail line under the table shows the
+    highlighted hypothesis in full.
+    """
+
+    # (key, label, width); the hypothesis column's width is computed.
+    NUMBERS = (("first", "1st", 7), ("lm", "LM", 6), ("combined", "comb", 7), ("wer", "WER%", 5),
+               ("new", "new", 5))
+    PERTURB = ("pmove", "Δp", 3)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        self.view: UtteranceView | None = None
+        self.rescored_order = False
+        self._layout: tuple | None = None
+
+    # -- public --------------------------------------------------------------------------------------
+
+    def show(self, view: UtteranceView | None) -> None:
+        self.view = view
+        self._rebuild()
+
+    def toggle_order(self) -> bool:
+        self.rescored_order = not self.rescored_order
+        self._rebuild()
+        return self.rescored_order
+
+    @property
+    def highlighted_hypothesis(self) -> int | None:
+        """First-pass index of the hypothesis under the cursor."""
+        if self.row_count == 0:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except Exception:
+            return None
+        return int(key.value) if key.value is not None else None
+
+    def highlighted_row(self) -> Row | None:
+        i = self.highlighted_hypothesis
+        if self.view is None or i is None or i >= len(self.view.rows):
+            return None
+        return self.view.rows[i]
+
+    # -- internals -----------------------------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self._rebuild()
+
+    def _columns(self) -> list[tuple[str, str, int]]:
+        numbers = list(self.NUMBERS)
+        if self.view is not None and (self.view.perturbed or self.view.pending):
+            numbers.append(self.PERTURB)
+        fixed = 3 + sum(w for _, _, w in numbers)
+        padding = 2 * self.cell_padding * (len(numbers) + 2)
+        width = max(12, self.size.width - fixed - padding - 1)
+        return [("rank", "#", 3), ("text", "hypothesis  (vs reference)", width)] + numbers
+
+    def _rebuild(self) -> None:
+        keep = self.highlighted_hypothesis
+        columns = self._columns()
+        self.clear(columns=self._layout != columns)
+        if self._layout != columns:
+            for key, label, width in columns:
+                justify = "left" if key in ("rank", "text") else "right"
+                self.add_column(Text(label, justify=justify), width=width, key=key)
+            self._layout = columns
+        view = self.view
+        if view is None:
+            return
+        width = columns[1][2]
+        rows = list(view.rows)
+        if self.rescored_order and view.complete:
+            rows.sort(key=lambda r: (r.new_rank, r.index))
+        pending = not view.complete
+        for r in rows:
+            mark = "*" if r.perturbed else ""
+            rank = Text(f"{r.index}{mark}", style="bold" if r.new_rank == 0 else "")
+            text = diff_text(r.diff)
+            text.no_wrap = True
+            text.overflow = "ellipsis"
+            text.truncate(width, overflow="ellipsis")
+            if r.new_rank == 0:
+                text.stylize("bold")
+            wer = _num(None if r.wer is None else 100 * r.wer, 1)
+            if r.oracle:
+                wer.stylize("bold cyan")
+            new = Text(justify="right")
+            if r.new_rank is None:
+                new.append(PENDING, style="dim")
+            else:
+                new.append(f"{r.new_rank} ", style="bold green" if r.new_rank == 0 else "")
+                new.append_text(arrow(r.move))
+            cells = [rank, text, _num(r.first_pass_score, 2), _num(r.lm, 3, pending=pending),
+                     _num(r.combined, 2, pending=pending), wer, new]
+            if len(columns) > 7:
+                cells.append(Text(" ") if not r.perturbed and r.perturb_move == 0 else arrow(r.perturb_move))
+            self.add_row(*cells, key=str(r.index))
+        if keep is not None and keep < len(view.rows):
+            self.move_cursor(row=self.get_row_index(str(keep)), animate=False)
