@@ -221,23 +221,24 @@ class FastPath:
 
 
 def fast_path(model: nn.Module, strategy: str, *, dtype: torch.dtype | None = None, attention: str = "auto",
-              compile_norms: bool | None = None) -> FastPath:
+              compile_elementwise: bool | None = None) -> FastPath:
     """The fast training path for ``model`` under ``strategy`` (module docstring).
 
     ``dtype`` of the activations and frozen weights: bfloat16 on CUDA, float32 elsewhere by default.
-    ``compile_norms`` compiles the dropout + residual + LayerNorm step (default: on CUDA).
+    ``compile_elementwise`` compiles the elementwise steps (LayerNorm, residual, GELU, dropouts) with
+    torch.compile (default: on CUDA).
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"fast path: unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
     device = next(model.parameters()).device
     on_cuda = device.type == "cuda"
     dtype = dtype or (torch.bfloat16 if on_cuda else torch.float32)
-    compile_norms = on_cuda if compile_norms is None else compile_norms
+    compile_elementwise = on_cuda if compile_elementwise is None else compile_elementwise
     adalora = find_adalora(model)
     if strategy in ADALORA_STRATEGIES and adalora is None:
         raise ValueError(f"fast path: strategy {strategy} needs a peft AdaLoRA model")
     encoder = PackedBertEncoder(model, dtype=dtype, attention=attention, trainable=True,
-                                compile_norms=compile_norms).to(device)
+                                compile_elementwise=compile_elementwise).to(device)
     params = encoder.trainable_parameters()
     if not params:
         raise ValueError("fast path: the model has no trainable parameters")

@@ -113,6 +113,8 @@ def pack(sequences: Sequence[Sequence[int]] | torch.Tensor, *, device=None) -> P
     cu = torch.zeros(len(lengths) + 1, dtype=torch.int32)
     if lengths:
         cu[1:] = torch.tensor(lengths, dtype=torch.int32).cumsum(0)
+    if isinstance(sequences, torch.Tensor):
+        cu = cu.to(sequences.device)
     batch = PackedBatch(ids, positions, cu, lengths, max(lengths, default=0), cu[:-1].to(torch.int64))
     return batch.to(device) if device is not None else batch
 
@@ -191,84 +193,88 @@ def packed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, batch: P
 # ----------------------------------------------------------------------------------------- adapted linear
 
 class _AdaptedLinear(torch.autograd.Function):
-    """y = x W0^T + b + [s_i (drop(x) A_i^T) B_i^T for each adapter i, on its block of output rows].
+    """y = x W0^T + b + s (x' A^T) B^T, with A the stacked A_i and B the block-diagonal of the B_i.
 
-    W0 and b are frozen. Two foldings keep the LoRA terms from costing extra passes over the activations:
+    Adapter i owns its block of output rows (Q, K, V in the fused projection); x' is the adapters' input:
+    x itself, or the dropped-out copy the producing kernel wrote beside x (LoRA dropout). W0 and b are
+    frozen. Two foldings keep the LoRA terms from costing extra passes over the activations:
 
-    - the backward pass computes ``[dx | v] = dy @ [W | B']`` in one matrix product (B' the block-diagonal
-      of the scaled B_i), so ``v = dy B'`` (T x R, R the summed ranks) comes out of the product that forms
-      dx anyway; the A and B gradients are then ``v^T x`` and ``dy^T u``, one read of x and of dy each,
-      instead of the (out x in) weight gradient full fine-tuning forms;
-    - without dropout, the forward pass runs the merged matrix ``W = W0 + B' A`` stacked on A:
-      ``[y | u] = x @ [W ; A]^T`` gives the output and the low-rank activation u in one product.
-      With dropout the low-rank input differs from the base input; the forward pass then runs
-      ``[x | u] @ [W0 | B']^T`` (when the output is wider than the input) or adds ``u B'^T`` in place.
-
-    Dropout is applied once to x and shared by the adapters on this input (Q, K, V): peft draws one mask
-    per adapter; the expected value and per-adapter rate are the same.
+    - backward computes ``[dx | v] = dy @ [W | s B]`` in one matrix product, so ``v = s dy B`` (T x R, R
+      the summed ranks) comes out of the product that forms dx anyway; the A and B gradients are then
+      ``v^T x'`` and ``s dy^T u`` (u = x' A^T), one read of x' and of dy each, where full fine-tuning forms
+      the (out x in) weight gradient;
+    - without dropout (x' is x), forward runs the merged matrix ``W = W0 + s B A`` stacked on A:
+      ``[y | u] = x @ [W ; A]^T`` gives the output and u in one product. With dropout it runs
+      ``[x | u] @ [W0 | s B]^T`` when the output is wider than the input, else adds ``s u B^T`` in place.
     """
 
     @staticmethod
-    def forward(ctx, x, w0, bias, spec, *ab):
-        scales, out_sizes, p = spec
-        n = len(scales)
+    def forward(ctx, x, x_lora, w0, bias, bias_ext, spec, *ab):
+        scale, out_sizes, ranks = spec
+        n = len(ranks)
         dt = x.dtype
-        a = torch.cat([m.to(dt) for m in ab[:n]])                                   # (R, in)
-        ranks = [m.shape[0] for m in ab[:n]]
-        b = torch.block_diag(*[m.to(dt) * s for m, s in zip(ab[n:], scales)])      # (out, R)
-        out_dim, in_dim, r_total = w0.shape[0], w0.shape[1], a.shape[0]
-        if p == 0.0:
-            w = torch.addmm(w0, b, a)
-            stacked = torch.cat([w, a])
-            full_bias = None if bias is None else torch.cat([bias, bias.new_zeros(r_total)])
-            y = F.linear(x, stacked, full_bias)
+        out_dim, in_dim = w0.shape
+        a = (torch.cat(ab[:n]) if n > 1 else ab[0]).to(dt)                         # (R, in)
+        b = (torch.block_diag(*ab[n:]) if n > 1 else ab[n]).to(dt)                 # (out, R)
+        pad = _rank_padding(sum(ranks))
+        if pad:
+            # keep every row stride a multiple of 8 elements (16 bytes): the attention kernels read Q, K, V
+            # as strided views of [y | u], and misaligned rows fault (seen with AdaLoRA's R = 3 x 12)
+            a = torch.cat([a, a.new_zeros(pad, in_dim)])
+            b = torch.cat([b, b.new_zeros(out_dim, pad)], dim=1)
+        if x_lora is None:
+            w = torch.addmm(w0, b, a, alpha=scale)
+            y = F.linear(x, torch.cat([w, a]), bias_ext)
             out, u = y[:, :out_dim], y[:, out_dim:]
-            ctx.save_for_backward(x, u, a, torch.cat([w, b], dim=1))
-            mask = None
+            ctx.save_for_backward(x, u, a, torch.cat([w, b * scale], dim=1))
         else:
-            dx, mask = torch.native_dropout(x, p, True)
-            u = dx @ a.t()
+            u = x_lora @ a.t()
+            bs = b * scale
             if in_dim <= out_dim:
-                out = F.linear(torch.cat([x, u], dim=1), torch.cat([w0, b], dim=1), bias)
+                out = F.linear(torch.cat([x, u], dim=1), torch.cat([w0, bs], dim=1), bias)
             else:
-                out = F.linear(x, w0, bias).addmm_(u, b.t())
-            ctx.save_for_backward(dx, u, a, torch.cat([w0, b], dim=1), mask)
-        ctx.p, ctx.in_dim, ctx.scales, ctx.ranks, ctx.out_sizes = p, in_dim, scales, ranks, out_sizes
-        ctx.param_dtypes = [m.dtype for m in ab]
+                out = F.linear(x, w0, bias).addmm_(u, bs.t())
+            ctx.save_for_backward(x_lora, u, a, torch.cat([w0, bs], dim=1))
+        ctx.has_lora_input = x_lora is not None
+        ctx.in_dim, ctx.scale, ctx.ranks, ctx.out_sizes = in_dim, scale, ranks, out_sizes
+        ctx.param_dtype = ab[0].dtype
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        if ctx.p == 0.0:
-            x, u, a, wb = ctx.saved_tensors
-        else:
-            x, u, a, wb, mask = ctx.saved_tensors
-        grad = grad.reshape(-1, grad.shape[-1])
-        z = grad @ wb                                   # (T, in + R): dx from the base path, v = dy B'
+        x_lora, u, a, wb = ctx.saved_tensors
+        z = grad @ wb                                   # (T, in + R): dx of the base path and v = s dy B
         dx, v = z[:, :ctx.in_dim], z[:, ctx.in_dim:]
-        if ctx.p != 0.0:
-            dx = torch.addcmul(dx, v @ a, mask, value=1.0 / (1.0 - ctx.p))
-        grad_a = (v.t() @ x).split(ctx.ranks)
+        # without dropout the merged W already carried the adapter path into dx
+        d_lora = v @ a if ctx.has_lora_input else None
+        rank = sum(ctx.ranks)
+        grad_a = (v[:, :rank].t() @ x_lora).to(ctx.param_dtype).split(ctx.ranks)
+        full_b = (grad.t() @ u).to(ctx.param_dtype).mul_(ctx.scale)                # (out, R); blocks used
         grad_b, row, col = [], 0, 0
-        for scale, rank, size in zip(ctx.scales, ctx.ranks, ctx.out_sizes):
-            grad_b.append((grad[:, row:row + size].t() @ u[:, col:col + rank]) * scale)
-            row, col = row + size, col + rank
-        grads = [g.to(t) for g, t in zip([*grad_a, *grad_b], ctx.param_dtypes)]
-        return (dx, None, None, None, *grads)
+        for r, size in zip(ctx.ranks, ctx.out_sizes):
+            grad_b.append(full_b[row:row + size, col:col + r])
+            row, col = row + size, col + r
+        return (dx, d_lora, None, None, None, None, *grad_a, *grad_b)
+
+
+def _rank_padding(rank: int) -> int:
+    return -rank % 8
 
 
 def adapted_linear(x: torch.Tensor, w0: torch.Tensor, bias: torch.Tensor | None, a: Sequence[torch.Tensor],
-                   b: Sequence[torch.Tensor], scales: Sequence[float], dropout_p: float = 0.0) -> torch.Tensor:
-    """Frozen linear map plus low-rank adapters, one per block of output rows (module ``_AdaptedLinear``).
+                   b: Sequence[torch.Tensor], scale: float, x_lora: torch.Tensor | None = None) -> torch.Tensor:
+    """Frozen linear map plus low-rank adapters, one per block of output rows (``_AdaptedLinear``).
 
     ``x`` (T, in) and ``w0`` (out, in) in the compute dtype; ``a[i]`` (r_i, in) and ``b[i]`` (out_i, r_i) in
-    any dtype (they are cast; their gradients come back in their own dtype); the out_i add up to ``out``.
+    any one dtype (cast here; their gradients come back in it); the out_i add up to ``out``. ``x_lora``:
+    the adapters' input when it differs from ``x`` (a dropped-out copy), else None.
     """
     out_sizes = tuple(int(m.shape[0]) for m in b)
+    ranks = tuple(int(m.shape[0]) for m in a)
     if sum(out_sizes) != w0.shape[0]:
         raise ValueError("adapted_linear: adapter output sizes do not add up to the weight's rows")
-    spec = (tuple(float(s) for s in scales), out_sizes, float(dropout_p))
-    return _AdaptedLinear.apply(x, w0, bias, spec, *a, *b)
+    bias_ext = None if bias is None else torch.cat([bias, bias.new_zeros(sum(ranks) + _rank_padding(sum(ranks)))])
+    return _AdaptedLinear.apply(x, x_lora, w0, bias, bias_ext, (float(scale), out_sizes, ranks), *a, *b)
 
 
 # ------------------------------------------------------------------------------------------- projections
@@ -350,15 +356,27 @@ class Projection(nn.Module):
             if len(ps) != 1:
                 raise ValueError("packed encoder: Q, K and V adapters with different dropout rates")
             self.dropout_p = ps.pop()
+            self.scale = self.adapters[0][2]
+            ranks = sum(int(m.lora_A[n].shape[0] if hasattr(m, "lora_E") else m.lora_A[n].weight.shape[0])
+                        for m, n, _ in self.adapters)
+            self.register_buffer("bias_ext", torch.cat([self.bias, self.bias.new_zeros(ranks + _rank_padding(ranks))]),
+                                 persistent=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def lora_dropout(self) -> float:
+        """The dropout rate this projection's adapters want on their input now (0 unless training LoRA)."""
+        return self.dropout_p if self.mode == "adapted" and self.training else 0.0
+
+    def forward(self, x: torch.Tensor, x_lora: torch.Tensor | None = None) -> torch.Tensor:
+        """``x_lora``: the adapters' dropped-out input, written beside ``x`` by its producer (or None)."""
         if self.mode == "frozen":
             return F.linear(x, self.weight, self.bias)
         if self.mode == "full":
-            weight = torch.cat([w.to(self.dtype) for w in self.weights])
-            bias = torch.cat([b.to(self.dtype) for b in self.biases])
+            weight = torch.cat([w.to(self.dtype) for w in self.weights]) if len(self.weights) > 1 else \
+                self.weights[0].to(self.dtype)
+            bias = torch.cat([b.to(self.dtype) for b in self.biases]) if len(self.biases) > 1 else \
+                self.biases[0].to(self.dtype)
             return F.linear(x, weight, bias)
-        a, b, scales = [], [], []
+        a, b = [], []
         for m, name, scale in self.adapters:
             if hasattr(m, "lora_E"):          # AdaLoRA: P diag(E) Q with E masked by the rank allocator
                 a.append(m.lora_A[name] * m.lora_E[name])
@@ -366,9 +384,10 @@ class Projection(nn.Module):
             else:
                 a.append(m.lora_A[name].weight)
                 b.append(m.lora_B[name].weight)
-            scales.append(scale)
-        p = self.dropout_p if self.training else 0.0
-        return adapted_linear(x, self.weight, self.bias, a, b, scales, p)
+            if scale != self.scale:           # peft alpha_pattern: fold the ratio into B (rare)
+                b[-1] = b[-1] * (scale / self.scale)
+        spec = (self.scale, tuple(self.sizes), tuple(int(t.shape[0]) for t in a))
+        return _AdaptedLinear.apply(x, x_lora, self.weight, self.bias, self.bias_ext, spec, *a, *b)
 
 
 class _Norm(nn.Module):
@@ -391,10 +410,36 @@ class _Norm(nn.Module):
         return self.params[0].to(dtype), self.params[1].to(dtype)
 
 
-def residual_norm(h: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float,
-                  p: float, training: bool) -> torch.Tensor:
-    """LayerNorm(dropout(h) + residual): BERT's sub-layer output."""
-    return F.layer_norm(F.dropout(h, p, training) + residual, (h.shape[-1],), weight, bias, eps)
+# The elementwise steps around the matrix products. Each also writes the dropped-out copy its consumer's
+# adapters read (LoRA dropout), so the dropout costs one extra write in the same kernel when compiled,
+# and its backward folds into the same kernel's backward.
+
+def _lora_copy(x: torch.Tensor, lora_p: float) -> torch.Tensor | None:
+    return F.dropout(x, lora_p, True) if lora_p else None
+
+
+def embed_norm(e: torch.Tensor, weight, bias, eps: float, p: float, training: bool, lora_p: float, dtype):
+    """dropout(LayerNorm(embeddings)) in ``dtype``, and its LoRA-dropout copy."""
+    x = F.dropout(F.layer_norm(e, (e.shape[-1],), weight, bias, eps).to(dtype), p, training)
+    return x, _lora_copy(x, lora_p)
+
+
+def residual_norm(h: torch.Tensor, residual: torch.Tensor, weight, bias, eps: float, p: float, training: bool,
+                  lora_p: float = 0.0):
+    """LayerNorm(dropout(h) + residual), BERT's sub-layer output, and its LoRA-dropout copy."""
+    x = F.layer_norm(F.dropout(h, p, training) + residual, (h.shape[-1],), weight, bias, eps)
+    return x, _lora_copy(x, lora_p)
+
+
+def gelu_copy(z: torch.Tensor, lora_p: float = 0.0):
+    """GELU (exact, BERT's) and its LoRA-dropout copy."""
+    x = F.gelu(z)
+    return x, _lora_copy(x, lora_p)
+
+
+def lora_copy(x: torch.Tensor, lora_p: float) -> torch.Tensor | None:
+    """The LoRA-dropout copy of the attention output (the output projection's adapter input)."""
+    return _lora_copy(x, lora_p)
 
 
 # ---------------------------------------------------------------------------------------------- encoder
@@ -411,7 +456,7 @@ class PackedBertEncoder(nn.Module):
     """A BertModel's encoder over a PackedBatch; ``forward`` returns the [CLS] vectors (B, H)."""
 
     def __init__(self, model: nn.Module, *, dtype: torch.dtype = torch.bfloat16, attention: str = "auto",
-                 trainable: bool = False, compile_norms: bool = False):
+                 trainable: bool = False, compile_elementwise: bool = False):
         super().__init__()
         bert = find_bert(model)
         config = bert.config
@@ -446,9 +491,10 @@ class PackedBertEncoder(nn.Module):
             block.down = Projection([layer.output.dense], dtype, trainable)
             block.norm2 = _Norm(layer.output.LayerNorm, dtype, trainable)
             self.layers.append(block)
-        self._norm_fn = residual_norm
-        if compile_norms:
-            self._norm_fn = torch.compile(residual_norm, dynamic=False)
+        fns = (embed_norm, residual_norm, gelu_copy, lora_copy)
+        if compile_elementwise:
+            fns = tuple(torch.compile(f) for f in fns)
+        self._embed_norm, self._residual_norm, self._gelu, self._lora_copy = fns
 
     def _table(self, name: str) -> torch.Tensor:
         return self._tables[name] if name in self._tables else getattr(self, f"{name}_table")
@@ -467,22 +513,25 @@ class PackedBertEncoder(nn.Module):
         backend = resolve_attention(self.attention, batch, batch.input_ids.device)
         train = self.training
         attn_p = self.attention_dropout if train and backend in ("dense", "grouped", "nested") else 0.0
-        h = (F.embedding(batch.input_ids, self._table("word"))
+        e = (F.embedding(batch.input_ids, self._table("word"))
              + F.embedding(batch.position_ids, self._table("position")) + self._table("token_type")[0])
-        w, b = self.emb_norm.weights(h.dtype)
-        h = F.layer_norm(h, (self.hidden,), w, b, self.emb_norm.eps).to(self.dtype)
-        h = F.dropout(h, self.hidden_dropout, train)
-        t, heads = h.shape[0], self.heads
-        dim = self.hidden // heads
-        for block in self.layers:
-            qkv = block.qkv(h)
-            q, k, v = (qkv[:, i * self.hidden:(i + 1) * self.hidden].reshape(t, heads, dim) for i in range(3))
-            ctx = packed_attention(q, k, v, batch, backend, attn_p).reshape(t, self.hidden)
-            h = self._norm_fn(block.out(ctx), h, *block.norm1.weights(self.dtype), block.norm1.eps,
-                              self.hidden_dropout, train)
-            mid = F.gelu(block.up(h))
-            h = self._norm_fn(block.down(mid), h, *block.norm2.weights(self.dtype), block.norm2.eps,
-                              self.hidden_dropout, train)
+        p = self.hidden_dropout
+        blocks = list(self.layers)
+        h, h_lora = self._embed_norm(e, *self.emb_norm.weights(e.dtype), self.emb_norm.eps, p, train,
+                                     blocks[0].qkv.lora_dropout() if blocks else 0.0, self.dtype)
+        t, heads, width = h.shape[0], self.heads, self.hidden
+        dim = width // heads
+        for i, block in enumerate(blocks):
+            qkv = block.qkv(h, h_lora)
+            q, k, v = (qkv[:, j * width:(j + 1) * width].reshape(t, heads, dim) for j in range(3))
+            ctx = packed_attention(q, k, v, batch, backend, attn_p).reshape(t, width)
+            ctx_lora = self._lora_copy(ctx, block.out.lora_dropout()) if block.out.lora_dropout() else None
+            mid, mid_lora = self._residual_norm(block.out(ctx, ctx_lora), h, *block.norm1.weights(self.dtype),
+                                                block.norm1.eps, p, train, block.up.lora_dropout())
+            act, act_lora = self._gelu(block.up(mid, mid_lora), block.down.lora_dropout())
+            next_p = blocks[i + 1].qkv.lora_dropout() if i + 1 < len(blocks) else 0.0
+            h, h_lora = self._residual_norm(block.down(act, act_lora), mid, *block.norm2.weights(self.dtype),
+                                            block.norm2.eps, p, train, next_p)
         return h
 
     def forward(self, batch: PackedBatch) -> torch.Tensor:

@@ -156,6 +156,8 @@ class RescorerModel(nn.Module):
         self.head = nn.Linear(self.hidden_size, 1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
+        # Per-dimension scale applied to [CLS] before the head (see set_feature_scale); part of the head's state.
+        self.register_buffer("feature_scale", torch.ones(self.hidden_size))
 
     @property
     def hidden_size(self) -> int:
@@ -176,7 +178,21 @@ class RescorerModel(nn.Module):
         """LM scores (B,) in float32 and the [CLS] vectors (B, hidden)."""
         out = self.backbone(input_ids=input_ids, attention_mask=attention_mask)
         cls = out.last_hidden_state[:, 0]
-        return self.head(cls.to(self.head.weight.dtype)).squeeze(-1).float(), cls
+        features = cls.to(self.head.weight.dtype) * self.feature_scale
+        return self.head(features).squeeze(-1).float(), cls
+
+    def head_state(self) -> dict[str, torch.Tensor]:
+        """The head's weights and the feature scale: everything besides the encoder and its adapters."""
+        state = {f"head.{k}": v for k, v in self.head.state_dict().items()}
+        state["feature_scale"] = self.feature_scale
+        return {k: v.detach().cpu().contiguous() for k, v in state.items()}
+
+    def load_head_state(self, state: dict[str, torch.Tensor]) -> None:
+        if "head.weight" not in state:  # a bare nn.Linear state dict
+            state = {f"head.{k}": v for k, v in state.items()}
+        self.head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
+        with torch.no_grad():
+            self.feature_scale.copy_(state.get("feature_scale", torch.ones_like(self.feature_scale)))
 
 
 def collate(token_ids: Sequence[Sequence[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -251,6 +267,23 @@ class Rescorer:
             self.model.train(was_training)
         return scores
 
+    def cls_vectors(self, token_ids: Sequence[Sequence[int]], *, batch_size: int = 128) -> torch.Tensor:
+        """[CLS] vectors (n, hidden) of pre-tokenised sequences, in input order, float32 on the CPU."""
+        order = sorted(range(len(token_ids)), key=lambda i: len(token_ids[i]))
+        out = torch.zeros(len(token_ids), self.model.hidden_size)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad(), autocast(self.device):
+                for start in range(0, len(order), batch_size):
+                    idx = order[start:start + batch_size]
+                    ids, mask = collate([token_ids[i] for i in idx], self.pad_id, self.device)
+                    _, cls = self.model(ids, mask)
+                    out[torch.as_tensor(idx)] = cls.float().cpu()
+        finally:
+            self.model.train(was_training)
+        return out
+
     def score_texts(self, texts: Sequence[str], *, batch_size: int = 128) -> list[float]:
         """LM score of each text."""
         return self.score_token_ids(self.encode(texts), batch_size=batch_size)
@@ -323,8 +356,7 @@ def save_rescorer(rescorer: Rescorer, directory: str | Path, *, save_encoder: bo
     files = {"head": "head.safetensors", "tokenizer": "tokenizer"}
     with quiet_loading():
         rescorer.tokenizer.save_pretrained(directory / "tokenizer")
-        save_file({k: v.detach().cpu().contiguous() for k, v in model.head.state_dict().items()},
-                  directory / "head.safetensors")
+        save_file(model.head_state(), directory / "head.safetensors")
         if hasattr(model.backbone, "peft_config"):
             model.backbone.save_pretrained(directory / "adapter")
             files["adapter"] = "adapter"
@@ -385,7 +417,7 @@ def load_rescorer(directory: str | Path, *, device: str | torch.device | None = 
         with quiet_loading():
             backbone = PeftModel.from_pretrained(encoder, directory / files["adapter"], is_trainable=False)
     model = RescorerModel(backbone)
-    model.head.load_state_dict(load_file(directory / files.get("head", "head.safetensors")))
+    model.load_head_state(load_file(directory / files.get("head", "head.safetensors")))
     info = {k: v for k, v in config.items()
             if k not in ("format", "version", "backbone", "max_length", "lam", "prior_weight", "hidden_size", "files")}
     rescorer = Rescorer(model=model, tokenizer=tokenizer, backbone=config["backbone"],

@@ -411,6 +411,10 @@ class StrategyRun:
 
         with quiet_loading():
             model.backbone = get_peft_model(model.backbone, peft_config)
+        # Set the trainable set ourselves: when peft moves a new AdaLoRA layer to the base layer's GPU it
+        # re-registers `ranknum` as a fresh, trainable Parameter (seen with peft 0.21.0 on CUDA).
+        for name, p in model.backbone.named_parameters():
+            p.requires_grad_(".lora_" in name)
         for p in model.head.parameters():
             p.requires_grad_(True)
 
@@ -606,8 +610,3 @@ def _load_allocator_state(model: nn.Module, state: dict[str, Any]) -> None:
     for key in ("ipt", "exp_avg_ipt", "exp_avg_unc"):
         setattr(allocator, key, {k: v.to(device) for k, v in state[key].items()})
     tuner.peft_config[tuner.trainable_adapter_name].rank_pattern = state["rank_pattern"]
-
-
-def mean_rank(budget: int | None, matrices: int) -> float | None:
-    return None if budget is None or not matrices else budget / matrices
-

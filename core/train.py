@@ -78,6 +78,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     cor_weight: float = 0.0    # LoRB correlation regulariser
     prior_weight: float | None = None
+    normalize_features: bool = True   # scale [CLS] dimensions to unit within-list spread before the head
     max_length: int = 128
     seed: int = 0
     device: str = "auto"
@@ -232,6 +233,29 @@ def auto_prior_weight(utterances: Sequence[Utterance]) -> float:
     return 1.0 / mean if mean > 0 else 1.0
 
 
+def within_list_feature_scale(rescorer: Rescorer, token_ids: Sequence[list[list[int]]], *,
+                              batch_size: int = 128) -> torch.Tensor:
+    """One over the per-dimension spread of [CLS] vectors around their own N-best's mean.
+
+    What tells the hypotheses of one list apart are small differences between nearly identical sentences; in
+    raw [CLS] units they are tiny, so a zero-initialised head needs many steps before its output separates
+    them and the encoder (or its adapters) gets a useful gradient. Scaling every dimension to unit
+    within-list spread makes a step of the head's weights move the LM score by the same order as the prior's
+    spacing. Dimensions that barely vary are amplified at most ten times the average.
+    """
+    flat = [ids for utt in token_ids for ids in utt]
+    cls = rescorer.cls_vectors(flat, batch_size=batch_size)
+    deviations, pos = [], 0
+    for utt in token_ids:
+        block = cls[pos:pos + len(utt)]
+        deviations.append(block - block.mean(dim=0, keepdim=True))
+        pos += len(utt)
+    sigma = torch.cat(deviations).pow(2).mean(dim=0).sqrt()
+    if not float(sigma.mean()) > 0:
+        return torch.ones_like(sigma)
+    return 1.0 / sigma.clamp_min(0.1 * float(sigma.mean()))
+
+
 def _check_set(utterances: Sequence[Utterance], what: str) -> None:
     if not utterances:
         raise InputError(what, "is empty")
@@ -279,13 +303,24 @@ def _lr_multiplier(step: int, config: TrainConfig) -> float:
 
 
 def _make_optimizer(model: RescorerModel, config: TrainConfig, phase: str) -> torch.optim.Optimizer:
-    head = list(model.head.parameters())
-    head_ids = {id(p) for p in head}
-    body = [p for p in model.parameters() if p.requires_grad and id(p) not in head_ids]
+    """AdamW over two groups, encoder/adapter weights and the head, each in parameter-name order."""
+    body = [(n, p) for n, p in model.named_parameters() if p.requires_grad and not n.startswith("head.")]
+    head = list(model.head.named_parameters(prefix="head"))
     body_lr = config.lr_full if phase == "full" else config.lr_adapter
-    groups = [{"params": body, "lr": body_lr, "base_lr": body_lr},
-              {"params": head, "lr": config.lr_head, "base_lr": config.lr_head}]
+    groups = [{"params": [p for _, p in body], "names": [n for n, _ in body], "lr": body_lr, "base_lr": body_lr},
+              {"params": [p for _, p in head], "names": [n for n, _ in head], "lr": config.lr_head,
+               "base_lr": config.lr_head}]
     return torch.optim.AdamW(groups, weight_decay=config.weight_decay)
+
+
+def _load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+    for group, saved in zip(optimizer.param_groups, state["param_groups"]):
+        if group["names"] != saved.get("names", group["names"]):
+            missing = sorted(set(saved["names"]) - set(group["names"]))[:3]
+            extra = sorted(set(group["names"]) - set(saved["names"]))[:3]
+            raise InputError("resume", f"the checkpoint trains other parameters than this run would "
+                                       f"(only in the checkpoint: {missing}; only here: {extra})")
+    optimizer.load_state_dict(state)
 
 
 class _Batches:
@@ -307,6 +342,11 @@ class _Batches:
         for pos in range(step * self.batch_size, (step + 1) * self.batch_size):
             out.append(self._perm(pos // self.n)[pos % self.n])
         return out
+
+
+def _first_of_epoch(batches: _Batches, count: int) -> list[int]:
+    """The first ``count`` utterance indices of epoch 0's order (all of them on small sets)."""
+    return batches._perm(0)[:count]
 
 
 def _checkpoint_file(path: str | Path) -> Path:
@@ -408,6 +448,10 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
     batches = _Batches(len(utts), config.batch_size, config.seed)
     train_lam = 1.0 / prior_weight
     grid = lambda_grid(train_lam)
+    if config.normalize_features and checkpoint is None:
+        sample = [train_ids[k] for k in _first_of_epoch(batches, 256)]
+        with torch.no_grad():
+            model.feature_scale.copy_(within_list_feature_scale(rescorer, sample, batch_size=config.score_batch_size))
     optimizer = _make_optimizer(model, config, run.phase(start))
     trainable_by_phase = {run.phase(start): count_parameters(model)}
     history: list[StepRecord] = []
@@ -415,7 +459,7 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
     elapsed_before = 0.0
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
+        _load_optimizer_state(optimizer, checkpoint["optimizer"])
         run.load_state_dict(model, checkpoint["strategy"])
         history = [StepRecord(**r) for r in checkpoint["history"]]
         dev_history = [DevEvaluated(**r) for r in checkpoint["dev_history"]]

@@ -86,25 +86,48 @@ def cli(ctx: click.Context, db: Path | None, debug: bool) -> None:
         with open_store(ctx) as store:
             imported = ensure_sample_sets(store)
         for name in imported:
-            console.err.print(f"imported sample set {name}")
+            console.err.print(f"added {name}")
         from lorascope.tui.app import run_app
 
         run_app(ctx.obj["db"])
 
 
 def ensure_sample_sets(store) -> list[str]:
-    """Import the bundled sample sets that the store lacks; returns the names imported."""
+    """Import the bundled sample sets (and register the demo adapter) that the store lacks; returns what was added."""
     from lorascope.core.formats import read_nbest
 
-    imported = []
+    added = []
     folder = sample_data_dir()
     for split in SAMPLE_SETS:
         name = f"sample-{split}"
         path = folder / f"{split}.jsonl"
         if path.exists() and not store.has_dataset(name):
             store.add_dataset(name, read_nbest(path, "jsonl"), source=str(path), format="jsonl")
-            imported.append(name)
-    return imported
+            added.append(name)
+    demo = folder / DEMO_ADAPTER
+    if (demo / "lorascope.json").exists() and not any(r.config.get("demo") for r in store.runs()):
+        register_adapter(store, demo, demo=True)
+        added.append(f"demo adapter {demo}")
+    return added
+
+
+DEMO_ADAPTER = "demo-adapter"
+
+
+def register_adapter(store, folder: Path, *, demo: bool = False) -> int:
+    """Record a saved adapter folder as a finished run, so the inspector and `eval` can use it."""
+    import json
+
+    info = json.loads((folder / "lorascope.json").read_text())
+    config = dict(info.get("train_config") or {}, demo=demo, registered_from=str(folder))
+    run_id = store.create_run(strategy=info.get("strategy", "?"), config=config, seed=info.get("seed"),
+                              backbone=info.get("backbone"), versions=info.get("versions"),
+                              train_dataset=info.get("train_dataset"), dev_dataset=info.get("dev_dataset"),
+                              test_dataset=info.get("test_dataset"))
+    store.add_adapter(run_id, path=str(folder.resolve()), trainable_params=int(info.get("trainable_params", 0)),
+                      total_params=int(info.get("total_params", 0)), ranks=info.get("final_ranks"))
+    store.update_run(run_id, status="done", lam=info.get("lam"), steps_done=int(info.get("steps", 0)))
+    return run_id
 
 
 @cli.command("import")

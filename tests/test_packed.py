@@ -128,24 +128,44 @@ def test_score_cls_keeps_input_order_across_batches_tiny_random():
     torch.testing.assert_close(out, ref, atol=2e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("p", [0.0, 0.3])
-def test_adapted_linear_gradients_match_finite_differences(p):
+@pytest.mark.parametrize("separate_lora_input", [False, True])
+def test_adapted_linear_gradients_match_finite_differences(separate_lora_input):
     torch.manual_seed(3)
     x = torch.randn(7, 5, dtype=torch.float64, requires_grad=True)
+    x_lora = torch.randn(7, 5, dtype=torch.float64, requires_grad=True)
     w0 = torch.randn(9, 5, dtype=torch.float64)
     bias = torch.randn(9, dtype=torch.float64)
     a = [torch.randn(r, 5, dtype=torch.float64, requires_grad=True) for r in (2, 3, 1)]
     b = [torch.randn(o, r, dtype=torch.float64, requires_grad=True) for o, r in ((4, 2), (2, 3), (3, 1))]
-    scales = (0.5, 2.0, 1.5)
+    scale = 1.5
 
-    def f(x, *ab):
-        torch.manual_seed(11)                      # the same dropout mask on every evaluation
-        return adapted_linear(x, w0, bias, ab[:3], ab[3:], scales, p)
+    if separate_lora_input:
+        def f(x, x_lora, *ab):
+            return adapted_linear(x, w0, bias, ab[:3], ab[3:], scale, x_lora)
+        inputs = (x, x_lora, *a, *b)
+    else:
+        def f(x, *ab):
+            return adapted_linear(x, w0, bias, ab[:3], ab[3:], scale)
+        inputs = (x, *a, *b)
+    assert torch.autograd.gradcheck(f, inputs)
+    # and the value is the LoRA formula, each adapter on its own block of output rows
+    xl = x_lora if separate_lora_input else x
+    ref = x @ w0.T + bias + torch.cat([scale * (xl @ ai.T) @ bi.T for ai, bi in zip(a, b)], dim=1)
+    torch.testing.assert_close(f(*inputs), ref)
 
-    assert torch.autograd.gradcheck(f, (x, *a, *b))
-    if p == 0.0:                                   # and the value is the plain LoRA formula
-        ref = x @ w0.T + bias + torch.cat([s * (x @ ai.T) @ bi.T for ai, bi, s in zip(a, b, scales)], dim=1)
-        torch.testing.assert_close(f(x, *a, *b), ref)
+
+def test_adapted_linear_keeps_rows_aligned_for_odd_total_rank():
+    """AdaLoRA's Q, K, V at rank 12 give R = 36; a row stride of 3H + 36 elements faulted in the CUDA
+    attention kernels, so the summed rank is padded to a multiple of 8 (and the result is unchanged)."""
+    torch.manual_seed(4)
+    x = torch.randn(10, 16)
+    w0, bias = torch.randn(48, 16), torch.randn(48)
+    a = [torch.randn(12, 16) for _ in range(3)]
+    b = [torch.randn(16, 12) for _ in range(3)]
+    out = adapted_linear(x, w0, bias, a, b, 0.5)
+    assert out.stride(0) % 8 == 0
+    ref = x @ w0.T + bias + torch.cat([0.5 * (x @ ai.T) @ bi.T for ai, bi in zip(a, b)], dim=1)
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)
 
 
 def _loss(cls: torch.Tensor) -> torch.Tensor:

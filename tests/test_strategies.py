@@ -184,6 +184,7 @@ def test_s3_budget_follows_the_rank_schedule():
     for step in range(total):
         if run.switches_at(step):
             run.switch(model)
+            assert all(".lora_" in n or n.startswith("head.") for n in trainable_names(model))
             optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
         scores, _ = model(ids, mask)
         reg = run.regularizer(model)

@@ -30,11 +30,12 @@ class LorascopeApp(App):
     CSS_PATH = "lorascope.tcss"
     MODES = {"inspect": InspectScreen, "runs": _runs_screen}
     DEFAULT_MODE = "inspect"
+    ENABLE_COMMAND_PALETTE = False
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
-        Binding("1", "switch_mode('inspect')", "Inspect", show=False),
+        Binding("1", "switch_mode('inspect')", "Inspect"),
         Binding("2", "switch_mode('runs')", "Runs"),
     ]
 
@@ -42,6 +43,11 @@ class LorascopeApp(App):
         super().__init__()
         self.db_path = Path(db_path)
         self.export_dir = Path(export_dir) if export_dir is not None else Path(os.getcwd())
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "switch_mode":
+            return parameters[0] != self.current_mode  # the footer offers the other screen only
+        return True
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

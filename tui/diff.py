@@ -67,15 +67,14 @@ def diff_counts(tokens: tuple[DiffToken, ...]) -> dict[str, int]:
 
 
 def diff_text(tokens: tuple[DiffToken, ...], *, show_reference: bool = False) -> Text:
-    """Rich text of a diff; ``show_reference`` adds the replaced reference word after a substitution (``a→b``)."""
+    """Rich text of a diff; ``show_reference`` adds the reference word after a substitution: ``their(there)``."""
     text = Text(no_wrap=False)
     for k, t in enumerate(tokens):
         if k:
             text.append(" ")
-        word = MARKS[t.kind] + t.word
+        text.append(MARKS[t.kind] + t.word, STYLES[t.kind])
         if show_reference and t.kind == SUB:
-            word = f"{t.word}→{t.ref}"
-        text.append(word, STYLES[t.kind])
+            text.append(f"({t.ref})", "dim")
     return text
 
 

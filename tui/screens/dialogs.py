@@ -105,7 +105,9 @@ class WordSwapScreen(ModalScreen[tuple[int, object] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Static(f"swap a word of hypothesis {self.hypothesis}", classes="dialog-title")
+            yield Static(Text.assemble(f"swap a word of hypothesis {self.hypothesis}: ",
+                                       (self.utterance.hypotheses[self.hypothesis].text, "italic")),
+                         classes="dialog-title")
             with Horizontal(id="swap-lists"):
                 yield OptionList(*[Option(Text(f"{k:>2} {t}"), id=str(k)) for k, t in enumerate(self.tokens)],
                                  id="words")

@@ -36,14 +36,22 @@ from .dialogs import ChoiceScreen, InputScreen, WordSwapScreen
 
 EMPTY_STORE = """[b]The store is empty.[/b]
 
-lorascope looks at N-best lists and the rescorers trained on them. To get started:
+lorascope looks at N-best lists and the rescorers trained on them.
+To get started:
 
-  [b]lorascope import FILE[/b]            load N-best lists (JSONL, HyPoradise, mlm-scoring, NeMo TSV)
-  [b]lorascope train --strategy lora[/b]  train a LoRA rescorer on them
-  [b]lorascope[/b]                        come back here
+  [b]lorascope import FILE[/b]
+      load N-best lists (JSONL, HyPoradise, mlm-scoring, NeMo TSV)
+  [b]lorascope train --strategy lora[/b]
+      train a LoRA rescorer on them (headless, with a progress bar)
+  [b]lorascope[/b]
+      come back here to look inside
 
 Store: {path}
 Press [b]q[/b] to quit, [b]?[/b] for help."""
+
+
+#: How long the N-best table waits for a worker before it redraws with … for the values still missing.
+PENDING_DELAY = 0.15
 
 
 def index_loader():
@@ -124,15 +132,16 @@ class IndexReady(Message):
 class InspectScreen(Screen):
     """Utterance list, N-best table, perturb panel."""
 
+    AUTO_FOCUS = "#nbest"  # the search field takes focus only on /
     BINDINGS = [
         Binding("a", "pick_adapter", "Adapter"),
         Binding("d", "pick_dataset", "Data", show=False),
-        Binding("plus,equals_sign", "lam(1)", "λ+", key_display="+"),
-        Binding("minus", "lam(-1)", "λ-", key_display="-"),
+        Binding("plus,equals_sign", "lam(1)", "λ", key_display="+/-"),
+        Binding("minus", "lam(-1)", "λ-", show=False),
         Binding("0", "lam_reset", "tuned λ", show=False),
         Binding("m", "cycle_mode", "Perturb"),
         Binding("r", "reroll", "Reroll"),
-        Binding("w", "swap_word", "Swap word"),
+        Binding("w", "swap_word", "Swap"),
         Binding("x", "clear_swaps", "Undo swaps", show=False),
         Binding("left_square_bracket", "p_down", "p-", show=False),
         Binding("right_square_bracket", "p_up", "p+", show=False),
@@ -164,8 +173,14 @@ class InspectScreen(Screen):
     # -- layout ----------------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        with Store(self.db_path) as store:
+            self.datasets = [d.name for d in store.datasets()]
+            self.choices = adapter_choices(store.runs())
         yield Static(id="context")
-        yield Static(id="empty")
+        if not self.datasets:  # nothing focusable, so the app's keys (q, 2, ?) stay live
+            yield Static(EMPTY_STORE.format(path=self.db_path), id="empty")
+            yield Footer(compact=True)
+            return
         with Container(id="body"):
             yield UtteranceList(id="utt-pane")
             with Vertical(id="utt-detail"):
@@ -174,7 +189,12 @@ class InspectScreen(Screen):
                 yield ProgressBar(id="progress", show_eta=False)
                 yield NbestTable(id="nbest")
                 yield Static(id="hyp-detail")
-        yield Footer()
+                yield Static(id="hint")
+        yield Footer(compact=True)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """An empty store has nothing to inspect: its keys are hidden and inactive."""
+        return bool(self.datasets)
 
     @property
     def db_path(self) -> Path:
@@ -189,27 +209,22 @@ class InspectScreen(Screen):
         return self.query_one(UtteranceList)
 
     def on_mount(self) -> None:
-        self.query_one("#progress").display = False
-        with Store(self.db_path) as store:
-            self.datasets = [d.name for d in store.datasets()]
-            self.choices = adapter_choices(store.runs())
         if not self.datasets:
-            self.query_one("#body").display = False
-            self.query_one("#empty", Static).update(EMPTY_STORE.format(path=self.db_path))
-            self.query_one("#context", Static).update(Text(" Inspect · empty store", style="bold"))
+            self.query_one("#context", Static).update(Text.assemble((" Inspect ", "bold reverse"), " empty store"))
             return
-        self.query_one("#empty").display = False
+        self.query_one("#progress").display = False
         choice = default_choice(self.choices)
         self.inspector.adapter = choice
-        if not any(not c.is_bare for c in self.choices):
-            self.status = "no trained rescorers yet: `lorascope train --strategy lora` makes one"
+        hint = self.query_one("#hint", Static)
+        hint.display = not any(not c.is_bare for c in self.choices)
+        hint.update("No trained rescorers yet: [b]lorascope train --strategy lora[/b] makes one. "
+                    "Until then the bare backbone shows the first-pass order; perturbation works on it too.")
         name = pick_dataset(self.datasets, choice)
         assert name is not None
         self.load_dataset(name, choice)
         self.load_adapter(choice)
         self.warm_index()
         self.render_context()
-        self.nbest.focus()
 
     # -- rendering -------------------------------------------------------------------------------------
 
@@ -260,9 +275,12 @@ class InspectScreen(Screen):
         text = Text(f"#{row.index} ", style="bold")
         if row.new_rank is not None:
             text.append(f"→ {row.new_rank}  ", style="bold")
-        for e in row.edits:
-            text.append(f"{e.old}→{e.new} ", style="magenta")
-            text.append(f"({e.kind}) ", style="dim")
+        if row.edits:
+            text.append("swapped ", style="dim")
+            for e in row.edits:
+                text.append(f"{e.old}→{e.new}", style="magenta")
+                text.append(f" {e.kind}, ", style="dim")
+            text.append("now: ", style="dim")
         text.append_text(diff_text(row.diff, show_reference=True))
         detail.update(text)
 
@@ -271,12 +289,12 @@ class InspectScreen(Screen):
         if self.robustness_running:
             return "…"
         if r is None:
-            return "[dim]c[/]"
+            return "[dim](c)[/]"
         ins = self.inspector
         if r.adapter_key != ins.adapter.key or abs(r.lam - ins.lam) > 1e-12 or (
                 ins.settings.mode != "off" and replace(r.settings, mode=ins.settings.mode) != ins.settings) or (
                 ins.settings.mode != "off" and ins.settings.mode not in r.modes):
-            return "[dim]stale, c[/]"
+            return "[dim]stale (c)[/]"
         parts = []
         for s in r.report.summaries:
             name = "p-1" if s.mode == "1" else "p-N"
@@ -297,25 +315,36 @@ class InspectScreen(Screen):
         """Refresh the list soon, once: λ keys and scoring chunks come in bursts."""
         if self._list_timer is not None:
             self._list_timer.stop()
-        self._list_timer = self.set_timer(delay, self.refresh_list)
+        self._list_timer = self.set_timer(max(delay, 0.01), self.refresh_list)
 
     # -- requests --------------------------------------------------------------------------------------
 
     def request_current(self) -> None:
-        """Show the current utterance now, and compute what it still lacks (perturbation, LM scores) in a worker."""
+        """Show the current utterance, computing what it still lacks (perturbation, LM scores) in a worker.
+
+        When a worker is needed the table keeps its old rows for up to :data:`PENDING_DELAY` seconds: a fast
+        answer then replaces them in one redraw, and the interim redraw (with … for the missing values) does
+        not compete with the scoring thread for the CPU.
+        """
         ins = self.inspector
         self._token += 1
         self.requested = self._token
-        self.render_current()
         utt = ins.utterance()
-        if utt is None:
-            return
-        key = ins.perturb_key(utt)
+        key = ins.perturb_key(utt) if utt is not None else None
         need_perturb = key is not None and ins.perturbed(utt) is None
-        missing = ins.texts_to_score(utt) if ins.ready else []
-        if need_perturb or missing:
-            self.score_current(self._token, utt, key, ins.settings, tuple(ins.manual),
-                               ins.scorer if ins.ready else None, missing)
+        missing = ins.texts_to_score(utt) if ins.ready and utt is not None else []
+        if utt is None or not (need_perturb or missing):
+            self.render_current()
+            return
+        self.score_current(self._token, utt, key, ins.settings, tuple(ins.manual),
+                           ins.scorer if ins.ready else None, missing)
+        token = self._token
+        self.query_one(PerturbBar).show(ins.settings, None, self.nprr_text(), len(ins.manual))
+        self.set_timer(PENDING_DELAY, lambda: self._render_if_pending(token))
+
+    def _render_if_pending(self, token: int) -> None:
+        if token == self._token and self.rendered[0] != token:
+            self.render_current()
 
     @work(thread=True, exclusive=True, group="current", exit_on_error=False)
     def score_current(self, token: int, utt, perturb_key, settings: PerturbSettings, manual: tuple,
@@ -469,7 +498,9 @@ class InspectScreen(Screen):
             ins.store_perturbed(message.perturb_key, message.perturbed)
         if message.kind == "current":
             self.render_current()  # an older request's scores are shown too: they are still correct
-            if message.adapter_key == ins.adapter.key:
+            utt = ins.utterance()
+            if message.adapter_key == ins.adapter.key and utt is not None and \
+                    any(t in message.scores for t in utt.texts):  # the list shows clean lists only
                 self.schedule_list_refresh()
         else:
             if message.final:
@@ -527,6 +558,8 @@ class InspectScreen(Screen):
     # -- actions ---------------------------------------------------------------------------------------
 
     def action_pick_adapter(self) -> None:
+        with Store(self.db_path) as store:  # runs trained while the app is open appear too
+            self.choices = adapter_choices(store.runs())
         options = [(c.key, c.label) for c in self.choices]
 
         def chosen(key: str | None) -> None:

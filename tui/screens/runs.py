@@ -62,12 +62,14 @@ def _pct(x: float | None, digits: int = 2) -> str:
     return f"{100 * x:.{digits}f}"
 
 
-def _sort_key(key: str):
-    def k(row: dict[str, Any]):
-        v = row.get(key)
-        missing = v is None or (isinstance(v, float) and math.isnan(v))
-        return (missing, v if not missing else 0) if not isinstance(v, str) else (False, v)
-    return k
+def sort_rows(rows: list[dict[str, Any]], key: str, reverse: bool = False) -> list[dict[str, Any]]:
+    """Rows by ``key`` (stable); rows without a value stay last in either direction."""
+    def missing(r: dict[str, Any]) -> bool:
+        v = r.get(key)
+        return v is None or (isinstance(v, float) and math.isnan(v))
+
+    present = sorted((r for r in rows if not missing(r)), key=lambda r: r[key], reverse=reverse)
+    return present + [r for r in rows if missing(r)]
 
 
 class RunsScreen(Screen):
@@ -82,7 +84,8 @@ class RunsScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[dict[str, Any]] = []       # as shown
+        self.base_rows: list[dict[str, Any]] = []  # as the store gave them (ties keep this order)
         self.sort_key = "run"
         self.reverse = False
         self.run_id: int | None = None
@@ -97,7 +100,12 @@ class RunsScreen(Screen):
                 with Vertical(id="ranks-pane"):
                     yield Static(id="ranks-title")
                     yield RankGrid(id="ranks")
-        yield Footer()
+        yield Footer(compact=True)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action in ("sort_next", "sort_reverse", "export"):
+            return bool(self.rows)
+        return True
 
     @property
     def table(self) -> DataTable:
@@ -108,13 +116,15 @@ class RunsScreen(Screen):
             self.table.add_column(Text(label, justify="left" if key in ("strategy", "dataset", "perturbation")
                                        else "right"), width=width, key=key)
         self.action_reload()
+        self.table.focus()
 
     def on_screen_resume(self) -> None:
         self.action_reload()
 
     def action_reload(self) -> None:
         with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
-            self.rows = comparison_rows(store)
+            self.base_rows = comparison_rows(store)
+        self.rows = list(self.base_rows)
         empty = not self.rows
         self.query_one("#runs-body").display = not empty
         self.query_one("#runs-empty").display = empty
@@ -135,7 +145,7 @@ class RunsScreen(Screen):
     def render_table(self) -> None:
         table = self.table
         keep = self.run_id
-        rows = sorted(self.rows, key=_sort_key(self.sort_key), reverse=self.reverse)
+        rows = sort_rows(self.base_rows, self.sort_key, self.reverse)
         self.rows = rows
         table.clear()
         for k, r in enumerate(rows):
@@ -192,7 +202,7 @@ class RunsScreen(Screen):
         title = self.query_one("#ranks-title", Static)
         grid = self.query_one("#ranks", RankGrid)
         if ranks:
-            title.update(Text(f"run {run_id} final rank per layer × matrix", style="bold"))
+            title.update(Text(f"run {run_id} ({run.strategy}) final ranks", style="bold"))
             grid.show_ranks(ranks)
         else:
             title.update(Text(f"run {run_id} ({run.strategy})", style="bold"))

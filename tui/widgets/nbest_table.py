@@ -36,9 +36,9 @@ class NbestTable(DataTable):
     """
 
     # (key, label, width); the hypothesis column's width is computed.
-    NUMBERS = (("first", "1st", 7), ("lm", "LM", 6), ("combined", "comb", 7), ("wer", "WER%", 5),
-               ("new", "new", 5))
-    PERTURB = ("pmove", "Δp", 3)
+    NUMBERS = (("first", "1st", 6), ("lm", "LM", 6), ("combined", "comb", 6), ("wer", "WER%", 5),
+               ("new", "new", 4))
+    PERTURB = ("pmove", "Δp", 2)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)

@@ -1,0 +1,276 @@
+"""Speed of the inspector: start-up to the first screen, and a key press to the rescored N-best table.
+
+Run: ``python benchmarks/bench_tui.py [--presses 30] [--starts 5] [--threads 2] [--adapter DIR]``.
+
+Set-up (not timed): a temporary store with the sample test set (sample_data/test.jsonl; a synthetic 8-best list
+when it is missing), reordered so that the first utterance has 8 hypotheses, and a LoRA adapter on the real
+MiniLM-L6 backbone (trained for two steps here, or ``--adapter``) registered as a finished run.
+
+Start-up is timed from outside: a fresh ``python`` process runs the app headless at 80x24 and reports when the
+first screen shows the utterance list and the first N-best table (first-pass values; the adapter still
+loading), and when the table shows the adapter's LM scores. Times count from process start, imports included.
+
+Key presses are timed in-process with Textual's Pilot on the 8-best utterance: from just before the key
+is sent to the moment the N-best table holds every rescored value (the screen's ``rendered`` mark). The
+terminal paint that follows is one frame and not included. Background scoring of the data set has
+finished before timing starts. Cases: perturb-N reroll (all 8 hypotheses change, 8 rescored), perturb-1
+reroll (1 rescored), a λ step (no model call: cached LM scores recombined), and moving to the next
+utterance with its LM scores not cached (8 rescored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+SENTENCES = [
+    "he hoped there would be stew for dinner turnips and carrots and bruised potatoes",
+    "i think there is a right way to know what the weather will be tomorrow",
+    "we went to see the play last night and the actors were very good",
+    "she read the book by the fire while the wind blew through the trees",
+]
+
+
+def synthetic_set():
+    """Utterances of 8 hypotheses each: the reference and seven one- or two-word variants."""
+    from lorascope.core.nbest import Hypothesis, Utterance
+
+    swaps = [("there", "their"), ("right", "write"), ("see", "sea"), ("read", "red"), ("blew", "blue"),
+             ("the", "a"), ("and", "in"), ("for", "four"), ("to", "two"), ("know", "no")]
+    utts = []
+    for k, ref in enumerate(SENTENCES):
+        words = ref.split()
+        variants = [ref]
+        for a, b in swaps:
+            if a in words and len(variants) < 8:
+                variants.append(" ".join(b if w == a else w for w in words))
+        while len(variants) < 8:
+            variants.append(" ".join(words[: len(words) - len(variants)]))
+        utts.append(Utterance(f"synth-{k}", tuple(Hypothesis(t, -0.4 * i - 1.0) for i, t in enumerate(variants)),
+                              ref))
+    return utts
+
+
+def load_set():
+    from lorascope.core.formats import read_nbest
+
+    path = REPO / "sample_data" / "test.jsonl"
+    utts = read_nbest(path, "jsonl") if path.exists() else []
+    eight = [u for u in utts if len(u.hypotheses) == 8 and u.reference]
+    if len(eight) < 2:
+        return "synthetic", synthetic_set()
+    rest = [u for u in utts if u not in eight]
+    return str(path.relative_to(REPO)), eight + rest  # the 8-best lists first: the app opens on the first
+
+
+def build(folder: Path, adapter: str | None) -> tuple[Path, str, int]:
+    """The store for the benchmark; returns (store path, data description, hypotheses of the first utterance)."""
+    from lorascope.core.train import TrainConfig, train
+    from lorascope.store import Store
+
+    source, utts = load_set()
+    db = folder / "bench.db"
+    if adapter is None:
+        config = TrainConfig(strategy="lora", backbone="minilm-l6", steps=2, batch_size=2, eval_every=None,
+                             device="cpu", seed=0)
+        result = train(config, utts[:8], utts[:8], adapter_dir=folder / "adapter")
+        adapter, lam, trainable, total = result.adapter_dir, 1.0 / result.prior_weight, \
+            result.trainable.trainable, result.trainable.total
+    else:
+        lam, trainable, total = None, 0, 1
+    with Store(db) as store:
+        store.add_dataset("bench", utts, source=source)
+        rid = store.create_run(strategy="lora", config={"strategy": "lora"}, seed=0, backbone="minilm-l6",
+                               dev_dataset="bench", test_dataset="bench")
+        store.add_adapter(rid, path=str(adapter), trainable_params=trainable, total_params=total)
+        store.update_run(rid, status="done", lam=lam, steps_done=2)
+    return db, f"{source}, {len(utts)} utterances", len(utts[0].hypotheses)
+
+
+# ------------------------------------------------------------------------------------------- start-up
+
+CHILD = r"""
+import sys, time, json
+t_import = time.perf_counter()
+from lorascope.tui.app import LorascopeApp
+from lorascope.tui.screens.inspect import InspectScreen
+
+marks = {}
+
+async def watch(pilot):
+    app = pilot.app
+    while True:
+        screen = app.screen
+        if isinstance(screen, InspectScreen) and "first" not in marks:
+            try:
+                if screen.nbest.row_count > 0 and screen.utt_list.table.row_count > 0:
+                    marks["first"] = time.time()
+            except Exception:
+                pass
+        if isinstance(screen, InspectScreen) and screen.inspector.ready:
+            view = screen.inspector.view()
+            if view is not None and view.complete and screen.nbest.row_count > 0:
+                marks["rescored"] = time.time()
+                break
+        await pilot.pause(0.005)
+    app.exit()
+
+LorascopeApp(sys.argv[1]).run(headless=True, size=(80, 24), auto_pilot=watch)
+print(json.dumps(marks))
+"""
+
+
+def startup(db: Path, runs: int, threads: int) -> tuple[list[float], list[float]]:
+    first, rescored = [], []
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    for _ in range(runs):
+        t0 = time.time()
+        out = subprocess.run([sys.executable, "-c", CHILD, str(db)], capture_output=True, text=True, env=env,
+                             cwd=REPO, timeout=600)
+        if out.returncode != 0:
+            raise SystemExit(f"start-up child failed:\n{out.stderr[-3000:]}")
+        marks = json.loads(out.stdout.strip().splitlines()[-1])
+        first.append(marks["first"] - t0)
+        rescored.append(marks["rescored"] - t0)
+    return first, rescored
+
+
+# ------------------------------------------------------------------------------------------- key presses
+
+
+def send_key(app, key: str, char: str | None) -> None:
+    """Post a key event the way the terminal driver does (Pilot.press also waits for idle, which would compete
+    with the scoring thread for the GIL and inflate the figure)."""
+    from textual import events
+
+    event = events.Key(key, char)
+    event.set_sender(app)
+    app._driver.send_message(event)
+
+
+async def presses(db: Path, n: int) -> dict[str, list[float]]:
+    from lorascope.tui.app import LorascopeApp
+    from lorascope.tui.screens.inspect import InspectScreen
+
+    app = LorascopeApp(db)
+    times: dict[str, list[float]] = {}
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, InspectScreen)
+        shown = asyncio.Event()
+        render = screen.render_current
+
+        def render_and_signal() -> None:  # the screen marks `rendered` when every LM score is on the table
+            render()
+            if screen.rendered[0] == screen.requested:
+                shown.set()
+
+        screen.render_current = render_and_signal  # type: ignore[method-assign]
+
+        async def idle() -> None:
+            for _ in range(2000):
+                await pilot.pause(0.01)
+                if not any(w.is_running for w in app.workers) and screen.inspector.ready:
+                    view = screen.inspector.view()
+                    if view is not None and view.complete and not view.pending:
+                        await pilot.pause(0.3)  # debounced list refreshes and timers run here, not in a timing
+                        return
+            raise SystemExit("the app did not settle")
+
+        async def press(name: str, key: str, char: str | None) -> None:
+            shown.clear()
+            t0 = time.perf_counter()
+            send_key(app, key, char)
+            await asyncio.wait_for(shown.wait(), 60)
+            assert screen.rendered[1] >= t0
+            times.setdefault(name, []).append(screen.rendered[1] - t0)
+
+        await idle()
+        screen.nbest.focus()
+        ins = screen.inspector
+        assert len(ins.utterance().hypotheses) >= 8
+        await pilot.press("m", "m")  # perturb-N
+        await idle()
+        for _ in range(n):
+            await press("perturb-N reroll (8 hypotheses rescored)", "r", "r")
+            await idle()
+        await pilot.press("m", "m", "m")  # off -> perturb-1
+        await idle()
+        for _ in range(n):
+            await press("perturb-1 reroll (1 hypothesis rescored)", "r", "r")
+            await idle()
+        await pilot.press("m", "m")  # off
+        await idle()
+        for k in range(n):
+            await press("λ step (cached scores, no model call)", *(("plus", "+") if k % 2 == 0 else ("minus", "-")))
+            await idle()
+        screen.utt_list.table.focus()
+        for _ in range(n):  # back and forth between the first two 8-best lists, forgetting the target's scores
+            target = 1 - ins.current
+            for t in ins.utterances[target].texts:
+                ins.cache.of(ins.adapter.key).pop(t, None)
+            await press("next utterance, 8-best not cached (8 rescored)", *(("down", None) if target == 1
+                                                                             else ("up", None)))
+            assert ins.current == target
+            await idle()
+
+        # the model alone, for comparison: the 8 texts of the first utterance scored directly
+        scorer = ins.scorer
+        texts = ins.utterances[0].texts[:8]
+        for _ in range(n):
+            t0 = time.perf_counter()
+            scorer.score(texts)
+            times.setdefault("model alone: score 8 hypotheses (no UI)", []).append(time.perf_counter() - t0)
+    return times
+
+
+def _row(name: str, xs: list[float], goal: str) -> str:
+    xs = sorted(xs)
+    med = statistics.median(xs) * 1e3
+    p90 = xs[min(len(xs) - 1, int(round(0.9 * (len(xs) - 1))))] * 1e3
+    return f"| {name} | {len(xs)} | {med:.0f} | {p90:.0f} | {goal} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presses", type=int, default=30, help="timed presses per case (default 30)")
+    parser.add_argument("--starts", type=int, default=5, help="timed start-ups (default 5)")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--adapter", help="an existing MiniLM adapter folder instead of training one")
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        db, data, n_hyp = build(Path(tmp), args.adapter)
+        first, rescored = startup(db, args.starts, args.threads)
+        keys = asyncio.run(presses(db, args.presses))
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"lorascope TUI benchmark: MiniLM-L6 LoRA adapter on CPU, torch threads {args.threads}, "
+          f"{os.cpu_count()} CPUs visible, load average {load:.1f}")
+    print(f"data: {data}; timed utterance: {n_hyp}-best\n")
+    print("| measure | n | median ms | p90 ms | goal |")
+    print("|---|---:|---:|---:|---|")
+    print(_row("start-up to first screen (process start → list and first N-best table)", first, "< 2000 ms"))
+    print(_row("start-up to rescored table (torch + MiniLM adapter loaded)", rescored, "-"))
+    for name, xs in keys.items():
+        print(_row(f"key → rescored table: {name}" if not name.startswith("model") else name, xs,
+                   "< 100 ms" if "model" not in name else "-"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Snapshots pin the look of every screen at a fixed size on fixed data (tests/__snapshots__/, SVG).
+
+The store is the one tests/test_tui.py builds: the fixture N-best lists, run 1 (LoRA) with stored LM scores and
+Table 3 rows, run 2 (S1) with final ranks; both point at an adapter trained three steps on the tiny random
+backbone. Update after a deliberate change with ``pytest tests/test_tui_snapshots.py --snapshot-update``
+and look at the SVGs before committing them.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lorascope.tui.app import LorascopeApp
+
+# The fixtures come along by name: the session's tiny adapter and phonetic index folder are shared.
+from .test_tui import _phonetic_cache, build_store, phonetic_cache, settle, tiny_adapter  # noqa: F401
+
+
+@pytest.fixture
+def app(db_path, tiny_adapter, tmp_path):
+    build_store(db_path, tiny_adapter)
+    return LorascopeApp(db_path, export_dir=tmp_path)
+
+
+def steps(*groups: tuple[str, ...]):
+    """A run_before that presses each group of keys and lets the workers finish after each."""
+    async def run(pilot) -> None:
+        await settle(pilot)
+        for keys in groups:
+            await pilot.press(*keys)
+            await settle(pilot)
+    return run
+
+
+RUN_1 = ("a", "down", "enter")     # the picker opens on run 2 (newest); run 1 has the stored LM scores
+SECOND_UTTERANCE = ("shift+tab", "down")  # from the N-best table back to the utterance list, one down
+
+
+def test_empty_store(snap_compare, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative store path keeps the tmp folder out of the picture
+    assert snap_compare(LorascopeApp("store.db"), terminal_size=(80, 24), run_before=steps())
+
+
+def test_inspect_80x24(snap_compare, app):
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steps(RUN_1, SECOND_UTTERANCE, ("tab",)))
+
+
+def test_inspect_wide_120x32(snap_compare, app):
+    assert snap_compare(app, terminal_size=(120, 32), run_before=steps(RUN_1, SECOND_UTTERANCE, ("tab",)))
+
+
+def test_inspect_perturb_n(snap_compare, app):
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steps(RUN_1, ("m", "m")))
+
+
+def test_adapter_picker(snap_compare, app):
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steps(("a",)))
+
+
+def test_word_swap_dialog(snap_compare, app):
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steps(RUN_1, ("down", "w"), ("down", "down")))
+
+
+def test_runs_screen(snap_compare, app):
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steps(("2",), ("down", "down", "down")))
+
+
+def test_help_screen(snap_compare, app):
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steps(("question_mark",)))
