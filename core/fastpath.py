@@ -20,6 +20,9 @@ after warm-up; a peft AdaLoRA model for ``s1`` and ``s3``) and returns a ``FastP
 loss, backward, optimizer step and the AdaLoRA importance update, captured in one CUDA graph per batch
 shape after a few eager warm-up calls (the warm-up calls are real training steps). Call peft's
 ``update_and_allocate(step)`` after it as usual; with a graph the importance update already ran inside it.
+A captured step replays the optimizer as captured: a learning-rate schedule needs ``lr`` given as a
+tensor and updated in place. Ragged batches use varlen attention on CUDA, which has no attention-probability
+dropout (hidden and LoRA dropout stay); fixed-length batches use dense SDPA with it.
 """
 
 from __future__ import annotations

@@ -124,6 +124,9 @@ def load_backbone(name: str | None = None, *, seed: int = 0):
     if name == TINY_BACKBONE:
         return tiny_backbone(seed)
     source = minilm_path() if name == DEFAULT_BACKBONE else name
+    if source.startswith((".", "/", "~")) and not Path(source).expanduser().is_dir():
+        raise InputError(f"backbone {name}", "no such folder")
+    source = str(Path(source).expanduser()) if source.startswith("~") else source
     from transformers import AutoModel, AutoTokenizer
 
     attempts = [True] if (_offline() or Path(source).is_dir()) else [True, False]

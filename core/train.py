@@ -484,7 +484,7 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
         emit(CheckpointSaved(step=step, path=path, reason=reason))
         return path
 
-    def evaluate_dev(step: int) -> list[list[float]]:
+    def evaluate_dev(step: int) -> tuple[list[list[float]], LambdaSearch]:
         lm = _dev_scores(rescorer, dev_ids, config.score_batch_size)
         search = search_lambda(dev_utts, lm, grid, error_table=dev_table, ref_lengths=dev_lens)
         at_train = search.wers[search.grid.index(train_lam)] if train_lam in search.grid else math.nan
@@ -492,7 +492,7 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
                               first_pass_wer=search.first_pass_wer)
         dev_history.append(record)
         emit(record)
-        return lm
+        return lm, search
 
     eval_every = config.eval_every
     if eval_every == 0:
@@ -508,9 +508,11 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
     try:
         while step < config.steps:
             if run.switches_at(step):
+                in_update = True  # a half-made switch is not worth a checkpoint
                 run.switch(model)
                 model.to(device)
                 optimizer = _make_optimizer(model, config, run.phase(step))
+                in_update = False
                 trainable_by_phase[run.phase(step)] = count_parameters(model)
                 emit(PhaseChanged(step=step, phase=run.phase(step), trainable=trainable_by_phase[run.phase(step)]))
             boundary_rng, mid_step = _rng_state(), True
@@ -520,7 +522,7 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
 
             # forward: every hypothesis of the batch's utterances in one padded batch
             idx = batches(step)
-            ids, attention = collate([ids for k in idx for ids in train_ids[k]], rescorer.pad_id, device)
+            ids, attention = collate([seq for k in idx for seq in train_ids[k]], rescorer.pad_id, device)
             model.train()
             with autocast(device):
                 lm_flat, cls = model(ids, attention)
@@ -576,8 +578,7 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
     evals: dict[str, EvalResult] = {}
     saved = None
     if status == "finished":
-        dev_lm = evaluate_dev(step)
-        search = search_lambda(dev_utts, dev_lm, grid, error_table=dev_table, ref_lengths=dev_lens)
+        dev_lm, search = evaluate_dev(step)
         lam = search.lam
         emit(LambdaTuned(search=search))
         rescorer.lam = lam

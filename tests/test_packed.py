@@ -15,7 +15,8 @@ from lorascope.core.packed import PackedBertEncoder, adapted_linear, pack, score
 
 peft = pytest.importorskip("peft")
 
-TARGETS = r".*encoder\.layer\.\d+\.(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)"
+TARGETS = (r".*encoder\.layer\.\d+\.(attention\.self\.(query|key|value)|attention\.output\.dense"
+           r"|intermediate\.dense|output\.dense)")
 LENGTHS = [5, 1, 40, 2, 17, 3, 5, 2, 33]       # very different lengths, a lone [CLS], out of order
 
 
@@ -84,6 +85,15 @@ def test_dense_backend_on_equal_lengths_matches_unmasked_forward_tiny_random():
         ref = model(input_ids=ids).last_hidden_state[:, 0]
         out = PackedBertEncoder(model, dtype=torch.float32, attention="dense").eval()(pack(ids))
     torch.testing.assert_close(out, ref, atol=2e-5, rtol=1e-4)
+
+
+def test_pack_keeps_a_device_tensor_batch_on_its_device():
+    """Packing a (B, L) tensor must leave every index on the tensor's device (a CPU cu_seqlens broke CUDA
+    training steps); the meta device stands in for CUDA here."""
+    batch = pack(torch.zeros(3, 4, dtype=torch.long, device="meta"))
+    assert {t.device.type for t in (batch.input_ids, batch.position_ids, batch.cu_seqlens, batch.cls_index)} \
+        == {"meta"}
+    assert batch.lengths == [4, 4, 4] and batch.equal_lengths
 
 
 def test_dense_backend_refuses_ragged_batch():

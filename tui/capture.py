@@ -1,11 +1,39 @@
-"""Plain-text captures of the running app's screen (for tui/SCREENS.md and for tests that read the screen)."""
+"""Plain-text captures of the running app's screens (tui/SCREENS.md) and a helper that reads the screen as text.
+
+``python -m lorascope.tui.capture --db STORE [--size 80x24] [--out tui/SCREENS.md] [--svg DIR]`` opens the
+app headless on STORE, walks through every screen (keys below), waits for the workers after each step and
+writes one text capture per screen (and SVG screenshots with ``--svg``).
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import io
+import tempfile
+from pathlib import Path
 
 from rich.console import Console
 from textual.app import App
+
+# (title, what it shows, key groups; the app settles after each group)
+FLOWS = [
+    ("Inspect", "The inspect screen as it opens: the newest finished run on its test set, the utterance list "
+                "(rank flips and WER change under this adapter), the reference, the perturb panel and the "
+                "N-best table. The list is sorted by rank flips (s) and the first utterance picked.",
+     [("s",), ("shift+tab", "ctrl+home"), ("tab",)]),
+    ("Inspect, perturb-N", "The same utterance under perturb-N (m twice): * marks perturbed hypotheses, Δp the "
+                           "move against the clean list under the same rescorer; the detail line lists the swaps.",
+     [("s",), ("shift+tab", "ctrl+home"), ("tab", "m", "m")]),
+    ("Word swap", "w on a hypothesis: its words on the left, the highlighted word's sound-alike candidates on "
+                  "the right; enter applies one and the table is rescored.",
+     [("s",), ("shift+tab", "ctrl+home"), ("tab", "down", "w"), ("down",)]),
+    ("Adapter picker", "a: every stored run with an adapter, newest first, and the bare backbone.", [("a",)]),
+    ("Runs", "2: the Table 3 comparison of stored runs (sortable with s, or by clicking a header; e exports "
+             "CSV), and the highlighted run's training-loss curve and final ranks (S1/S3).",
+     [("2",), ("ctrl+end",)]),
+    ("Help", "?: every key, the columns and the marks.", [("question_mark",)]),
+]
 
 
 def screen_text(app: App) -> str:
@@ -16,3 +44,80 @@ def screen_text(app: App) -> str:
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     lines = console.export_text(styles=False).splitlines()
     return "\n".join(line.rstrip() for line in lines[:height])
+
+
+async def settle(pilot, rounds: int = 3000) -> None:
+    """Wait until no worker runs (workers start further workers) and the screen has been redrawn."""
+    app = pilot.app
+    quiet = 0
+    for _ in range(rounds):
+        await pilot.pause(0.02)
+        busy = [w for w in app.workers if w.is_running]
+        if busy:
+            quiet = 0
+            await app.workers.wait_for_complete(busy)
+            continue
+        quiet += 1
+        if quiet >= 5:
+            await pilot.pause(0.3)
+            return
+    raise RuntimeError("the app did not settle")
+
+
+async def capture(db: Path, size: tuple[int, int], flows=FLOWS, svg: Path | None = None) -> list[tuple[str, str, str]]:
+    """(title, description, text) for every flow, each from a fresh app."""
+    from .app import LorascopeApp
+
+    out = []
+    for k, (title, about, groups) in enumerate(flows):
+        app = LorascopeApp(db, export_dir=tempfile.gettempdir())
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            for keys in groups:
+                await pilot.press(*keys)
+                await settle(pilot)
+            app.clear_notifications()
+            await pilot.pause(0.2)
+            out.append((title, about, screen_text(app)))
+            if svg is not None:
+                svg.mkdir(parents=True, exist_ok=True)
+                name = f"{k + 1}-{title.lower().replace(' ', '-').replace(',', '')}.svg"
+                (svg / name).write_text(app.export_screenshot(title=f"lorascope: {title}"))
+    return out
+
+
+async def capture_empty(size: tuple[int, int]) -> str:
+    from .app import LorascopeApp
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = LorascopeApp(Path(tmp) / "lorascope.db")
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            return screen_text(app).replace(str(Path(tmp) / "lorascope.db"), "~/.local/share/lorascope/lorascope.db")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, required=True, help="the store to capture")
+    parser.add_argument("--size", default="80x24", help="terminal size, WIDTHxHEIGHT (default 80x24)")
+    parser.add_argument("--out", type=Path, help="Markdown file to write (default: standard output)")
+    parser.add_argument("--svg", type=Path, help="also write SVG screenshots into this folder")
+    parser.add_argument("--intro", default="", help="a paragraph under the heading (how the store was made)")
+    args = parser.parse_args()
+    width, height = (int(x) for x in args.size.lower().split("x"))
+    shots = asyncio.run(capture(args.db, (width, height), svg=args.svg))
+    empty = asyncio.run(capture_empty((width, height)))
+    parts = [f"# lorascope's screens ({width}x{height} text captures)\n"]
+    if args.intro:
+        parts.append(args.intro.strip() + "\n")
+    for title, about, text in shots + [("Empty store", "A store with no data sets says what to do next.", empty)]:
+        parts.append(f"## {title}\n\n{about}\n\n```text\n{text}\n```\n")
+    doc = "\n".join(parts)
+    if args.out:
+        args.out.write_text(doc)
+    else:
+        print(doc)
+
+
+if __name__ == "__main__":
+    main()

@@ -221,7 +221,7 @@ class InspectScreen(Screen):
                     "Until then the bare backbone shows the first-pass order; perturbation works on it too.")
         name = pick_dataset(self.datasets, choice)
         assert name is not None
-        self.load_dataset(name, choice)
+        self.load_dataset(name)
         self.load_adapter(choice)
         self.warm_index()
         self.render_context()
@@ -240,7 +240,7 @@ class InspectScreen(Screen):
         parts.append(Text(" │ "))
         parts.append(Text(ins.adapter.short, style="bold"))
         if ins.adapter.is_bare:
-            pass
+            pass  # λ has nothing to weigh: every LM score is 0
         elif not ins.ready:
             parts.append(Text(" loading…", style="yellow"))
         else:
@@ -394,7 +394,7 @@ class InspectScreen(Screen):
             self.post_message(Progress("scoring data set", done, len(texts)))
 
     @work(thread=True, exclusive=True, group="load-data", exit_on_error=False)
-    def load_dataset(self, name: str, choice: AdapterChoice) -> None:
+    def load_dataset(self, name: str) -> None:
         with Store(self.db_path) as store:
             utts = store.load_dataset(name)
             stored: dict[str, dict[str, float]] = {}
@@ -588,7 +588,7 @@ class InspectScreen(Screen):
     def action_pick_dataset(self) -> None:
         def chosen(name: str | None) -> None:
             if name is not None and name != self.inspector.dataset:
-                self.load_dataset(name, self.inspector.adapter)
+                self.load_dataset(name)
 
         self.app.push_screen(ChoiceScreen("data set", [(n, n) for n in self.datasets], self.inspector.dataset),
                              chosen)
