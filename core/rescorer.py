@@ -9,9 +9,9 @@ Hugging Face id or local folder that ``AutoModel`` loads. Loading never reaches 
 not cached locally and ``HF_HUB_OFFLINE`` is not set.
 
 An adapter folder written by :func:`save_rescorer` holds ``lorascope.json`` (backbone, strategy, λ, prior
-weight, scaled step counts...), ``head.safetensors``, ``tokenizer/``, ``adapter/`` (peft ``save_pretrained``
-output, for LoRA-family strategies) and ``backbone/`` (the encoder's own weights, when training changed them
-or the backbone cannot be loaded by name).
+weight, scaled step counts...), ``head.safetensors`` (the head and the feature scale), ``tokenizer/``,
+``adapter/`` (peft ``save_pretrained`` output, for LoRA-family strategies) and ``backbone/`` (the encoder's
+own weights, when training changed them or the backbone cannot be loaded by name).
 """
 
 from __future__ import annotations
@@ -115,6 +115,16 @@ def _offline() -> bool:
         os.environ.get("TRANSFORMERS_OFFLINE", "") not in ("", "0")
 
 
+def _encoder_from_pretrained(source: str | Path, local_only: bool = True) -> nn.Module:
+    from transformers import AutoModel
+
+    with quiet_loading():
+        try:
+            return AutoModel.from_pretrained(source, local_files_only=local_only, add_pooling_layer=False)
+        except TypeError:  # architectures without a pooler option
+            return AutoModel.from_pretrained(source, local_files_only=local_only)
+
+
 def load_backbone(name: str | None = None, *, seed: int = 0):
     """Load an encoder and its tokenizer: ``"minilm-l6"`` (default), ``"tiny-random"``, an HF id or a folder.
 
@@ -127,7 +137,7 @@ def load_backbone(name: str | None = None, *, seed: int = 0):
     if source.startswith((".", "/", "~")) and not Path(source).expanduser().is_dir():
         raise InputError(f"backbone {name}", "no such folder")
     source = str(Path(source).expanduser()) if source.startswith("~") else source
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoTokenizer
 
     attempts = [True] if (_offline() or Path(source).is_dir()) else [True, False]
     last_error: Exception | None = None
@@ -135,11 +145,7 @@ def load_backbone(name: str | None = None, *, seed: int = 0):
         try:
             with quiet_loading():
                 tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
-                try:
-                    model = AutoModel.from_pretrained(source, local_files_only=local_only, add_pooling_layer=False)
-                except TypeError:  # architectures without a pooler option
-                    model = AutoModel.from_pretrained(source, local_files_only=local_only)
-            return model, tokenizer
+            return _encoder_from_pretrained(source, local_only), tokenizer
         except (OSError, ValueError) as exc:
             last_error = exc
     hint = "" if Path(source).exists() else " (not a local folder, and not in the local Hugging Face cache)"
@@ -159,7 +165,7 @@ class RescorerModel(nn.Module):
         self.head = nn.Linear(self.hidden_size, 1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
-        # Per-dimension scale applied to [CLS] before the head (see set_feature_scale); part of the head's state.
+        # Per-dimension scale of [CLS] before the head (train.within_list_feature_scale sets it); saved with the head.
         self.register_buffer("feature_scale", torch.ones(self.hidden_size))
 
     @property
@@ -406,10 +412,7 @@ def load_rescorer(directory: str | Path, *, device: str | torch.device | None = 
     config = read_adapter_config(directory)
     files = config.get("files", {})
     if "backbone" in files:
-        from transformers import AutoModel
-
-        with quiet_loading():
-            encoder = AutoModel.from_pretrained(directory / files["backbone"], local_files_only=True)
+        encoder = _encoder_from_pretrained(directory / files["backbone"])
     else:
         encoder, _ = load_backbone(config["backbone"])
     tokenizer = _load_tokenizer(str(directory / files.get("tokenizer", "tokenizer")))

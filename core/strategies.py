@@ -265,7 +265,9 @@ class S1Config(_AdaLoraFields):
 
     def scaled_steps(self, total_steps: int) -> dict[str, int]:
         tinit = scale_steps(PAPER_INITIAL_RANK_STEPS, total_steps) if self.tinit is None else self.tinit
-        tfinal = (total_steps - scale_steps(PAPER_TARGET_FROM_STEP, total_steps)) if self.tfinal is None else self.tfinal
+        tfinal = self.tfinal
+        if tfinal is None:
+            tfinal = total_steps - scale_steps(PAPER_TARGET_FROM_STEP, total_steps)
         if tinit >= total_steps - tfinal:
             raise InputError(f"strategy {self.name}", f"no rank-allocation phase: tinit {tinit} + tfinal {tfinal} "
                                                       f"must be below the {total_steps} total steps")
@@ -316,13 +318,16 @@ class S3Config(_AdaLoraFields):
 
     def scaled_steps(self, total_steps: int) -> dict[str, int]:
         t_w = scale_steps(PAPER_WARMUP_STEPS, total_steps) if self.warmup_steps is None else self.warmup_steps
-        initial = scale_steps(PAPER_INITIAL_RANK_STEPS, total_steps) if self.initial_steps is None else self.initial_steps
+        initial = self.initial_steps
+        if initial is None:
+            initial = scale_steps(PAPER_INITIAL_RANK_STEPS, total_steps)
         target_from = scale_steps(PAPER_TARGET_FROM_STEP, total_steps) if self.target_from is None else self.target_from
         t_i = t_w + initial
         if not (t_w < total_steps and t_i < target_from <= total_steps):
             raise InputError(f"strategy {self.name}",
                              f"steps do not fit a {total_steps}-step run: warm-up to {t_w}, initial rank to {t_i}, "
-                             f"target rank from {target_from} (need warm-up < total and initial < target_from <= total)")
+                             f"target rank from {target_from} (need warm-up < total and "
+                             f"initial < target_from <= total)")
         return {"warmup_steps": t_w, "t_init": t_i, "target_from": target_from,
                 "t_final": total_steps - target_from, "total_steps": total_steps}
 

@@ -231,6 +231,9 @@ from .cmd_robust import report_cmd, robustness_cmd  # noqa: E402
 
 cli.add_command(robustness_cmd)
 cli.add_command(report_cmd)
+from .cmd_synth import synth  # noqa: E402
+
+cli.add_command(synth)
 
 
 def main(argv: list[str] | None = None) -> None:

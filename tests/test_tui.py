@@ -541,3 +541,19 @@ async def test_typed_perturbation_settings_and_a_missing_adapter_folder(store_pa
         await settle(pilot)
         assert ins.adapter.run_id == 3 and not ins.ready
         assert "cannot load" in screen_text(app)
+
+
+async def test_mouse_clicks_pick_rows_and_perturbation_modes(store_path):
+    app = LorascopeApp(store_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = inspect_screen(app)
+        bar = screen.query_one("#perturb")
+        text = screen_text(app).splitlines()[bar.region.y]
+        await pilot.click("#perturb", offset=(text.index(" N ") + 1, 0))
+        await settle(pilot)
+        assert screen.inspector.settings.mode == "N"
+        table = screen.utt_list.table
+        await pilot.click(table, offset=(3, 3))  # the third utterance (row 2, under the header)
+        await settle(pilot)
+        assert screen.inspector.current == 2

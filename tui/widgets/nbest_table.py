@@ -12,14 +12,14 @@ PENDING = "…"
 
 
 def arrow(move: int | None) -> Text:
-    """``↑2`` (moved up two places), ``↓1`` or ``·`` (stayed)."""
+    """``↑2`` (moved up two places), ``↓1`` or `` ·`` (stayed)."""
     if move is None:
         return Text(PENDING, style="dim")
     if move > 0:
         return Text(f"↑{move}", style="bold green")
     if move < 0:
         return Text(f"↓{-move}", style="bold red")
-    return Text("·", style="dim")
+    return Text(" ·", style="dim")  # as wide as ↑1, so the ranks above and below line up
 
 
 def _num(x: float | None, digits: int, *, pending: bool = False) -> Text:
