@@ -127,6 +127,8 @@ def register_adapter(store, folder: Path, *, demo: bool = False) -> int:
     store.add_adapter(run_id, path=str(folder.resolve()), trainable_params=int(info.get("trainable_params", 0)),
                       total_params=int(info.get("total_params", 0)), ranks=info.get("final_ranks"))
     store.update_run(run_id, status="done", lam=info.get("lam"), steps_done=int(info.get("steps", 0)))
+    if info.get("metrics"):
+        store.add_metrics(run_id, info["metrics"])
     return run_id
 
 

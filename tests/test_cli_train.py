@@ -128,3 +128,22 @@ def test_ctrl_c_marks_run_interrupted_and_resume_finishes_it(db_path, sets):
     assert res.exit_code == 0, res.output
     with Store(db_path) as s:
         assert s.run(1).status == "done" and s.run(1).steps_done == 60
+
+
+@pytest.mark.slow
+def test_shipped_demo_adapter_reproduces_its_recorded_test_wer_real_minilm(db_path):
+    """The demo adapter in sample_data/ (real MiniLM-L6 + LoRA) scores the sample test set as it did when made."""
+    from lorascope.cli import ensure_sample_sets
+
+    with Store(db_path) as s:
+        added = ensure_sample_sets(s)
+        assert added[:3] == ["sample-train", "sample-dev", "sample-test"] and added[3].startswith("demo adapter")
+        demo = s.runs()[0]
+        recorded = next(m for m in s.metrics(demo.id) if m["split"] == "test")
+    assert demo.config["demo"] is True and demo.strategy == "lora"
+    res = run(db_path, "eval", "--run", str(demo.id), "--data", "sample-test")
+    assert res.exit_code == 0, res.output
+    with Store(db_path) as s:
+        fresh = [m for m in s.metrics(demo.id) if m["split"] == "eval"][-1]
+    assert fresh["wer"] == pytest.approx(recorded["wer"], abs=1e-9)
+    assert fresh["wer"] < fresh["one_best_wer"]  # the adapter helps on held-out lists
