@@ -1,6 +1,6 @@
 """Speed of the inspector: start-up to the first screen, and a key press to the rescored N-best table.
 
-Run: ``python benchmarks/bench_tui.py [--presses 30] [--starts 5] [--threads 2] [--adapter DIR]``.
+Run: ``python benchmarks/bench_tui.py [--presses 30] [--starts 5] [--threads 1] [--adapter DIR]``.
 
 Set-up (not timed): a temporary store with the sample test set (sample_data/test.jsonl; a synthetic 8-best list
 when it is missing), reordered so that the first utterance has 8 hypotheses, and a LoRA adapter on the real
@@ -134,7 +134,7 @@ print(json.dumps(marks))
 
 def startup(db: Path, runs: int, threads: int) -> tuple[list[float], list[float]]:
     first, rescored = [], []
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    env = dict(os.environ, LORASCOPE_TUI_THREADS=str(threads))
     for _ in range(runs):
         t0 = time.time()
         out = subprocess.run([sys.executable, "-c", CHILD, str(db)], capture_output=True, text=True, env=env,
@@ -247,20 +247,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presses", type=int, default=30, help="timed presses per case (default 30)")
     parser.add_argument("--starts", type=int, default=5, help="timed start-ups (default 5)")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads, as $LORASCOPE_TUI_THREADS (default 1, the app's default)")
     parser.add_argument("--adapter", help="an existing MiniLM adapter folder instead of training one")
     args = parser.parse_args()
 
-    import torch
-
-    torch.set_num_threads(args.threads)
+    os.environ["LORASCOPE_TUI_THREADS"] = str(args.threads)  # the app sets torch's threads from it
     with tempfile.TemporaryDirectory() as tmp:
         db, data, n_hyp = build(Path(tmp), args.adapter)
         first, rescored = startup(db, args.starts, args.threads)
         keys = asyncio.run(presses(db, args.presses))
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"lorascope TUI benchmark: MiniLM-L6 LoRA adapter on CPU, torch threads {args.threads}, "
+    print(f"lorascope TUI benchmark: MiniLM-L6 LoRA adapter (merged for inference) on CPU, torch threads {args.threads}, "
           f"{os.cpu_count()} CPUs visible, load average {load:.1f}")
     print(f"data: {data}; timed utterance: {n_hyp}-best\n")
     print("| measure | n | median ms | p90 ms | goal |")

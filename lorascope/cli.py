@@ -92,7 +92,7 @@ def cli(ctx: click.Context, db: Path | None, debug: bool) -> None:
         run_app(ctx.obj["db"])
 
 
-def ensure_sample_sets(store) -> list[str]:
+def ensure_sample_sets(store, *, demo: bool = True) -> list[str]:
     """Import the bundled sample sets (and register the demo adapter) that the store lacks; returns what was added."""
     from lorascope.core.formats import read_nbest
 
@@ -104,10 +104,10 @@ def ensure_sample_sets(store) -> list[str]:
         if path.exists() and not store.has_dataset(name):
             store.add_dataset(name, read_nbest(path, "jsonl"), source=str(path), format="jsonl")
             added.append(name)
-    demo = folder / DEMO_ADAPTER
-    if (demo / "lorascope.json").exists() and not any(r.config.get("demo") for r in store.runs()):
-        register_adapter(store, demo, demo=True)
-        added.append(f"demo adapter {demo}")
+    shipped = folder / DEMO_ADAPTER / "lorascope.json"
+    if demo and shipped.exists() and not any(r.config.get("demo") for r in store.runs()):
+        register_adapter(store, folder / DEMO_ADAPTER, demo=True)
+        added.append(f"demo adapter {folder / DEMO_ADAPTER}")
     return added
 
 

@@ -204,7 +204,7 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
     layer_list = _parse_layers(layers)
     aug_p = _parse_augment(augment)
     with open_store(ctx) as store:
-        ensure_sample_sets(store)
+        ensure_sample_sets(store, demo=False)
         if resume is not None:
             run = store.run(resume)
             if run.status == "done":

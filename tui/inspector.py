@@ -11,6 +11,7 @@ rescores only the hypotheses whose text changed.
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -145,6 +146,39 @@ class Cancelled(Exception):
     """A worker's job was superseded."""
 
 
+#: torch CPU threads for the app's scoring; 1 by default (see :func:`configure_torch`).
+THREADS_ENV = "LORASCOPE_TUI_THREADS"
+
+
+def configure_torch() -> int:
+    """Set torch's CPU threads for this process: ``$LORASCOPE_TUI_THREADS``, default 1.
+
+    The app scores a handful of hypotheses per key press. With two or more intra-op threads, a forward pass
+    of MiniLM on a busy CPU (a training run in another terminal, say) can take seconds instead of tens of
+    milliseconds, as the threads wait on each other; one thread stays fast and leaves a core to the interface.
+    Denormal floats are flushed to zero (trained adapters can hold tiny weights, which are slow on CPUs).
+    """
+    import torch
+
+    threads = max(1, int(os.environ.get(THREADS_ENV, "1") or 1))
+    torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)
+    return threads
+
+
+def merge_lora(rescorer: Any) -> bool:
+    """Fold LoRA/AdaLoRA weights into the encoder for inference (the same scores to ~1e-6, fewer operations)."""
+    backbone = rescorer.model.backbone
+    if not hasattr(backbone, "merge_and_unload"):
+        return False
+    try:
+        rescorer.model.backbone = backbone.merge_and_unload()
+    except Exception:  # an adapter type peft cannot merge: score through the wrapper
+        return False
+    rescorer.model.eval()
+    return True
+
+
 def load_scorer(choice: AdapterChoice) -> Scorer:
     """Load the adapter of ``choice`` through core (slow: imports torch and transformers on first use)."""
     if choice.is_bare:
@@ -152,7 +186,10 @@ def load_scorer(choice: AdapterChoice) -> Scorer:
     from lorascope.core.rescorer import load_rescorer
 
     assert choice.path is not None
-    return Scorer(choice, load_rescorer(choice.path))
+    configure_torch()
+    rescorer = load_rescorer(choice.path)
+    merge_lora(rescorer)
+    return Scorer(choice, rescorer)
 
 
 def lambda_steps(trained: float, tuned: float) -> list[float]:
