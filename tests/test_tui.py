@@ -75,6 +75,8 @@ def phonetic_cache(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _phonetic_cache(phonetic_cache, monkeypatch):
     monkeypatch.setenv("LORASCOPE_CACHE_DIR", str(phonetic_cache))
+    # the app would set torch to one CPU thread for the whole process; leave the rest of the suite alone
+    monkeypatch.setenv("LORASCOPE_TUI_THREADS", "auto")
 
 
 @pytest.fixture(scope="session")

@@ -150,8 +150,8 @@ class Cancelled(Exception):
 THREADS_ENV = "LORASCOPE_TUI_THREADS"
 
 
-def configure_torch() -> int:
-    """Set torch's CPU threads for this process: ``$LORASCOPE_TUI_THREADS``, default 1.
+def configure_torch() -> int | None:
+    """Set torch's CPU threads for this process: ``$LORASCOPE_TUI_THREADS``, default 1 (``auto``: torch's own).
 
     The app scores a handful of hypotheses per key press. With two or more intra-op threads, a forward pass
     of MiniLM on a busy CPU (a training run in another terminal, say) can take seconds instead of tens of
@@ -160,9 +160,12 @@ def configure_torch() -> int:
     """
     import torch
 
-    threads = max(1, int(os.environ.get(THREADS_ENV, "1") or 1))
-    torch.set_num_threads(threads)
     torch.set_flush_denormal(True)
+    value = os.environ.get(THREADS_ENV, "1").strip().lower() or "1"
+    if value == "auto":
+        return None
+    threads = max(1, int(value))
+    torch.set_num_threads(threads)
     return threads
 
 

@@ -322,9 +322,9 @@ class InspectScreen(Screen):
     def request_current(self) -> None:
         """Show the current utterance, computing what it still lacks (perturbation, LM scores) in a worker.
 
-        When a worker is needed the table keeps its old rows for up to :data:`PENDING_DELAY` seconds: a fast
-        answer then replaces them in one redraw, and the interim redraw (with … for the missing values) does
-        not compete with the scoring thread for the CPU.
+        When a worker is needed the screen stays as it is for up to :data:`PENDING_DELAY` seconds: a fast
+        answer then changes it in one redraw, and no interim redraw (with … for the missing values) competes
+        with the scoring thread for the CPU and the GIL.
         """
         ins = self.inspector
         self._token += 1
@@ -339,7 +339,6 @@ class InspectScreen(Screen):
         self.score_current(self._token, utt, key, ins.settings, tuple(ins.manual),
                            ins.scorer if ins.ready else None, missing)
         token = self._token
-        self.query_one(PerturbBar).show(ins.settings, None, self.nprr_text(), len(ins.manual))
         self.set_timer(PENDING_DELAY, lambda: self._render_if_pending(token))
 
     def _render_if_pending(self, token: int) -> None:
