@@ -285,7 +285,8 @@ def main() -> None:
         keys, counts = asyncio.run(presses(db, args.presses))
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"lorascope TUI benchmark: MiniLM-L6 LoRA adapter (merged for inference) on CPU, torch threads {args.threads}, "
+    print(f"lorascope TUI benchmark: MiniLM-L6 LoRA adapter (merged for inference) on CPU, "
+          f"torch threads {args.threads}, "
           f"{os.cpu_count()} CPUs visible, load average {load:.1f}")
     print(f"data: {data}; timed utterance: {n_hyp}-best\n")
     print("| measure | n | hypotheses scored per press (mean) | median ms | p90 ms | goal |")

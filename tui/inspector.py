@@ -465,19 +465,17 @@ class Inspector:
         self.manual = []
         return dropped
 
-    def cycle_mode(self) -> PerturbSettings:
-        i = PERTURB_MODES.index(self.settings.mode)
-        self.set_settings(replace(self.settings, mode=PERTURB_MODES[(i + 1) % len(PERTURB_MODES)]))
-        return self.settings
+    def set_mode(self, mode: str) -> bool:
+        """Perturbation off, perturb-1 or perturb-N; True when manual edits were dropped."""
+        return self.set_settings(replace(self.settings, mode=mode))
 
-    def step_p(self, delta: float) -> PerturbSettings:
+    def step_p(self, delta: float) -> bool:
         p = min(1.0, max(0.0, round(self.settings.p + delta, 2)))
-        self.set_settings(replace(self.settings, p=p))
-        return self.settings
+        return self.set_settings(replace(self.settings, p=p))
 
-    def reroll(self) -> PerturbSettings:
-        self.set_settings(replace(self.settings, seed=self.settings.seed + 1))
-        return self.settings
+    def reroll(self) -> bool:
+        """The next seed."""
+        return self.set_settings(replace(self.settings, seed=self.settings.seed + 1))
 
     def utterance(self) -> Utterance | None:
         if not self.utterances:

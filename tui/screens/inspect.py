@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from rich.text import Text
@@ -26,9 +25,10 @@ from textual.worker import get_current_worker
 from lorascope.store import Store
 
 from ..diff import diff_text
-from ..inspector import (BARE, MODE_NAMES, SORT_NAMES, SORTS, AdapterChoice, Cancelled, DatasetRobustness, Inspector,
-                         ManualEdit, Perturbed, PerturbSettings, Scorer, adapter_choices, dataset_robustness,
-                         default_choice, fmt_pct, load_scorer, matches, order, perturb_utterance)
+from ..inspector import (BARE, MODE_NAMES, PERTURB_MODES, SORT_NAMES, SORTS, AdapterChoice, Cancelled,
+                         DatasetRobustness, Inspector, ManualEdit, Perturbed, PerturbSettings, Scorer,
+                         adapter_choices, dataset_robustness, default_choice, fmt_pct, load_scorer, matches, order,
+                         perturb_utterance)
 from ..widgets.nbest_table import NbestTable
 from ..widgets.perturb_bar import PerturbBar
 from ..widgets.utterance_list import UtteranceList
@@ -285,21 +285,27 @@ class InspectScreen(Screen):
         detail.update(text)
 
     def nprr_text(self) -> str:
+        """The data set's NPRR for the current adapter, λ and perturbation, or how to get it."""
         r = self.robustness
         if self.robustness_running:
             return "…"
         if r is None:
             return "[dim](c)[/]"
-        ins = self.inspector
-        if r.adapter_key != ins.adapter.key or abs(r.lam - ins.lam) > 1e-12 or (
-                ins.settings.mode != "off" and replace(r.settings, mode=ins.settings.mode) != ins.settings) or (
-                ins.settings.mode != "off" and ins.settings.mode not in r.modes):
+        if not self.robustness_is_current():
             return "[dim]stale (c)[/]"
-        parts = []
-        for s in r.report.summaries:
-            name = "p-1" if s.mode == "1" else "p-N"
-            parts.append(f"{name} {fmt_pct(s.nprr_mean, 1)}%" if len(r.modes) > 1 else f"{fmt_pct(s.nprr_mean, 1)}%")
-        return " ".join(parts)
+        if len(r.modes) == 1:
+            return f"{fmt_pct(r.report.summaries[0].nprr_mean, 1)}%"
+        return " ".join(f"p-{s.mode} {fmt_pct(s.nprr_mean, 1)}%" for s in r.report.summaries)
+
+    def robustness_is_current(self) -> bool:
+        """The stored NPRR was computed with this adapter, λ, p, seed and mode (off: both modes)."""
+        r, ins = self.robustness, self.inspector
+        if r is None or r.adapter_key != ins.adapter.key or abs(r.lam - ins.lam) > 1e-12:
+            return False
+        s = ins.settings
+        if (r.settings.p, r.settings.seed) != (s.p, s.seed):
+            return False
+        return s.mode in r.modes if s.mode != "off" else len(r.modes) == 2
 
     def refresh_list(self) -> None:
         """Rebuild the utterance list (filter, summaries, order)."""
@@ -615,31 +621,23 @@ class InspectScreen(Screen):
         self.request_current()
 
     def action_cycle_mode(self) -> None:
-        mode = self.inspector.settings.mode
-        nxt = {"off": "1", "1": "N", "N": "off"}[mode]
-        self.action_set_mode(nxt)
+        modes = PERTURB_MODES
+        self.action_set_mode(modes[(modes.index(self.inspector.settings.mode) + 1) % len(modes)])
 
     def action_set_mode(self, mode: str) -> None:
-        ins = self.inspector
-        self._settings_changed(ins.set_settings(replace(ins.settings, mode=mode)))
+        self._settings_changed(self.inspector.set_mode(mode))
 
     def action_p_down(self) -> None:
-        self._step_p(-0.05)
+        self._settings_changed(self.inspector.step_p(-0.05))
 
     def action_p_up(self) -> None:
-        self._step_p(0.05)
-
-    def _step_p(self, delta: float) -> None:
-        ins = self.inspector
-        p = min(1.0, max(0.0, round(ins.settings.p + delta, 2)))
-        self._settings_changed(ins.set_settings(replace(ins.settings, p=p)))
+        self._settings_changed(self.inspector.step_p(0.05))
 
     def action_reroll(self) -> None:
-        ins = self.inspector
-        if ins.settings.mode == "off":
+        if self.inspector.settings.mode == "off":
             self.notify("perturbation is off: m turns it on", timeout=2)
             return
-        self._settings_changed(ins.set_settings(replace(ins.settings, seed=ins.settings.seed + 1)))
+        self._settings_changed(self.inspector.reroll())
 
     def action_edit_settings(self) -> None:
         ins = self.inspector

@@ -92,7 +92,8 @@ class UtteranceList(Vertical):
 
     @staticmethod
     def _cells(s: UtteranceSummary) -> tuple[Text, Text]:
-        flips = Text("…" if s.flips is None else str(s.flips), justify="right", style="bold" if s.choice_changed else "")
+        flips = Text("…" if s.flips is None else str(s.flips), justify="right",
+                     style="bold" if s.choice_changed else "")
         change = s.wer_change
         style = "green" if change is not None and change < 0 else "red" if change else ""
         dwer = Text(fmt_pct(change, 1, signed=bool(change)) if change is not None else "…", justify="right",
