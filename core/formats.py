@@ -26,15 +26,20 @@ from .nbest import Hypothesis, Utterance, is_finite_number
 FORMATS = ("jsonl", "hyporadise", "mlm", "nemo")
 
 
-def _read_text(path: Path) -> str:
+def read_bytes(path: Path) -> bytes:
+    """The bytes of a user's input file; a missing, unreadable or folder path is an InputError naming it."""
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise InputError(str(path), "no such file") from None
     except IsADirectoryError:
         raise InputError(str(path), "is a directory, not a file") from None
     except OSError as exc:
         raise InputError(str(path), f"cannot be read ({exc.strerror})") from None
+
+
+def _read_text(path: Path) -> str:
+    raw = read_bytes(path)
     if b"\x00" in raw[:4096]:
         raise InputError(str(path), "binary data, not an N-best text file")
     try:

@@ -255,11 +255,9 @@ class Rescorer:
             return []
         return self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
 
-    def score_token_ids(self, token_ids: Sequence[Sequence[int]], *, batch_size: int = 128,
-                        on_event: Callable[[Any], None] | None = None) -> list[float]:
-        """LM scores of pre-tokenised sequences, in input order (batches sorted by length)."""
+    def _forward_sorted(self, token_ids: Sequence[Sequence[int]], batch_size: int):
+        """Yield ``(indices, lm scores, [CLS] vectors)`` per batch, batches sorted by length, in eval mode."""
         order = sorted(range(len(token_ids)), key=lambda i: len(token_ids[i]))
-        scores = [0.0] * len(token_ids)
         was_training = self.model.training
         self.model.eval()
         try:
@@ -267,30 +265,29 @@ class Rescorer:
                 for start in range(0, len(order), batch_size):
                     idx = order[start:start + batch_size]
                     ids, mask = collate([token_ids[i] for i in idx], self.pad_id, self.device)
-                    out, _ = self.model(ids, mask)
-                    for i, s in zip(idx, out.tolist()):
-                        scores[i] = s
-                    if on_event is not None:
-                        on_event(ScoringProgress(done=min(start + batch_size, len(order)), total=len(order)))
+                    out, cls = self.model(ids, mask)
+                    yield idx, out, cls
         finally:
             self.model.train(was_training)
+
+    def score_token_ids(self, token_ids: Sequence[Sequence[int]], *, batch_size: int = 128,
+                        on_event: Callable[[Any], None] | None = None) -> list[float]:
+        """LM scores of pre-tokenised sequences, in input order (batches sorted by length)."""
+        scores = [0.0] * len(token_ids)
+        done = 0
+        for idx, out, _ in self._forward_sorted(token_ids, batch_size):
+            for i, s in zip(idx, out.tolist()):
+                scores[i] = s
+            done += len(idx)
+            if on_event is not None:
+                on_event(ScoringProgress(done=done, total=len(token_ids)))
         return scores
 
     def cls_vectors(self, token_ids: Sequence[Sequence[int]], *, batch_size: int = 128) -> torch.Tensor:
         """[CLS] vectors (n, hidden) of pre-tokenised sequences, in input order, float32 on the CPU."""
-        order = sorted(range(len(token_ids)), key=lambda i: len(token_ids[i]))
         out = torch.zeros(len(token_ids), self.model.hidden_size)
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.no_grad(), autocast(self.device):
-                for start in range(0, len(order), batch_size):
-                    idx = order[start:start + batch_size]
-                    ids, mask = collate([token_ids[i] for i in idx], self.pad_id, self.device)
-                    _, cls = self.model(ids, mask)
-                    out[torch.as_tensor(idx)] = cls.float().cpu()
-        finally:
-            self.model.train(was_training)
+        for idx, _, cls in self._forward_sorted(token_ids, batch_size):
+            out[torch.as_tensor(idx)] = cls.float().cpu()
         return out
 
     def score_texts(self, texts: Sequence[str], *, batch_size: int = 128) -> list[float]:

@@ -457,14 +457,14 @@ class LoraRun(StrategyRun):
         self._wrap(model, self.config.peft_config(self._lora_names(model)))
 
 
-class WarmupLoraRun(StrategyRun):
-    """s2: full fine-tuning before ``warmup_steps``, LoRA from there on."""
+class _WarmupPhases:
+    """s2 and s3: every weight trains in full before ``warmup_steps``, the adapter from there on."""
 
     @property
     def warmup(self) -> int:
         return self.steps["warmup_steps"]
 
-    def setup(self, model: nn.Module, step: int = 0) -> None:
+    def _setup_phases(self, model: nn.Module, step: int) -> None:
         if step < self.warmup:
             FullRun(FtConfig(), self.total_steps).setup(model)
             self._lora_names(model)
@@ -476,6 +476,13 @@ class WarmupLoraRun(StrategyRun):
 
     def switches_at(self, step: int) -> bool:
         return step == self.warmup and self.warmup > 0
+
+
+class WarmupLoraRun(_WarmupPhases, StrategyRun):
+    """s2: full fine-tuning before ``warmup_steps``, LoRA from there on."""
+
+    def setup(self, model: nn.Module, step: int = 0) -> None:
+        self._setup_phases(model, step)
 
     def switch(self, model: nn.Module) -> None:
         self._wrap(model, self.config.peft_config(self._lora_names(model)))
@@ -519,29 +526,15 @@ class AdaLoraRun(StrategyRun):
             _load_allocator_state(model, state)
 
 
-class MixedRankRun(AdaLoraRun):
+class MixedRankRun(_WarmupPhases, AdaLoraRun):
     """s3: full-rank warm-up, then AdaLoRA masking to the total budget of :class:`RankSchedule` at each step."""
-
-    @property
-    def warmup(self) -> int:
-        return self.steps["warmup_steps"]
 
     def schedule_for(self, model: nn.Module) -> RankSchedule:
         return self.config.schedule(self.total_steps, full_rank=model.hidden_size)
 
     def setup(self, model: nn.Module, step: int = 0) -> None:
         self.schedule = self.schedule_for(model)
-        if step < self.warmup:
-            FullRun(FtConfig(), self.total_steps).setup(model)
-            self._lora_names(model)
-        else:
-            self.switch(model)
-
-    def phase(self, step: int) -> str:
-        return "full" if step < self.warmup else "adapter"
-
-    def switches_at(self, step: int) -> bool:
-        return step == self.warmup and self.warmup > 0
+        self._setup_phases(model, step)
 
     def switch(self, model: nn.Module) -> None:
         s = self.steps

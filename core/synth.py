@@ -210,15 +210,10 @@ def utterance_id(line_no: int, prefix: str = "line-") -> str:
 
 def read_text_lines(path: str | Path) -> list[tuple[int, str]]:
     """``(line number, text)`` for every non-blank line of a UTF-8 text file (numbers are 1-based)."""
+    from .formats import read_bytes
+
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(str(path), "no such file") from None
-    except IsADirectoryError:
-        raise InputError(str(path), "is a directory, not a text file") from None
-    except OSError as exc:
-        raise InputError(str(path), f"cannot be read ({exc.strerror})") from None
+    raw = read_bytes(path)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
