@@ -138,7 +138,8 @@ def _json_loads(where: str, text: str) -> Any:
 # -- native JSONL -----------------------------------------------------------------------------------
 
 
-def _parse_jsonl(path: Path, text: str) -> Iterator[Utterance]:
+def iter_jsonl(path: Path, text: str, *, invalid_hint: str = "") -> Iterator[tuple[str, Utterance]]:
+    """``(place, utterance)`` for every non-blank line of native JSONL ``text``; ``invalid_hint`` ends JSON errors."""
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -146,8 +147,13 @@ def _parse_jsonl(path: Path, text: str) -> Iterator[Utterance]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InputError(where, f"invalid JSON ({exc.msg})") from None
-        yield utterance_from_dict(obj, where)
+            raise InputError(where, f"invalid JSON ({exc.msg}){invalid_hint}") from None
+        yield where, utterance_from_dict(obj, where)
+
+
+def _parse_jsonl(path: Path, text: str) -> Iterator[Utterance]:
+    for _, utt in iter_jsonl(path, text):
+        yield utt
 
 
 def utterance_from_dict(obj: Any, where: str) -> Utterance:

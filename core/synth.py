@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, LorascopeError
-from .formats import utterance_from_dict, utterance_to_dict
+from .formats import iter_jsonl, read_bytes, utterance_to_dict
 from .nbest import Hypothesis, Utterance
 from .text import normalize
 
@@ -210,8 +210,6 @@ def utterance_id(line_no: int, prefix: str = "line-") -> str:
 
 def read_text_lines(path: str | Path) -> list[tuple[int, str]]:
     """``(line number, text)`` for every non-blank line of a UTF-8 text file (numbers are 1-based)."""
-    from .formats import read_bytes
-
     path = Path(path)
     raw = read_bytes(path)
     try:
@@ -591,15 +589,7 @@ def read_done(out_path: str | Path, config: SynthConfig) -> set[str]:
                          "not resuming into it") from None
     done: set[str] = set()
     want = config.meta()
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path} line {lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(where, f"invalid JSON ({exc.msg}); not resuming into it") from None
-        utt = utterance_from_dict(obj, where)
+    for where, utt in iter_jsonl(path, text, invalid_hint="; not resuming into it"):
         have = {k: utt.meta.get(k) for k in want}
         if have != want:
             diff = ", ".join(f"{k} {have[k]!r} (now {want[k]!r})" for k in want if have[k] != want[k])

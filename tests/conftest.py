@@ -28,3 +28,14 @@ def _isolated_store(tmp_path, monkeypatch):
 @pytest.fixture
 def db_path(tmp_path) -> Path:
     return tmp_path / "store.db"
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models run faster on one thread, and far faster when other work shares the cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

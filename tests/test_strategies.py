@@ -14,13 +14,7 @@ from lorascope.core.strategies import (STRATEGIES, TARGETS, count_parameters, or
 HIDDEN, INTER, LAYERS, MATRICES = 32, 64, 2, 12
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run faster on one thread, and far faster when other work shares the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_model(seed=0):
