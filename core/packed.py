@@ -452,18 +452,45 @@ def find_bert(model: nn.Module) -> nn.Module:
     raise ValueError("packed encoder: no BERT encoder (embeddings + encoder.layer) in this model")
 
 
+def unsupported_reason(model: nn.Module) -> str | None:
+    """Why the packed encoder cannot run ``model`` (None when it can): BERT only, absolute positions, GELU."""
+    try:
+        bert = find_bert(model)
+    except ValueError as exc:
+        return str(exc)
+    config = bert.config
+    if getattr(config, "model_type", "bert") != "bert":
+        return f"packed encoder: model type {config.model_type!r} is not BERT"
+    if getattr(config, "position_embedding_type", "absolute") != "absolute":
+        return "packed encoder: only absolute position embeddings are supported"
+    if config.hidden_act not in ("gelu", "gelu_python"):
+        return f"packed encoder: hidden_act {config.hidden_act!r} is not supported"
+    return None
+
+
+def weights_signature(model: nn.Module) -> tuple:
+    """Changes whenever a weight of ``model`` is modified in place or replaced, or an adapter is switched.
+
+    Built from every parameter's and buffer's identity, storage and in-place version counter, and each peft layer's
+    merged / disabled flags, so a frozen encoder built from the model can tell when it is stale.
+    """
+    tensors = tuple((id(t), t.data_ptr(), t._version) for t in (*model.parameters(), *model.buffers()))
+    flags = tuple((id(m), bool(getattr(m, "merged", False)), bool(getattr(m, "disable_adapters", False)),
+                   str(getattr(m, "active_adapters", ""))) for m in model.modules() if _is_peft_layer(m))
+    return tensors, flags
+
+
 class PackedBertEncoder(nn.Module):
     """A BertModel's encoder over a PackedBatch; ``forward`` returns the [CLS] vectors (B, H)."""
 
     def __init__(self, model: nn.Module, *, dtype: torch.dtype = torch.bfloat16, attention: str = "auto",
                  trainable: bool = False, compile_elementwise: bool = False):
         super().__init__()
+        reason = unsupported_reason(model)
+        if reason is not None:
+            raise ValueError(reason)
         bert = find_bert(model)
         config = bert.config
-        if getattr(config, "position_embedding_type", "absolute") != "absolute":
-            raise ValueError("packed encoder: only absolute position embeddings are supported")
-        if config.hidden_act not in ("gelu", "gelu_python"):
-            raise ValueError(f"packed encoder: hidden_act {config.hidden_act!r} is not supported")
         if attention not in ATTENTION_BACKENDS:
             raise ValueError(f"attention back-end {attention!r}: expected one of {', '.join(ATTENTION_BACKENDS)}")
         self.dtype, self.attention, self.trainable = dtype, attention, trainable

@@ -13,6 +13,17 @@ softmax saturated on the first-pass order and the LM stopped receiving gradient.
 ``prior + λ·LM`` is chosen on dev from a grid of multiples of ``1 / w`` (the λ the model was trained at) that
 also holds 0, so the tuned combination can always fall back to the first pass.
 
+Engines. ``engine="hf"`` runs each step's hypotheses through the Hugging Face (peft) model as one padded
+batch. ``"packed"`` runs them through :class:`.packed.PackedBertEncoder` in training mode over the model's own
+parameters: no padding (variable-length attention on CUDA, attention per length group on a CPU), Q, K and V
+as one product, frozen weights copied once (bf16 on CUDA), and each LoRA / AdaLoRA product folded into the
+frozen product so no gradient of a frozen weight is formed. Loss, clipping, optimizer and rank allocation are
+the same code on both. The packed copy of the frozen weights is rebuilt after a phase switch and a resume.
+Both engines compute the same function, but draw dropout masks differently (one LoRA-dropout mask shared
+by Q, K and V), so their runs are not bit-identical. ``"auto"`` picks packed on CUDA for BERT backbones and
+hf on a CPU, where packed steps measured only 1.07-1.13x faster (short lists pad little) and hf keeps
+earlier CPU runs reproducible. Dev scoring during training uses the training engine.
+
 Reproducibility. The seed fixes the initial weights, the data order (a fixed permutation per epoch) and
 dropout. A checkpoint holds the model, the optimizer, the strategy's rank-allocation state, the step and the
 random-number state at the step boundary, so a resumed run ends with the same weights as an uninterrupted one
@@ -39,8 +50,9 @@ from .errors import InputError
 from .losses import correlation_penalty, mwer_loss, pad_lists
 from .metrics import hypothesis_errors, reference_lengths
 from .nbest import Utterance
-from .rescorer import (DEFAULT_BACKBONE, Rescorer, RescorerModel, autocast, collate, evaluate, load_backbone,
-                       load_rescorer, resolve_device, save_rescorer)
+from .packed import PackedBertEncoder, pack
+from .rescorer import (DEFAULT_BACKBONE, ENGINES, Rescorer, RescorerModel, autocast, collate, evaluate,
+                       load_backbone, load_rescorer, resolve_device, resolve_engine, save_rescorer)
 from .strategies import STRATEGIES, ParamCount, StrategyConfig, count_parameters, strategy_config
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -85,6 +97,7 @@ class TrainConfig:
     eval_every: int | None = 0
     checkpoint_every: int | None = None
     score_batch_size: int = 128
+    engine: str = "auto"       # "hf", "packed", or "auto": packed on CUDA for BERT backbones, else hf
 
     def __post_init__(self) -> None:
         def bad(problem: str) -> InputError:
@@ -92,6 +105,8 @@ class TrainConfig:
 
         if self.strategy not in STRATEGIES:
             raise InputError("strategy", f"unknown strategy {self.strategy!r} (known: {', '.join(STRATEGIES)})")
+        if self.engine not in ENGINES:
+            raise InputError("engine", f"unknown engine {self.engine!r} (known: {', '.join(ENGINES)})")
         self.strategy_options = dict(self.strategy_options or {})
         self.strategy_config()  # validates the options
         for key in ("steps", "batch_size", "max_length", "score_batch_size"):
@@ -132,6 +147,7 @@ class TrainStarted:
     trainable: ParamCount           # at the start step; head included
     adapted_matrices: int
     device: str
+    engine: str                     # "hf" or "packed", as resolved for this model and device
     train_utterances: int           # lists that train (their hypotheses differ in word errors)
     skipped_utterances: int         # lists whose hypotheses all have the same errors: no MWER gradient
     prior_weight: float
@@ -378,13 +394,21 @@ def _write_checkpoint(directory: str | Path, payload: dict[str, Any]) -> Path:
 
 
 def _check_resumable(checkpoint: dict[str, Any], config: TrainConfig, fingerprint: str) -> None:
-    old, new = checkpoint["config"], config.to_dict()
+    # fields added after a checkpoint was written count as their defaults
+    old = {**TrainConfig(strategy=config.strategy).to_dict(), **checkpoint["config"]}
+    new = config.to_dict()
     changed = sorted(k for k in new if k not in _RESUME_FREE_FIELDS and old.get(k) != new[k])
     if changed:
         detail = ", ".join(f"{k} {old.get(k)!r} -> {new[k]!r}" for k in changed)
         raise InputError("resume", f"the checkpoint was written with a different config ({detail})")
     if checkpoint["data"] != fingerprint:
         raise InputError("resume", "the checkpoint was written for different training data")
+
+
+def _packed_trainer(model: RescorerModel, device: torch.device) -> PackedBertEncoder:
+    """A trainable packed encoder over the model's current parameters (bf16 frozen copies on CUDA)."""
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    return PackedBertEncoder(model.backbone, dtype=dtype, trainable=True).to(device)
 
 
 def _dev_scores(rescorer: Rescorer, token_ids: list[list[list[int]]], batch_size: int) -> list[list[float]]:
@@ -441,8 +465,9 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
     model = RescorerModel(encoder)
     run = strategy.start(config.steps)
     run.setup(model, start)
+    engine = resolve_engine(config.engine, model.backbone, device, training=True)
     rescorer = Rescorer(model=model, tokenizer=tokenizer, backbone=config.backbone, max_length=config.max_length,
-                        device=device, prior_weight=prior_weight)
+                        device=device, prior_weight=prior_weight, engine=engine)
     train_ids = [rescorer.encode(u.texts) for u in utts]
     dev_ids = [rescorer.encode(u.texts) for u in dev_utts]
     batches = _Batches(len(utts), config.batch_size, config.seed)
@@ -466,6 +491,7 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
         trainable_by_phase.update({k: ParamCount(**v) for k, v in checkpoint["trainable_by_phase"].items()})
         elapsed_before = checkpoint["elapsed_s"]
         _set_rng_state(checkpoint["rng"])
+    packed = _packed_trainer(model, device) if engine == "packed" else None
 
     def elapsed() -> float:
         return elapsed_before + time.perf_counter() - started
@@ -499,7 +525,7 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
         eval_every = max(1, config.steps // 4)
     emit(TrainStarted(total_steps=config.steps, start_step=start, strategy=config.strategy, scaled_steps=scaled,
                       trainable=count_parameters(model), adapted_matrices=len(run.adapted), device=str(device),
-                      train_utterances=len(utts), skipped_utterances=len(train_utts) - len(utts),
+                      engine=engine, train_utterances=len(utts), skipped_utterances=len(train_utts) - len(utts),
                       prior_weight=prior_weight))
 
     status, checkpoint_path = "finished", None
@@ -512,6 +538,7 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
                 run.switch(model)
                 model.to(device)
                 optimizer = _make_optimizer(model, config, run.phase(step))
+                packed = _packed_trainer(model, device) if engine == "packed" else None
                 in_update = False
                 trainable_by_phase[run.phase(step)] = count_parameters(model)
                 emit(PhaseChanged(step=step, phase=run.phase(step), trainable=trainable_by_phase[run.phase(step)]))
@@ -520,12 +547,18 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
             for group in optimizer.param_groups:
                 group["lr"] = group["base_lr"] * scale
 
-            # forward: every hypothesis of the batch's utterances in one padded batch
+            # forward: every hypothesis of the batch's utterances in one batch, padded or packed
             idx = batches(step)
-            ids, attention = collate([seq for k in idx for seq in train_ids[k]], rescorer.pad_id, device)
+            seqs = [seq for k in idx for seq in train_ids[k]]
             model.train()
-            with autocast(device):
-                lm_flat, cls = model(ids, attention)
+            if packed is not None:
+                packed.train()
+                cls = packed(pack(seqs, device=device))
+                lm_flat = model.head_scores(cls)
+            else:
+                ids, attention = collate(seqs, rescorer.pad_id, device)
+                with autocast(device):
+                    lm_flat, cls = model(ids, attention)
             prior, mask = pad_lists([priors[k] for k in idx], device=device)
             errs, _ = pad_lists([errors[k] for k in idx], device=device)
             lm = torch.zeros_like(prior).masked_scatter(mask, lm_flat)
@@ -573,6 +606,7 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
         "strategy": config.strategy, "strategy_config": strategy.to_dict(), "scaled_steps": scaled,
         "steps": config.steps, "seed": config.seed, "final_ranks": final_ranks,
         "trainable_params": count_parameters(model).trainable, "total_params": count_parameters(model).total,
+        "engine": engine,
     }
     lam = search = dev_result = None
     evals: dict[str, EvalResult] = {}

@@ -72,7 +72,8 @@ class _Bar:
         if isinstance(event, t.TrainStarted):
             scaled = ", ".join(f"{k} {v}" for k, v in event.scaled_steps.items()) or "none"
             console.err.print(f"{event.strategy}: {event.trainable.trainable:,} trainable of {event.trainable.total:,} "
-                              f"parameters ({100 * event.trainable.share:.3f}%, head included) on {event.device}; "
+                              f"parameters ({100 * event.trainable.share:.3f}%, head included) on {event.device} "
+                              f"({event.engine} engine); "
                               f"{event.train_utterances} training lists ({event.skipped_utterances} skipped: all "
                               f"hypotheses equally wrong); scaled steps: {scaled}")
             self.task = self.progress.add_task("train", total=event.total_steps, completed=event.start_step,
@@ -180,6 +181,9 @@ def _augment(utts, p: float, seed: int):
               help="Learning rate of the adapted weights (all encoder weights for ft).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for weights, data order and dropout.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--engine", type=click.Choice(["auto", "hf", "packed"]), default="auto", show_default=True,
+              help="hf: Hugging Face model on padded batches; packed: lorascope's packed encoder (no padding, "
+              "LoRA folded into the frozen product, bf16 on CUDA); auto: packed on CUDA for BERT backbones, hf on a CPU.")
 @click.option("--layers", help="Adapt only these encoder layers, e.g. 0,5 (LoRA strategies).")
 @click.option("--cor-weight", type=click.FloatRange(min=0), help="Weight of LoRB's correlation regulariser.")
 @click.option("--augment", help="perturb[:P]: add perturb-N copies (probability P, default 0.5) of the "
@@ -190,7 +194,7 @@ def _augment(utts, p: float, seed: int):
 @click.pass_context
 def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_data: str, test_data: str,
               backbone: str | None, steps: int | None, batch_size: int | None, lr: float | None, seed: int,
-              device: str, layers: str | None, cor_weight: float | None, augment: str | None,
+              device: str, engine: str, layers: str | None, cor_weight: float | None, augment: str | None,
               checkpoint_every: int, resume: int | None) -> None:
     """Train a rescorer on N-best lists with one of the papers' strategies, headless.
 
@@ -232,7 +236,7 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
                     raise InputError("--layers", "restricts LoRA; it does not apply to ft")
                 options["layers"] = layer_list
             kwargs: dict[str, Any] = {"strategy": strategy, "strategy_options": options, "seed": seed,
-                                      "device": device, "checkpoint_every": checkpoint_every}
+                                      "device": device, "checkpoint_every": checkpoint_every, "engine": engine}
             if backbone:
                 kwargs["backbone"] = backbone
             if steps:
@@ -314,8 +318,11 @@ def resolve(store, value: str, need_references: str | None = None) -> tuple[str,
 @click.option("--data", required=True, help="A dataset name in the store or an N-best file (imported on first use).")
 @click.option("--lam", type=float, help="Combination weight λ. Default: the run's dev-tuned λ.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--engine", type=click.Choice(["auto", "hf", "packed"]), default="auto", show_default=True,
+              help="Scoring engine: hf (padded, sorted by length), packed (no padding), auto (packed for BERT "
+              "backbones).")
 @click.pass_context
-def eval_cmd(ctx: click.Context, run_id: int, data: str, lam: float | None, device: str) -> None:
+def eval_cmd(ctx: click.Context, run_id: int, data: str, lam: float | None, device: str, engine: str) -> None:
     """Score a data set with a stored adapter; store and print 1-best, oracle and rescored WER."""
     from lorascope.core.rescorer import evaluate, load_rescorer
 
@@ -326,7 +333,7 @@ def eval_cmd(ctx: click.Context, run_id: int, data: str, lam: float | None, devi
         if not run.adapter_path:
             raise InputError(f"run {run_id}", f"has no adapter (status {run.status})")
         name, utts = resolve(store, data)
-    rescorer = load_rescorer(run.adapter_path, device=None if device == "auto" else device)
+    rescorer = load_rescorer(run.adapter_path, device=None if device == "auto" else device, engine=engine)
     res = evaluate(rescorer, utts, lam)
     with open_store(ctx) as store:
         if res.rescored_wer is not None:
