@@ -121,6 +121,44 @@ class AdaLoraImportance:
         alloc.update_ipt = (lambda model: None) if updated_elsewhere else (lambda model: self.update())
 
 
+def foreach_update_ipt(allocator) -> Callable[[nn.Module], None]:
+    """peft's ``RankAllocator.update_ipt`` with multi-tensor ops, for ``allocator.update_ipt = ...``.
+
+    Same arithmetic in the same order as peft's loop, so the same numbers bit for bit, but about ten
+    operations in all instead of about ten per adapter matrix; reads and writes the allocator's own
+    dictionaries (new tensors each step, as peft does), so ``reset_ipt``, ``mask_to_budget`` and checkpoints
+    see what they would see with peft's.
+    """
+    beta1, beta2 = float(allocator.beta1), float(allocator.beta2)
+
+    def update_ipt(model: nn.Module) -> None:
+        named = [(n, p) for n, p in model.named_parameters() if "lora_" in n and allocator.adapter_name in n]
+        if not named:
+            return
+        for n, p in named:
+            if n not in allocator.ipt:
+                allocator.ipt[n] = torch.zeros_like(p)
+                allocator.exp_avg_ipt[n] = torch.zeros_like(p)
+                allocator.exp_avg_unc[n] = torch.zeros_like(p)
+        names, params = [n for n, _ in named], [p for _, p in named]
+        grads = [p.grad for p in params]
+        if any(g is None for g in grads):
+            raise ValueError("AdaLoRA importance: an adapter matrix has no gradient yet")
+        with torch.no_grad():
+            ipt = torch._foreach_mul(params, grads)
+            torch._foreach_abs_(ipt)
+            avg = torch._foreach_add(torch._foreach_mul([allocator.exp_avg_ipt[n] for n in names], beta1),
+                                     torch._foreach_mul(ipt, 1 - beta1))
+            diff = torch._foreach_sub(ipt, avg)
+            torch._foreach_abs_(diff)
+            unc = torch._foreach_add(torch._foreach_mul([allocator.exp_avg_unc[n] for n in names], beta2),
+                                     torch._foreach_mul(diff, 1 - beta2))
+        for n, a, b, c in zip(names, ipt, avg, unc):
+            allocator.ipt[n], allocator.exp_avg_ipt[n], allocator.exp_avg_unc[n] = a, b, c
+
+    return update_ipt
+
+
 def make_optimizer(params: Sequence[nn.Parameter], lr: float, **kwargs) -> torch.optim.Optimizer:
     """AdamW over ``params``: fused and safe to capture in a CUDA graph on CUDA, multi-tensor elsewhere."""
     params = list(params)

@@ -50,6 +50,7 @@ from .errors import InputError
 from .losses import correlation_penalty, mwer_loss, pad_lists
 from .metrics import hypothesis_errors, reference_lengths
 from .nbest import Utterance
+from .fastpath import AdaLoraOrthogonal, find_adalora, foreach_update_ipt
 from .packed import PackedBertEncoder, pack
 from .rescorer import (DEFAULT_BACKBONE, ENGINES, Rescorer, RescorerModel, autocast, collate, evaluate,
                        load_backbone, load_rescorer, resolve_device, resolve_engine, save_rescorer)
@@ -319,14 +320,18 @@ def _lr_multiplier(step: int, config: TrainConfig) -> float:
 
 
 def _make_optimizer(model: RescorerModel, config: TrainConfig, phase: str) -> torch.optim.Optimizer:
-    """AdamW over two groups, encoder/adapter weights and the head, each in parameter-name order."""
+    """AdamW over two groups, encoder/adapter weights and the head, each in parameter-name order.
+
+    On CUDA the fused implementation (one kernel per step for all parameters); elsewhere torch's default.
+    """
     body = [(n, p) for n, p in model.named_parameters() if p.requires_grad and not n.startswith("head.")]
     head = list(model.head.named_parameters(prefix="head"))
     body_lr = config.lr_full if phase == "full" else config.lr_adapter
     groups = [{"params": [p for _, p in body], "names": [n for n, _ in body], "lr": body_lr, "base_lr": body_lr},
               {"params": [p for _, p in head], "names": [n for n, _ in head], "lr": config.lr_head,
                "base_lr": config.lr_head}]
-    return torch.optim.AdamW(groups, weight_decay=config.weight_decay)
+    fused = {"fused": True} if next(model.parameters()).is_cuda else {}
+    return torch.optim.AdamW(groups, weight_decay=config.weight_decay, **fused)
 
 
 def _load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
@@ -405,10 +410,20 @@ def _check_resumable(checkpoint: dict[str, Any], config: TrainConfig, fingerprin
         raise InputError("resume", "the checkpoint was written for different training data")
 
 
-def _packed_trainer(model: RescorerModel, device: torch.device) -> PackedBertEncoder:
-    """A trainable packed encoder over the model's current parameters (bf16 frozen copies on CUDA)."""
+def _packed_trainer(model: RescorerModel, device: torch.device, strategy: StrategyConfig):
+    """A trainable packed encoder over the model's current parameters (bf16 frozen copies on CUDA), and the
+    AdaLoRA orthogonal regulariser as one batched product per matrix shape (None without AdaLoRA).
+
+    With AdaLoRA, the rank allocator's importance update is swapped for the multi-tensor one (same numbers).
+    """
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    return PackedBertEncoder(model.backbone, dtype=dtype, trainable=True).to(device)
+    encoder = PackedBertEncoder(model.backbone, dtype=dtype, trainable=True).to(device)
+    adalora = find_adalora(model.backbone)
+    if adalora is None:
+        return encoder, None
+    adalora.rankallocator.update_ipt = foreach_update_ipt(adalora.rankallocator)
+    weight = getattr(strategy, "orth_reg_weight", 0.0)
+    return encoder, (AdaLoraOrthogonal(adalora) if weight > 0 else None)
 
 
 def _dev_scores(rescorer: Rescorer, token_ids: list[list[list[int]]], batch_size: int) -> list[list[float]]:
@@ -491,7 +506,7 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
         trainable_by_phase.update({k: ParamCount(**v) for k, v in checkpoint["trainable_by_phase"].items()})
         elapsed_before = checkpoint["elapsed_s"]
         _set_rng_state(checkpoint["rng"])
-    packed = _packed_trainer(model, device) if engine == "packed" else None
+    packed, packed_orth = _packed_trainer(model, device, strategy) if engine == "packed" else (None, None)
 
     def elapsed() -> float:
         return elapsed_before + time.perf_counter() - started
@@ -538,7 +553,8 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
                 run.switch(model)
                 model.to(device)
                 optimizer = _make_optimizer(model, config, run.phase(step))
-                packed = _packed_trainer(model, device) if engine == "packed" else None
+                if engine == "packed":
+                    packed, packed_orth = _packed_trainer(model, device, strategy)
                 in_update = False
                 trainable_by_phase[run.phase(step)] = count_parameters(model)
                 emit(PhaseChanged(step=step, phase=run.phase(step), trainable=trainable_by_phase[run.phase(step)]))
@@ -564,7 +580,7 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
             lm = torch.zeros_like(prior).masked_scatter(mask, lm_flat)
             mwer = mwer_loss(prior_weight * prior + lm, errs, mask)
             cor = correlation_penalty(cls) if config.cor_weight > 0 else torch.zeros((), device=device)
-            orth = run.regularizer(model)
+            orth = run.regularizer(model) if packed_orth is None else packed_orth()
             orth = torch.zeros((), device=device) if orth is None else orth.to(device)
             loss = mwer + config.cor_weight * cor + orth
 

@@ -81,6 +81,24 @@ def test_train_lora_tiny_random_fills_the_store(db_path, sets):
     assert res.stdout.splitlines()[0].startswith("run,strategy,dataset,perturbation")
 
 
+def test_packed_engine_from_the_command_line_and_eval_on_both_engines(db_path, sets):
+    res = run(db_path, *train_args(sets, "--strategy", "s1", "--steps", "3", "--engine", "packed", "--device", "cpu"))
+    assert res.exit_code == 0, res.output
+    assert "(packed engine)" in res.stderr
+    with Store(db_path) as s:
+        assert s.run(1).config["engine"] == "packed"
+        test_wer = next(m["wer"] for m in s.metrics(1) if m["split"] == "test")
+    wers = []
+    for engine in ("hf", "packed"):
+        res = run(db_path, "eval", "--run", "1", "--data", "te", "--engine", engine)
+        assert res.exit_code == 0, res.output
+        with Store(db_path) as s:
+            wers.append([m["wer"] for m in s.metrics(1) if m["split"] == "eval"][-1])
+    assert wers == [test_wer, test_wer]
+    res = run(db_path, "eval", "--run", "1", "--data", "te", "--engine", "fast")
+    assert res.exit_code == 2 and "Invalid value for '--engine'" in res.stderr
+
+
 def test_train_errors_are_one_line(db_path, sets, tmp_path):
     res = run(db_path, *train_args(sets, "--strategy", "bogus"))
     assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1

@@ -10,7 +10,8 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel
 
-from lorascope.core.fastpath import AdaLoraImportance, AdaLoraOrthogonal, fast_path, make_optimizer
+from lorascope.core.fastpath import (AdaLoraImportance, AdaLoraOrthogonal, fast_path, foreach_update_ipt,
+                                     make_optimizer)
 from lorascope.core.packed import PackedBertEncoder, adapted_linear, pack, score_cls
 
 peft = pytest.importorskip("peft")
@@ -238,6 +239,30 @@ def test_adalora_regulariser_and_importance_match_peft_tiny_random():
         torch.testing.assert_close(unc, inner.rankallocator.exp_avg_unc[name], atol=1e-7, rtol=1e-5)
     fast.install()
     assert inner.rankallocator.exp_avg_ipt[fast.names[0]] is fast.exp_avg_ipt[0]
+
+
+def test_foreach_update_ipt_is_pefts_bit_for_bit_and_survives_a_reset_tiny_random():
+    models = [adalora_model().train(), adalora_model().train()]
+    ours = models[1].base_model.rankallocator
+    ours.update_ipt = foreach_update_ipt(ours)
+    seqs = sequences()
+    for step in range(4):
+        if step == 2:                                # S3 resets the scores when its decay ends
+            for m in models:
+                m.base_model.rankallocator.reset_ipt()
+        for m in models:
+            m.zero_grad()
+            _loss(padded_cls(m, seqs)).backward()
+            m.base_model.rankallocator.update_ipt(m.base_model.model)
+    theirs = models[0].base_model.rankallocator
+    assert theirs.exp_avg_ipt.keys() == ours.exp_avg_ipt.keys() and len(ours.ipt) > 0
+    for table in ("ipt", "exp_avg_ipt", "exp_avg_unc"):
+        for name, value in getattr(theirs, table).items():
+            assert torch.equal(value, getattr(ours, table)[name]), (table, name)
+    # the masks it leads to are the same too
+    budget = theirs.init_bgt // 2
+    assert theirs.mask_to_budget(models[0].base_model.model, budget) == \
+        ours.mask_to_budget(models[1].base_model.model, budget)
 
 
 def test_train_step_runs_on_cpu_and_trains_the_adapters_tiny_random():
