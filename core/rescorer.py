@@ -145,13 +145,18 @@ def _offline() -> bool:
 
 
 def _encoder_from_pretrained(source: str | Path, local_only: bool = True) -> nn.Module:
+    """The encoder in float32 whatever the checkpoint's dtype (half-precision copies train and score in fp32
+    master weights; CUDA scoring and training cast to bf16 themselves)."""
     from transformers import AutoModel
 
     with quiet_loading():
         try:
-            return AutoModel.from_pretrained(source, local_files_only=local_only, add_pooling_layer=False)
+            model = AutoModel.from_pretrained(source, local_files_only=local_only, add_pooling_layer=False)
         except TypeError:  # architectures without a pooler option
-            return AutoModel.from_pretrained(source, local_files_only=local_only)
+            model = AutoModel.from_pretrained(source, local_files_only=local_only)
+    if any(p.is_floating_point() and p.dtype != torch.float32 for p in model.parameters()):
+        model = model.float()
+    return model
 
 
 def load_backbone(name: str | None = None, *, seed: int = 0):

@@ -156,3 +156,14 @@ def test_resuming_with_another_engine_is_refused(tmp_path):
           checkpoint_dir=tmp_path, should_stop=lambda: len([e for e in events if isinstance(e, StepDone)]) == 2)
     with pytest.raises(InputError, match="engine 'packed' -> 'hf'"):
         train(tiny_config(strategy="lora", steps=6, engine="hf"), train_utts, dev_utts, resume_from=tmp_path)
+
+
+def test_a_half_precision_backbone_folder_loads_in_float32(tmp_path):
+    encoder, tokenizer = load_backbone("tiny-random", seed=4)
+    encoder.half().save_pretrained(tmp_path / "half")
+    tokenizer.save_pretrained(tmp_path / "half")
+    loaded, _ = load_backbone(str(tmp_path / "half"))
+    assert {p.dtype for p in loaded.parameters()} == {torch.float32}
+    expected = {k: v.float() for k, v in encoder.state_dict().items()}
+    for key, value in loaded.state_dict().items():
+        assert torch.equal(value, expected[key]), key
