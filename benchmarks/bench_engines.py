@@ -93,6 +93,15 @@ def scoring(engine: str, args: argparse.Namespace) -> dict:
             "threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
+def _child(passthrough: list[str], what: str, engine: str) -> dict | str:
+    """One job in a fresh process: its result row, or a one-line failure."""
+    proc = subprocess.run([sys.executable, __file__, *passthrough, "--one", what, engine],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        return "failed: " + (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--strategies", default="ft,lora,s1", help="comma list of ft, lora, s1, s2, s3")
@@ -104,6 +113,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4, help="utterances per step")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--repeats", type=int, default=1, help="interleaved runs of every job (median reported)")
     parser.add_argument("--score-batch", type=int, default=128, help="hypotheses per scoring batch")
     parser.add_argument("--skip-scoring", action="store_true")
     parser.add_argument("--skip-training", action="store_true")
@@ -116,59 +126,74 @@ def main() -> None:
         print(json.dumps(scoring(args.one[1], args) if args.one[0] == "score" else one(*args.one, args)))
         return
 
-    rows = []
     passthrough = [a for a in sys.argv[1:] if not a.startswith("--json")]
     if args.json is not None:
         passthrough = [a for a in passthrough if a != str(args.json)]
+    engines = args.engines.split(",")
+    jobs = [] if args.skip_scoring else [("score", e) for e in engines]
+    jobs += [] if args.skip_training else [(s, e) for s in args.strategies.split(",") for e in engines]
+    runs: dict[tuple[str, str], list[dict]] = {job: [] for job in jobs}
+    failed: dict[tuple[str, str], str] = {}
+    for repeat in range(args.repeats):       # interleaved, so slow drift of the machine hits every job alike
+        for job in jobs:
+            print(f"[{repeat + 1}/{args.repeats}] {job[0]} {job[1]}", file=sys.stderr, flush=True)
+            out = _child(passthrough, *job)
+            if isinstance(out, str):
+                failed[job] = out
+            else:
+                runs[job].append(out)
+    rows = [{"kind": "scoring" if what == "score" else "training", **r} for (what, _), rs in runs.items() for r in rs]
+
+    def median(job, key):
+        values = [r[key] for r in runs.get(job, [])]
+        return statistics.median(values) if values else None
+
+    def spread(job, key, fmt):
+        values = [r[key] for r in runs.get(job, [])]
+        return f" ({fmt.format(min(values))}-{fmt.format(max(values))})" if len(values) > 1 else ""
+
     if not args.skip_scoring:
         print("| scoring engine | hypotheses | hyps/s | x vs hf |")
-        print("|---|---:|---:|---:|", flush=True)
-        base = None
-        for engine in args.engines.split(","):
-            proc = subprocess.run([sys.executable, __file__, *passthrough, "--one", "score", engine],
-                                  capture_output=True, text=True)
-            if proc.returncode != 0:
-                tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-                print(f"| {engine} | failed: {tail} | | |", flush=True)
+        print("|---|---:|---:|---:|")
+        base = median(("score", "hf"), "hyps_per_s")
+        for engine in engines:
+            job = ("score", engine)
+            if job in failed or not runs[job]:
+                print(f"| {engine} | {failed.get(job, 'no result')} | | |")
                 continue
-            row = json.loads(proc.stdout.strip().splitlines()[-1])
-            rows.append({"kind": "scoring", **row})
-            base = row["hyps_per_s"] if engine == "hf" else base
-            speedup = f"{row['hyps_per_s'] / base:.2f}" if base else ""
-            print(f"| {row['engine']} | {row['hypotheses']} | {row['hyps_per_s']:,.0f} | {speedup} |", flush=True)
+            value = median(job, "hyps_per_s")
+            speedup = f"{value / base:.2f}" if base else ""
+            print(f"| {engine} | {runs[job][0]['hypotheses']} | {value:,.0f}{spread(job, 'hyps_per_s', '{:,.0f}')} | "
+                  f"{speedup} |")
         print()
-    if args.skip_training:
-        strategies = []
-    else:
-        strategies = args.strategies.split(",")
+    if not args.skip_training:
         print("| strategy | engine | ms/step | peak MiB | x vs hf | trainable % |")
-        print("|---|---|---:|---:|---:|---:|", flush=True)
-    for strategy in strategies:
-        base = None
-        for engine in args.engines.split(","):
-            proc = subprocess.run([sys.executable, __file__, *passthrough, "--one", strategy, engine],
-                                  capture_output=True, text=True)
-            if proc.returncode != 0:
-                tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-                print(f"| {strategy} | {engine} | failed: {tail} | | | |", flush=True)
-                continue
-            row = json.loads(proc.stdout.strip().splitlines()[-1])
-            rows.append({"kind": "training", **row})
-            base = row["ms_per_step"] if engine == "hf" else base
-            speedup = f"{base / row['ms_per_step']:.2f}" if base else ""
-            print(f"| {strategy} | {row['engine']} | {row['ms_per_step']:.1f} | {row['peak_mib']:.0f} | {speedup} | "
-                  f"{100 * row['trainable_share']:.2f} |", flush=True)
-    trained = [r for r in rows if r["kind"] == "training"]
-    if trained:
-        best_ft = min((r["ms_per_step"] for r in trained if r["strategy"] == "ft"), default=None)
-        best_lora = min((r["ms_per_step"] for r in trained if r["strategy"] == "lora"), default=None)
-        best_s1 = min((r["ms_per_step"] for r in trained if r["strategy"] == "s1"), default=None)
+        print("|---|---|---:|---:|---:|---:|")
+        for strategy in args.strategies.split(","):
+            base = median((strategy, "hf"), "ms_per_step")
+            for engine in engines:
+                job = (strategy, engine)
+                if job in failed or not runs[job]:
+                    print(f"| {strategy} | {engine} | {failed.get(job, 'no result')} | | | |")
+                    continue
+                value = median(job, "ms_per_step")
+                speedup = f"{base / value:.2f}" if base else ""
+                print(f"| {strategy} | {engine} | {value:.1f}{spread(job, 'ms_per_step', '{:.1f}')} | "
+                      f"{median(job, 'peak_mib'):.0f} | {speedup} | {100 * runs[job][0]['trainable_share']:.2f} |")
+
+        def best(strategy):
+            values = [median((strategy, e), "ms_per_step") for e in engines]
+            values = [v for v in values if v is not None]
+            return min(values) if values else None
+
+        best_ft, best_lora, best_s1 = best("ft"), best("lora"), best("s1")
         if best_ft and best_lora:
             print(f"\nbest ft / best lora: {best_ft / best_lora:.2f}x (goal >= 1.2)")
         if best_lora and best_s1:
             print(f"best s1 / best lora: {best_s1 / best_lora:.2f}x (goal <= 1.2)")
     if rows:
-        print(f"device {args.device}, torch {rows[0]['torch']}, {rows[0]['threads']} threads")
+        print(f"device {args.device}, torch {rows[0]['torch']}, {rows[0]['threads']} threads, "
+              f"median of {args.repeats} interleaved run(s) (range in brackets)")
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
 

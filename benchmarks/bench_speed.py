@@ -178,7 +178,8 @@ def scoring_table(shape: str, seqs: list[list[int]], device, dtype, batch_size: 
     for name, fn, enc in variants:
         row = {"model": shape, "variant": name}
         try:
-            fn()                                                  # warm-up (and kernel selection)
+            if device.type == "cuda" or repeats > 1:
+                fn()                                              # warm-up (and kernel selection)
             seconds = median_time(fn, device, repeats)
             row["hyps_per_s"] = n / seconds
             if enc is not None:
@@ -488,6 +489,10 @@ def main() -> None:
     parser.add_argument("--paths", default="plain,fast", help="training paths to time (default plain,fast)")
     parser.add_argument("--steps", type=int, help="timed training steps per repeat")
     parser.add_argument("--repeats", type=int, help="timing repeats (median)")
+    parser.add_argument("--score-hyps", type=int, help="score only the first N hypotheses")
+    parser.add_argument("--score-batch", type=int, help="hypotheses per scoring batch")
+    parser.add_argument("--score-shapes", help="comma list of minilm, bert-base (scoring)")
+    parser.add_argument("--score-backends", help="comma list of packed attention back-ends to time")
     parser.add_argument("--json", type=Path, help="write all rows to this file")
     args = parser.parse_args()
 
@@ -521,7 +526,14 @@ def main() -> None:
         else:
             seqs, batch_size, repeats, shapes = random_sequences(lengths), 1024, 5, ["minilm", "bert-base"]
         repeats = args.repeats or repeats
+        if args.score_hyps:
+            seqs = seqs[:args.score_hyps]
+        batch_size = args.score_batch or batch_size
+        if args.score_shapes:
+            shapes = args.score_shapes.split(",")
         backends = (["varlen", "nested", "grouped"] if device.type == "cuda" else ["nested", "grouped"])
+        if args.score_backends:
+            backends = args.score_backends.split(",")
         print(f"\nscoring: {len(seqs)} hypotheses, batches of {batch_size}, mean length "
               f"{sum(map(len, seqs)) / len(seqs):.1f}, max {max(map(len, seqs))}", flush=True)
         results["scoring"] = [r for shape in shapes

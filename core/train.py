@@ -21,7 +21,7 @@ frozen product so no gradient of a frozen weight is formed. Loss, clipping, opti
 the same code on both. The packed copy of the frozen weights is rebuilt after a phase switch and a resume.
 Both engines compute the same function, but draw dropout masks differently (one LoRA-dropout mask shared
 by Q, K and V), so their runs are not bit-identical. ``"auto"`` picks packed on CUDA for BERT backbones and
-hf on a CPU, where packed steps measured only 1.07-1.13x faster (short lists pad little) and hf keeps
+hf on a CPU, where packed steps measured only 1.02-1.18x faster (short lists pad little) and hf keeps
 earlier CPU runs reproducible. Dev scoring during training uses the training engine.
 
 Reproducibility. The seed fixes the initial weights, the data order (a fixed permutation per epoch) and
