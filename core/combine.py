@@ -3,6 +3,12 @@
 ``prior`` is :meth:`Utterance.prior_scores` (first-pass scores, or ``-rank`` for rank-only lists). The λ grid
 always holds 0, where the combination is the first pass itself; the search keeps the smallest λ among the
 best, so a tuned rescorer is never worse than the first pass on the set it was tuned on.
+
+That guarantee is about the tuning set only: a λ that wins on dev by a handful of words can lose on unseen
+data. With ``min_p_better`` the search also asks a paired bootstrap over the dev utterances (Bisani & Ney)
+how often the chosen λ beats the first pass, and falls back to λ = 0 unless that share reaches
+``min_p_better`` (training uses 0.95). The check runs on the same dev set the λ was picked on, so it is
+optimistic; it screens out gains that are noise even there.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .metrics import corpus_wer, hypothesis_errors, reference_lengths
+from .metrics import corpus_wer, hypothesis_errors, paired_bootstrap, reference_lengths
 from .nbest import Utterance
 
 # Multiples of the training-time λ (1 / prior weight); 0 is added in front.
@@ -53,30 +59,44 @@ def lambda_grid(scale: float = 1.0) -> list[float]:
 
 @dataclass(frozen=True)
 class LambdaSearch:
-    """Dev WER at every λ of the grid and the λ chosen (the smallest among the lowest WERs)."""
+    """Dev WER at every λ of the grid and the λ chosen (the smallest among the lowest WERs, or 0 after the gate)."""
 
     grid: tuple[float, ...]
     wers: tuple[float, ...]
     lam: float
     wer: float
-    first_pass_wer: float  # WER at λ = 0
+    first_pass_wer: float               # WER at λ = 0
+    p_better: float | None = None       # bootstrap share of dev resamples where the best λ beats λ = 0
+    fell_back_from: float | None = None  # the best grid λ when the gate chose 0 instead
 
 
 def search_lambda(utterances: Sequence[Utterance], lm_scores: Sequence[Sequence[float]],
                   grid: Sequence[float], *, error_table: Sequence[Sequence[int]] | None = None,
-                  ref_lengths: Sequence[int] | None = None) -> LambdaSearch:
-    """Line search of λ over ``grid`` (0 is added when missing) by corpus WER of the rescored choices."""
+                  ref_lengths: Sequence[int] | None = None, min_p_better: float | None = None,
+                  resamples: int = 1000, seed: int = 0) -> LambdaSearch:
+    """Line search of λ over ``grid`` (0 is added when missing) by corpus WER of the rescored choices.
+
+    ``min_p_better`` (0 to 1, or None for no check): keep the best λ only when it beats λ = 0 in at least
+    this share of ``resamples`` paired-bootstrap resamples of the utterances (module docstring).
+    """
     grid = sorted(set(float(g) for g in grid) | {0.0})
     table = hypothesis_errors(utterances) if error_table is None else error_table
     lens = reference_lengths(utterances) if ref_lengths is None else ref_lengths
     priors = [u.prior_scores() for u in utterances]
-    wers = []
+    wers, errors = [], []
     for lam in grid:
         choices = [best_index([p + lam * s for p, s in zip(prior, lm)]) for prior, lm in zip(priors, lm_scores)]
-        wers.append(corpus_wer([row[c] for row, c in zip(table, choices)], lens))
+        errors.append([row[c] for row, c in zip(table, choices)])
+        wers.append(corpus_wer(errors[-1], lens))
     best = min(range(len(grid)), key=lambda k: (wers[k], grid[k]))
+    zero = grid.index(0.0)
+    p_better = fell_back_from = None
+    if min_p_better is not None and best != zero:
+        p_better = paired_bootstrap(errors[zero], errors[best], lens, resamples=resamples, seed=seed).p_b_better
+        if p_better < min_p_better:
+            fell_back_from, best = grid[best], zero
     return LambdaSearch(grid=tuple(grid), wers=tuple(wers), lam=grid[best], wer=wers[best],
-                        first_pass_wer=wers[grid.index(0.0)])
+                        first_pass_wer=wers[zero], p_better=p_better, fell_back_from=fell_back_from)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,9 @@ spread) and the LM score with weight one; the head, which starts at zero, learns
 weight on the prior is deliberately absent: in the design probes such a weight grew quickly, the N-best
 softmax saturated on the first-pass order and the LM stopped receiving gradient. After training, λ in
 ``prior + λ·LM`` is chosen on dev from a grid of multiples of ``1 / w`` (the λ the model was trained at) that
-also holds 0, so the tuned combination can always fall back to the first pass.
+also holds 0, so the tuned combination can always fall back to the first pass; and it does, unless the best
+λ beats the first pass in at least ``lambda_confidence`` (0.95) of paired-bootstrap resamples of dev
+(:func:`.combine.search_lambda`), so a λ picked on a noise-level dev gain does not reach unseen data.
 
 Engines. ``engine="hf"`` runs each step's hypotheses through the Hugging Face (peft) model as one padded
 batch. ``"packed"`` runs them through :class:`.packed.PackedBertEncoder` in training mode over the model's own
@@ -99,6 +101,8 @@ class TrainConfig:
     checkpoint_every: int | None = None
     score_batch_size: int = 128
     engine: str = "auto"       # "hf", "packed", or "auto": packed on CUDA for BERT backbones, else hf
+    lambda_confidence: float = 0.95   # keep a dev-tuned λ > 0 only if it beats λ = 0 in this share of
+                                      # bootstrap resamples of dev (0: keep the best dev λ whatever its margin)
 
     def __post_init__(self) -> None:
         def bad(problem: str) -> InputError:
@@ -119,6 +123,8 @@ class TrainConfig:
                 raise bad(f"{key} must be positive, got {getattr(self, key)}")
         if not 0 <= self.lr_warmup < 1 or not 0 <= self.lr_min <= 1:
             raise bad("lr_warmup must be in [0, 1) and lr_min in [0, 1]")
+        if not 0 <= self.lambda_confidence <= 1:
+            raise bad(f"lambda_confidence must be in [0, 1], got {self.lambda_confidence}")
         if self.cor_weight < 0 or self.weight_decay < 0 or self.grad_clip < 0:
             raise bad("cor_weight, weight_decay and grad_clip must be >= 0")
         if self.prior_weight is not None and not self.prior_weight > 0:
@@ -525,9 +531,11 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
         emit(CheckpointSaved(step=step, path=path, reason=reason))
         return path
 
-    def evaluate_dev(step: int) -> tuple[list[list[float]], LambdaSearch]:
+    def evaluate_dev(step: int, final: bool = False) -> tuple[list[list[float]], LambdaSearch]:
         lm = _dev_scores(rescorer, dev_ids, config.score_batch_size)
-        search = search_lambda(dev_utts, lm, grid, error_table=dev_table, ref_lengths=dev_lens)
+        gate = config.lambda_confidence if final and config.lambda_confidence > 0 else None
+        search = search_lambda(dev_utts, lm, grid, error_table=dev_table, ref_lengths=dev_lens, min_p_better=gate,
+                               seed=config.seed)
         at_train = search.wers[search.grid.index(train_lam)] if train_lam in search.grid else math.nan
         record = DevEvaluated(step=step, wer=at_train, lam=train_lam, best_wer=search.wer, best_lam=search.lam,
                               first_pass_wer=search.first_pass_wer)
@@ -628,7 +636,7 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
     evals: dict[str, EvalResult] = {}
     saved = None
     if status == "finished":
-        dev_lm, search = evaluate_dev(step)
+        dev_lm, search = evaluate_dev(step, final=True)
         lam = search.lam
         emit(LambdaTuned(search=search))
         rescorer.lam = lam

@@ -101,8 +101,11 @@ def _store_results(store, run_id: int, result, names: dict[str, str], bar: _Bar)
     from lorascope.core.metrics import paired_bootstrap
 
     cfg = result.config.to_dict()
+    search = result.lambda_search
     cfg.update(scaled_steps=result.scaled_steps, prior_weight_used=result.prior_weight,
-               augment_p=store.run(run_id).config.get("augment_p"))
+               augment_p=store.run(run_id).config.get("augment_p"),
+               lambda_p_better=search.p_better if search else None,
+               lambda_fell_back_from=search.fell_back_from if search else None)
     store.update_run(run_id, config=cfg, lam=result.lam, steps_done=result.steps_done)
     if result.adapter_dir:
         store.add_adapter(run_id, path=result.adapter_dir, trainable_params=result.trainable.trainable,
@@ -149,6 +152,14 @@ def _print_summary(run_id: int, result, names: dict[str, str]) -> None:
         f"run {run_id}: {result.config.strategy}, λ = {result.lam:.4g}, {result.steps_done} steps, "
         f"{result.wall_time_s:.0f} s, {result.trainable.trainable:,} trainable ({100 * result.trainable.share:.3f}%)",
         ["split", "dataset", "utts", "1-best WER%", "oracle WER%", "rescored WER%", "relative"], rows))
+    search = result.lambda_search
+    if search is not None and search.fell_back_from is not None:
+        console.out.print(f"λ: the best dev λ ({search.fell_back_from:.4g}) beat the first pass in only "
+                          f"{100 * search.p_better:.1f}% of bootstrap resamples of dev (needs "
+                          f"{100 * result.config.lambda_confidence:.0f}%), so λ = 0: the first pass is kept")
+    elif search is not None and search.p_better is not None:
+        console.out.print(f"λ: the dev gain over the first pass holds in {100 * search.p_better:.1f}% of bootstrap "
+                          f"resamples of dev")
 
 
 def _augment(utts, p: float, seed: int):
@@ -188,6 +199,9 @@ def _augment(utts, p: float, seed: int):
 @click.option("--cor-weight", type=click.FloatRange(min=0), help="Weight of LoRB's correlation regulariser.")
 @click.option("--augment", help="perturb[:P]: add perturb-N copies (probability P, default 0.5) of the "
               "training lists.")
+@click.option("--lambda-confidence", type=click.FloatRange(0, 1), default=0.95, show_default=True,
+              help="Keep a dev-tuned λ > 0 only if it beats the first pass in this share of paired-bootstrap "
+              "resamples of dev; else λ = 0. 0 keeps the best dev λ whatever its margin.")
 @click.option("--checkpoint-every", type=click.IntRange(min=0), default=50, show_default=True,
               help="Write a checkpoint every N steps (0: only on interruption).")
 @click.option("--resume", "resume", type=int, metavar="RUN", help="Continue an interrupted run.")
@@ -195,7 +209,7 @@ def _augment(utts, p: float, seed: int):
 def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_data: str, test_data: str,
               backbone: str | None, steps: int | None, batch_size: int | None, lr: float | None, seed: int,
               device: str, engine: str, layers: str | None, cor_weight: float | None, augment: str | None,
-              checkpoint_every: int, resume: int | None) -> None:
+              lambda_confidence: float, checkpoint_every: int, resume: int | None) -> None:
     """Train a rescorer on N-best lists with one of the papers' strategies, headless.
 
     Tunes λ on the dev set, evaluates dev and test, saves the adapter beside the store and records the run,
@@ -236,7 +250,8 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
                     raise InputError("--layers", "restricts LoRA; it does not apply to ft")
                 options["layers"] = layer_list
             kwargs: dict[str, Any] = {"strategy": strategy, "strategy_options": options, "seed": seed,
-                                      "device": device, "checkpoint_every": checkpoint_every, "engine": engine}
+                                      "device": device, "checkpoint_every": checkpoint_every, "engine": engine,
+                                      "lambda_confidence": lambda_confidence}
             if backbone:
                 kwargs["backbone"] = backbone
             if steps:
