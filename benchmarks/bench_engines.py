@@ -148,39 +148,41 @@ def main() -> None:
         values = [r[key] for r in runs.get(job, [])]
         return statistics.median(values) if values else None
 
-    def spread(job, key, fmt):
+    def measured(job, key, fmt, higher_is_better):
+        """'median (min-max)' and the speed-up over the hf engine, or None when the job has no result."""
         values = [r[key] for r in runs.get(job, [])]
-        return f" ({fmt.format(min(values))}-{fmt.format(max(values))})" if len(values) > 1 else ""
+        if job in failed or not values:
+            return None
+        value = statistics.median(values)
+        text = fmt.format(value) + (f" ({fmt.format(min(values))}-{fmt.format(max(values))})" if len(values) > 1 else "")
+        base = median((job[0], "hf"), key)
+        speedup = "" if not base else f"{(value / base if higher_is_better else base / value):.2f}"
+        return text, speedup
 
+    tables = []
     if not args.skip_scoring:
-        print("| scoring engine | hypotheses | hyps/s | x vs hf |")
-        print("|---|---:|---:|---:|")
-        base = median(("score", "hf"), "hyps_per_s")
-        for engine in engines:
-            job = ("score", engine)
-            if job in failed or not runs[job]:
-                print(f"| {engine} | {failed.get(job, 'no result')} | | |")
-                continue
-            value = median(job, "hyps_per_s")
-            speedup = f"{value / base:.2f}" if base else ""
-            print(f"| {engine} | {runs[job][0]['hypotheses']} | {value:,.0f}{spread(job, 'hyps_per_s', '{:,.0f}')} | "
-                  f"{speedup} |")
+        tables.append((["scoring engine", "hypotheses", "hyps/s", "x vs hf"], ["score"], "hyps_per_s", "{:,.0f}", True,
+                       lambda job, r: [job[1], str(r["hypotheses"])], lambda job, r: []))
+    if not args.skip_training:
+        tables.append((["strategy", "engine", "ms/step", "x vs hf", "peak MiB", "trainable %"],
+                       args.strategies.split(","), "ms_per_step", "{:.1f}", False,
+                       lambda job, r: [job[0], job[1]],
+                       lambda job, r: [f"{median(job, 'peak_mib'):.0f}", f"{100 * r['trainable_share']:.2f}"]))
+    for columns, groups, key, fmt, higher, lead, tail in tables:
+        print("| " + " | ".join(columns) + " |")
+        print("|---|" + "---:|" * (len(columns) - 1))
+        for group in groups:
+            for engine in engines:
+                job = (group, engine)
+                result = measured(job, key, fmt, higher)
+                if result is None:
+                    cells = [*lead(job, {"hypotheses": "-"}), failed.get(job, "no result")]
+                    print("| " + " | ".join(cells + [""] * (len(columns) - len(cells))) + " |")
+                    continue
+                first = runs[job][0]
+                print("| " + " | ".join([*lead(job, first), *result, *tail(job, first)]) + " |")
         print()
     if not args.skip_training:
-        print("| strategy | engine | ms/step | peak MiB | x vs hf | trainable % |")
-        print("|---|---|---:|---:|---:|---:|")
-        for strategy in args.strategies.split(","):
-            base = median((strategy, "hf"), "ms_per_step")
-            for engine in engines:
-                job = (strategy, engine)
-                if job in failed or not runs[job]:
-                    print(f"| {strategy} | {engine} | {failed.get(job, 'no result')} | | | |")
-                    continue
-                value = median(job, "ms_per_step")
-                speedup = f"{base / value:.2f}" if base else ""
-                print(f"| {strategy} | {engine} | {value:.1f}{spread(job, 'ms_per_step', '{:.1f}')} | "
-                      f"{median(job, 'peak_mib'):.0f} | {speedup} | {100 * runs[job][0]['trainable_share']:.2f} |")
-
         def best(strategy):
             values = [median((strategy, e), "ms_per_step") for e in engines]
             values = [v for v in values if v is not None]
