@@ -27,7 +27,7 @@ import torch  # noqa: E402
 
 from lorascope.core.formats import read_nbest  # noqa: E402
 from lorascope.core.metrics import paired_bootstrap, reference_lengths  # noqa: E402
-from lorascope.core.rescorer import evaluate  # noqa: E402
+from lorascope.core.combine import evaluate_scores  # noqa: E402
 from lorascope.core.train import TrainConfig, train  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,8 +94,8 @@ def main() -> None:
             p_better = "-" if search.p_better is None else f"{search.p_better:.3f}"
             ungated = "same"
             if search.fell_back_from is not None:
-                ungated = f"{100 * evaluate(res.rescorer, te, search.fell_back_from).rescored_wer:.2f} " \
-                          f"(λ {search.fell_back_from:.3g})"
+                at_best = evaluate_scores(te, t.lm_scores, search.fell_back_from)   # the test LM scores, recombined
+                ungated = f"{100 * at_best.rescored_wer:.2f} (λ {search.fell_back_from:.3g})"
             print(f"| {strategy} | {100 * res.trainable.share:.2f} | {res.wall_time_s:.0f} | "
                   f"{100 * t.one_best_wer:.2f} | {100 * t.oracle_wer:.2f} | {100 * t.rescored_wer:.2f} | "
                   f"{100 * rel:+.1f}% | [{100 * boot.low:+.2f}, {100 * boot.high:+.2f}] | {res.lam:.3g} | "

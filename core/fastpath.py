@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .packed import PackedBatch, PackedBertEncoder, resolve_attention
+from .packed import PackedBatch, PackedBertEncoder, compute_dtype, resolve_attention
 
 STRATEGIES = ("ft", "lora", "s1", "s2", "s3")
 ADALORA_STRATEGIES = ("s1", "s3")
@@ -75,6 +75,26 @@ class AdaLoraOrthogonal:
         return self.weight * total / self.count
 
 
+def _importance_step(params: list[torch.Tensor], exp_avg_ipt: list[torch.Tensor], exp_avg_unc: list[torch.Tensor],
+                     beta1: float, beta2: float) -> tuple[list[torch.Tensor], ...]:
+    """peft's sensitivity update over many matrices at once: new ``(ipt, exp_avg_ipt, exp_avg_unc)`` lists.
+
+    ``ipt = |p * grad|``, ``avg = beta1 avg + (1 - beta1) ipt``, ``unc = beta2 unc + (1 - beta2) |ipt - avg|``,
+    the operations in peft's order, so the numbers are peft's bit for bit.
+    """
+    grads = [p.grad for p in params]
+    if any(g is None for g in grads):
+        raise ValueError("AdaLoRA importance: an adapter matrix has no gradient yet")
+    with torch.no_grad():
+        ipt = torch._foreach_mul(params, grads)
+        torch._foreach_abs_(ipt)
+        avg = torch._foreach_add(torch._foreach_mul(exp_avg_ipt, beta1), torch._foreach_mul(ipt, 1 - beta1))
+        diff = torch._foreach_sub(ipt, avg)
+        torch._foreach_abs_(diff)
+        unc = torch._foreach_add(torch._foreach_mul(exp_avg_unc, beta2), torch._foreach_mul(diff, 1 - beta2))
+    return ipt, avg, unc
+
+
 class AdaLoraImportance:
     """peft's ``RankAllocator.update_ipt`` with multi-tensor ops; shares its buffers with the allocator.
 
@@ -97,16 +117,10 @@ class AdaLoraImportance:
 
     @torch.no_grad()
     def update(self) -> None:
-        grads = [p.grad for p in self.params]
-        if any(g is None for g in grads):
-            raise ValueError("AdaLoRA importance: an adapter matrix has no gradient yet")
-        ipt = torch._foreach_mul(self.params, grads)
-        torch._foreach_abs_(ipt)
-        torch._foreach_copy_(self.ipt, ipt)
-        torch._foreach_lerp_(self.exp_avg_ipt, ipt, 1.0 - self.beta1)
-        diff = torch._foreach_sub(ipt, self.exp_avg_ipt)
-        torch._foreach_abs_(diff)
-        torch._foreach_lerp_(self.exp_avg_unc, diff, 1.0 - self.beta2)
+        """One update, written into the buffers in place (a captured graph keeps their addresses)."""
+        new = _importance_step(self.params, self.exp_avg_ipt, self.exp_avg_unc, self.beta1, self.beta2)
+        for buffers, values in zip((self.ipt, self.exp_avg_ipt, self.exp_avg_unc), new):
+            torch._foreach_copy_(buffers, values)
 
     def install(self, *, updated_elsewhere: bool = False) -> None:
         """Point the allocator at these buffers and replace its update_ipt.
@@ -124,8 +138,8 @@ class AdaLoraImportance:
 def foreach_update_ipt(allocator) -> Callable[[nn.Module], None]:
     """peft's ``RankAllocator.update_ipt`` with multi-tensor ops, for ``allocator.update_ipt = ...``.
 
-    Same arithmetic in the same order as peft's loop, so the same numbers bit for bit, but about ten
-    operations in all instead of about ten per adapter matrix; reads and writes the allocator's own
+    :func:`_importance_step`: peft's numbers bit for bit, but about ten operations in all instead of about
+    ten per adapter matrix; reads and writes the allocator's own
     dictionaries (new tensors each step, as peft does), so ``reset_ipt``, ``mask_to_budget`` and checkpoints
     see what they would see with peft's.
     """
@@ -140,19 +154,9 @@ def foreach_update_ipt(allocator) -> Callable[[nn.Module], None]:
                 allocator.ipt[n] = torch.zeros_like(p)
                 allocator.exp_avg_ipt[n] = torch.zeros_like(p)
                 allocator.exp_avg_unc[n] = torch.zeros_like(p)
-        names, params = [n for n, _ in named], [p for _, p in named]
-        grads = [p.grad for p in params]
-        if any(g is None for g in grads):
-            raise ValueError("AdaLoRA importance: an adapter matrix has no gradient yet")
-        with torch.no_grad():
-            ipt = torch._foreach_mul(params, grads)
-            torch._foreach_abs_(ipt)
-            avg = torch._foreach_add(torch._foreach_mul([allocator.exp_avg_ipt[n] for n in names], beta1),
-                                     torch._foreach_mul(ipt, 1 - beta1))
-            diff = torch._foreach_sub(ipt, avg)
-            torch._foreach_abs_(diff)
-            unc = torch._foreach_add(torch._foreach_mul([allocator.exp_avg_unc[n] for n in names], beta2),
-                                     torch._foreach_mul(diff, 1 - beta2))
+        names = [n for n, _ in named]
+        ipt, avg, unc = _importance_step([p for _, p in named], [allocator.exp_avg_ipt[n] for n in names],
+                                         [allocator.exp_avg_unc[n] for n in names], beta1, beta2)
         for n, a, b, c in zip(names, ipt, avg, unc):
             allocator.ipt[n], allocator.exp_avg_ipt[n], allocator.exp_avg_unc[n] = a, b, c
 
@@ -273,7 +277,7 @@ def fast_path(model: nn.Module, strategy: str, *, dtype: torch.dtype | None = No
         raise ValueError(f"fast path: unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
     device = next(model.parameters()).device
     on_cuda = device.type == "cuda"
-    dtype = dtype or (torch.bfloat16 if on_cuda else torch.float32)
+    dtype = dtype or compute_dtype(device)
     compile_elementwise = on_cuda if compile_elementwise is None else compile_elementwise
     adalora = find_adalora(model)
     if strategy in ADALORA_STRATEGIES and adalora is None:

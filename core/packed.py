@@ -452,6 +452,11 @@ def find_bert(model: nn.Module) -> nn.Module:
     raise ValueError("packed encoder: no BERT encoder (embeddings + encoder.layer) in this model")
 
 
+def compute_dtype(device) -> torch.dtype:
+    """The packed encoder's activations and frozen weights: bfloat16 on CUDA, float32 elsewhere."""
+    return torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
+
+
 def unsupported_reason(model: nn.Module) -> str | None:
     """Why the packed encoder cannot run ``model`` (None when it can): BERT only, absolute positions, GELU."""
     try:
@@ -574,7 +579,7 @@ def score_cls(model: nn.Module, sequences: Sequence[Sequence[int]], *, batch_siz
     on CUDA and float32 elsewhere.
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
+    dtype = dtype or compute_dtype(device)
     encoder = PackedBertEncoder(model, dtype=dtype, attention=attention).to(device).eval()
     out = []
     for start in range(0, len(sequences), batch_size):

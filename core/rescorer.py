@@ -93,6 +93,12 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     return device
 
 
+def check_engine(engine: str) -> None:
+    """InputError unless ``engine`` is one of :data:`ENGINES`."""
+    if engine not in ENGINES:
+        raise InputError("engine", f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
+
+
 def resolve_engine(engine: str, model: nn.Module, device: torch.device, *, training: bool = False) -> str:
     """``"hf"`` or ``"packed"`` for ``engine`` (see the module docstring); InputError when packed cannot run.
 
@@ -100,8 +106,7 @@ def resolve_engine(engine: str, model: nn.Module, device: torch.device, *, train
     """
     from .packed import unsupported_reason
 
-    if engine not in ENGINES:
-        raise InputError("engine", f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
+    check_engine(engine)
     if engine == "hf":
         return "hf"
     reason = unsupported_reason(model)
@@ -292,14 +297,13 @@ class Rescorer:
 
     def _packed_encoder(self):
         """The frozen packed encoder of the current weights (built again after any weight changes)."""
-        from .packed import PackedBertEncoder, weights_signature
+        from .packed import PackedBertEncoder, compute_dtype, weights_signature
 
         backbone = self.model.backbone
         signature = weights_signature(backbone)
         if self._packed is None or self._packed[0] != signature:
             self._packed = None   # free the old copy before building the new one
-            dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
-            encoder = PackedBertEncoder(backbone, dtype=dtype).to(self.device).eval()
+            encoder = PackedBertEncoder(backbone, dtype=compute_dtype(self.device)).to(self.device).eval()
             self._packed = (signature, encoder)
         return self._packed[1]
 
@@ -321,12 +325,12 @@ class Rescorer:
         self.model.eval()
         try:
             packed = self._packed_encoder() if self.active_engine == "packed" else None
+            if packed is not None:
+                from .packed import pack
             with torch.no_grad(), autocast(self.device):
                 for start in range(0, len(order), batch_size):
                     idx = order[start:start + batch_size]
                     if packed is not None:
-                        from .packed import pack
-
                         cls = packed(pack([token_ids[i] for i in idx], device=self.device))
                         out = self.model.head_scores(cls)
                     else:

@@ -53,8 +53,8 @@ from .losses import correlation_penalty, mwer_loss, pad_lists
 from .metrics import hypothesis_errors, reference_lengths
 from .nbest import Utterance
 from .fastpath import AdaLoraOrthogonal, find_adalora, foreach_update_ipt
-from .packed import PackedBertEncoder, pack
-from .rescorer import (DEFAULT_BACKBONE, ENGINES, Rescorer, RescorerModel, autocast, collate, evaluate,
+from .packed import PackedBertEncoder, compute_dtype, pack
+from .rescorer import (DEFAULT_BACKBONE, Rescorer, RescorerModel, autocast, check_engine, collate, evaluate,
                        load_backbone, load_rescorer, resolve_device, resolve_engine, save_rescorer)
 from .strategies import STRATEGIES, ParamCount, StrategyConfig, count_parameters, strategy_config
 
@@ -110,8 +110,7 @@ class TrainConfig:
 
         if self.strategy not in STRATEGIES:
             raise InputError("strategy", f"unknown strategy {self.strategy!r} (known: {', '.join(STRATEGIES)})")
-        if self.engine not in ENGINES:
-            raise InputError("engine", f"unknown engine {self.engine!r} (known: {', '.join(ENGINES)})")
+        check_engine(self.engine)
         self.strategy_options = dict(self.strategy_options or {})
         self.strategy_config()  # validates the options
         for key in ("steps", "batch_size", "max_length", "score_batch_size"):
@@ -422,8 +421,7 @@ def _packed_trainer(model: RescorerModel, device: torch.device, strategy: Strate
 
     With AdaLoRA, the rank allocator's importance update is swapped for the multi-tensor one (same numbers).
     """
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    encoder = PackedBertEncoder(model.backbone, dtype=dtype, trainable=True).to(device)
+    encoder = PackedBertEncoder(model.backbone, dtype=compute_dtype(device), trainable=True).to(device)
     adalora = find_adalora(model.backbone)
     if adalora is None:
         return encoder, None

@@ -15,6 +15,7 @@ from . import console
 from .console import pct
 
 STRATEGY_NAMES = ("ft", "lora", "s1", "s2", "s3")
+ENGINE_NAMES = ("auto", "hf", "packed")      # core.rescorer.ENGINES, kept here so --help needs no torch import
 
 
 def _parse_layers(value: str | None) -> list[int] | None:
@@ -192,7 +193,7 @@ def _augment(utts, p: float, seed: int):
               help="Learning rate of the adapted weights (all encoder weights for ft).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for weights, data order and dropout.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--engine", type=click.Choice(["auto", "hf", "packed"]), default="auto", show_default=True,
+@click.option("--engine", type=click.Choice(ENGINE_NAMES), default="auto", show_default=True,
               help="hf: Hugging Face model on padded batches; packed: lorascope's packed encoder (no padding, "
               "LoRA folded into the frozen product, bf16 on CUDA); auto: packed on CUDA for BERT backbones, hf on a CPU.")
 @click.option("--layers", help="Adapt only these encoder layers, e.g. 0,5 (LoRA strategies).")
@@ -333,7 +334,7 @@ def resolve(store, value: str, need_references: str | None = None) -> tuple[str,
 @click.option("--data", required=True, help="A dataset name in the store or an N-best file (imported on first use).")
 @click.option("--lam", type=float, help="Combination weight λ. Default: the run's dev-tuned λ.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--engine", type=click.Choice(["auto", "hf", "packed"]), default="auto", show_default=True,
+@click.option("--engine", type=click.Choice(ENGINE_NAMES), default="auto", show_default=True,
               help="Scoring engine: hf (padded, sorted by length), packed (no padding), auto (packed for BERT "
               "backbones).")
 @click.pass_context

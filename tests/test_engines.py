@@ -167,3 +167,12 @@ def test_a_half_precision_backbone_folder_loads_in_float32(tmp_path):
     expected = {k: v.float() for k, v in encoder.state_dict().items()}
     for key, value in loaded.state_dict().items():
         assert torch.equal(value, expected[key]), key
+
+
+def test_the_command_lines_torch_free_name_lists_match_the_engines():
+    from lorascope.cmd_train import ENGINE_NAMES, STRATEGY_NAMES
+    from lorascope.core.rescorer import ENGINES
+    from lorascope.core.strategies import STRATEGIES
+
+    assert ENGINE_NAMES == ENGINES
+    assert tuple(STRATEGY_NAMES) == tuple(STRATEGIES)
