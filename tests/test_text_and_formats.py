@@ -79,8 +79,9 @@ def test_nemo_tsv_with_manifest(tmp_path):
 def test_rank_only_prior_and_worst_index():
     scored = Utterance("s", (Hypothesis("a", -1.0), Hypothesis("b", -5.0), Hypothesis("c", -2.0)))
     plain = Utterance("p", (Hypothesis("a"), Hypothesis("b"), Hypothesis("c")))
-    assert scored.worst_index() == 1
-    assert plain.worst_index() == 2
+    # the first pass is the list order: its worst hypothesis is the last, whatever the scores say
+    assert scored.worst_index() == 2 and scored.scores_disagree
+    assert plain.worst_index() == 2 and not plain.scores_disagree
     assert plain.prior_scores() == [0.0, -1.0, -2.0]
 
 
