@@ -102,11 +102,12 @@ def _store_results(store, run_id: int, result, names: dict[str, str], bar: _Bar)
     from lorascope.core.metrics import paired_bootstrap
 
     cfg = result.config.to_dict()
-    search = result.lambda_search
+    search = result.combination_search
     cfg.update(scaled_steps=result.scaled_steps, prior_weight_used=result.prior_weight,
                augment_p=store.run(run_id).config.get("augment_p"),
-               lambda_p_better=search.p_better if search else None,
-               lambda_fell_back_from=search.fell_back_from if search else None)
+               combination=search.combination.to_dict() if search else None,
+               combination_p_better=search.p_better if search else None,
+               combination_fell_back_from=search.fell_back_from.to_dict() if search and search.fell_back else None)
     store.update_run(run_id, config=cfg, lam=result.lam, steps_done=result.steps_done)
     if result.adapter_dir:
         store.add_adapter(run_id, path=result.adapter_dir, trainable_params=result.trainable.trainable,
@@ -153,14 +154,18 @@ def _print_summary(run_id: int, result, names: dict[str, str]) -> None:
         f"run {run_id}: {result.config.strategy}, λ = {result.lam:.4g}, {result.steps_done} steps, "
         f"{result.wall_time_s:.0f} s, {result.trainable.trainable:,} trainable ({100 * result.trainable.share:.3f}%)",
         ["split", "dataset", "utts", "1-best WER%", "oracle WER%", "rescored WER%", "relative"], rows))
-    search = result.lambda_search
-    if search is not None and search.fell_back_from is not None:
-        console.out.print(f"λ: the best dev λ ({search.fell_back_from:.4g}) beat the first pass in only "
+    search = result.combination_search
+    if search is None:
+        return
+    if search.fell_back:
+        console.out.print(f"combination: the best on dev ({search.best.describe()}) beat the first pass in only "
                           f"{100 * search.p_better:.1f}% of bootstrap resamples of dev (needs "
-                          f"{100 * result.config.lambda_confidence:.0f}%), so λ = 0: the first pass is kept")
-    elif search is not None and search.p_better is not None:
-        console.out.print(f"λ: the dev gain over the first pass holds in {100 * search.p_better:.1f}% of bootstrap "
-                          f"resamples of dev")
+                          f"{100 * result.config.lambda_confidence:.0f}%), so the first pass is kept")
+    else:
+        console.out.print(f"combination: {search.combination.describe()}")
+        if search.p_better is not None:
+            console.out.print(f"combination: the dev gain over the first pass holds in {100 * search.p_better:.1f}% "
+                              f"of bootstrap resamples of dev")
 
 
 def _augment(utts, p: float, seed: int):
