@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
 
-from lorascope.cmd_robust import table3_rows
+from lorascope.store.reports import table3_rows
 from lorascope.store import Store
 
 from ..widgets.rank_grid import RankGrid
@@ -35,7 +35,7 @@ NO_RUNS = ("[b]No runs yet.[/b]\n\nTrain a rescorer headless, then look at it he
 
 
 def comparison_rows(store: Store) -> list[dict[str, Any]]:
-    """Table 3 rows (lorascope.cmd_robust.table3_rows), plus one row per run that has no robustness results.
+    """Table 3 rows (lorascope.store.reports.table3_rows), plus one row per run that has no robustness results.
 
     Such a run shows its clean test-set evaluation from training (perturbation ``test``) so that every stored
     run appears; ``source`` says which kind a row is.
