@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 
 import click
 
 from lorascope.core.errors import InputError
 
 from . import console
+from .console import pct
 
 @click.command("robustness")
 @click.option("--run", "run_id", type=int, required=True, help="A finished run whose adapter is evaluated.")
@@ -70,17 +70,13 @@ def robustness_cmd(ctx: click.Context, run_id: int, data: str | None, mode: str,
         report = evaluate_robustness(utts, rescore, modes=modes, p=p, seeds=seed_list, max_distance=max_distance)
     with open_store(ctx) as store:
         store.add_robustness(run_id, name, report)
-    rows = [("clean", _p(report.clean.wer), _p(report.clean.oracle_wer), _p(report.clean.delta_wer), "-", "-")]
+    rows = [("clean", pct(report.clean.wer), pct(report.clean.oracle_wer), pct(report.clean.delta_wer), "-", "-")]
     for s in report.summaries:
         spread = f" ± {100 * s.nprr_std:.2f}" if len(s.seeds) > 1 else ""
-        rows.append((s.condition, _p(s.wer_mean), _p(s.oracle_wer_mean), _p(s.delta_wer_mean),
+        rows.append((s.condition, pct(s.wer_mean), pct(s.oracle_wer_mean), pct(s.delta_wer_mean),
                      f"{100 * s.nprr_mean:.2f}{spread}", f"{100 * s.flip_rate_mean:.1f}"))
     console.out.print(console.table(f"run {run_id} ({run.strategy}) on {name}, p {p}",
                                     ["perturbation", "WER%", "oracle WER%", "ΔWER", "NPRR%", "flips%"], rows))
-
-
-def _p(x: float | None) -> str:
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.2f}"
 
 
 @click.command("report")
@@ -112,5 +108,5 @@ def report_cmd(ctx: click.Context, run_ids: tuple[int, ...], dataset: str | None
         nprr = "-" if r["nprr"] is None else f"{100 * r['nprr']:.2f}"
         if r["nprr_std"] is not None:
             nprr += f" ± {100 * r['nprr_std']:.2f}"
-        click.echo(f"| {r['run']} | {r['strategy']} | {r['dataset']} | {r['perturbation']} | {_p(r['wer'])} | "
-                   f"{_p(r['oracle_wer'])} | {_p(r['delta_wer'])} | {nprr} |")
+        click.echo(f"| {r['run']} | {r['strategy']} | {r['dataset']} | {r['perturbation']} | {pct(r['wer'])} | "
+                   f"{pct(r['oracle_wer'])} | {pct(r['delta_wer'])} | {nprr} |")

@@ -10,7 +10,6 @@ rescores only the hypotheses whose text changed.
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from lorascope.core.fmt import pct
 from lorascope.core.combine import Combination, lambda_grid, new_ranks, training_combination
 from lorascope.core.metrics import reference_length, word_errors
 from lorascope.core.nbest import Utterance
@@ -690,8 +690,4 @@ def dataset_robustness(utterances: Sequence[Utterance], scorer: Scorer, known: d
 
 def fmt_pct(x: float | None, digits: int = 1, signed: bool = False) -> str:
     """A fraction as percent; '–' for unknown, '∞' for an infinite NPRR."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if math.isinf(x):
-        return "∞" if x > 0 else "-∞"
-    return f"{100 * x:+.{digits}f}" if signed else f"{100 * x:.{digits}f}"
+    return pct(x, digits, signed=signed, missing="–", infinity="∞")

@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
 
+from lorascope.core.fmt import pct
 from lorascope.store.reports import table3_rows
 from lorascope.store import Store
 
@@ -57,9 +58,7 @@ def comparison_rows(store: Store) -> list[dict[str, Any]]:
 
 
 def _pct(x: float | None, digits: int = 2) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    return f"{100 * x:.{digits}f}"
+    return pct(x, digits, missing="–", infinity="∞")
 
 
 def sort_rows(rows: list[dict[str, Any]], key: str, reverse: bool = False) -> list[dict[str, Any]]:
