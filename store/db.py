@@ -18,6 +18,7 @@ from lorascope.core.errors import LorascopeError
 from lorascope.core.metrics import hypothesis_errors, summarize
 from lorascope.core.nbest import Hypothesis, Utterance, scores_state
 
+from .ownership import Owner, owner_alive
 from .schema import SCHEMA_VERSION, migrate
 
 if TYPE_CHECKING:  # core types the store writes; imported lazily by their callers
@@ -87,6 +88,24 @@ class RunInfo:
     adapter_path: str | None
     trainable_params: int | None
     trainable_share: float | None
+    owner_host: str | None = None
+    owner_pid: int | None = None
+    owner_started: str | None = None
+    heartbeat_at: str | None = None
+    processes: int = 1
+
+    @property
+    def owner(self) -> Owner | None:
+        if self.owner_host is None or self.owner_pid is None:
+            return None
+        return Owner(self.owner_host, self.owner_pid, self.owner_started)
+
+    @property
+    def shown_status(self) -> str:
+        """The status to show: ``stale`` for a ``running`` run whose owner is gone (store/ownership.py)."""
+        if self.status == "running" and not owner_alive(self.owner, self.heartbeat_at or self.started_at):
+            return "stale"
+        return self.status
 
 
 def _read_user_version(path: Path) -> int:
@@ -230,14 +249,43 @@ class Store:
     def create_run(self, *, strategy: str, config: dict[str, Any], seed: int | None = None,
                    backbone: str | None = None, versions: dict[str, str] | None = None,
                    train_dataset: str | None = None, dev_dataset: str | None = None,
-                   test_dataset: str | None = None) -> int:
+                   test_dataset: str | None = None, owner: Owner | None = None, processes: int = 1) -> int:
+        """A new run, ``running`` and owned by ``owner`` (the process that will train it)."""
         with self.db.atomic():
             return self.db["runs"].insert({
                 "strategy": strategy, "status": "running", "backbone": backbone, "seed": seed,
                 "config": json.dumps(config, sort_keys=True), "versions": json.dumps(versions or {}, sort_keys=True),
                 "train_dataset": train_dataset, "dev_dataset": dev_dataset, "test_dataset": test_dataset,
-                "started_at": now(),
+                "started_at": now(), "processes": processes, **self._owner_fields(owner),
             }).last_pk
+
+    @staticmethod
+    def _owner_fields(owner: Owner | None) -> dict[str, Any]:
+        if owner is None:
+            return {"owner_host": None, "owner_pid": None, "owner_started": None, "heartbeat_at": None}
+        return {"owner_host": owner.host, "owner_pid": owner.pid, "owner_started": owner.started,
+                "heartbeat_at": now()}
+
+    def claim_run(self, run_id: int, owner: Owner, *, previous: Owner | None) -> bool:
+        """Make ``owner`` the run's owner and mark it running, only if its owner is still ``previous``
+        (so two processes taking over one stale run cannot both win). Returns whether the claim held."""
+        prev = self._owner_fields(previous)
+        with self.db.atomic():
+            cur = self.db.execute(
+                "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL, owner_host = ?, owner_pid = ?, "
+                "owner_started = ?, heartbeat_at = ? WHERE id = ? AND owner_host IS ? AND owner_pid IS ? "
+                "AND owner_started IS ?",
+                [owner.host, owner.pid, owner.started, now(), run_id, prev["owner_host"], prev["owner_pid"],
+                 prev["owner_started"]])
+            return cur.rowcount == 1
+
+    def heartbeat(self, run_id: int, steps_done: int | None = None) -> None:
+        """The owner is alive (and has done ``steps_done`` steps)."""
+        fields = {"heartbeat_at": now()}
+        if steps_done is not None:
+            fields["steps_done"] = steps_done
+        with self.db.atomic():
+            self.db["runs"].update(run_id, fields)
 
     def update_run(self, run_id: int, **fields: Any) -> None:
         self.run(run_id)

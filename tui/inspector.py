@@ -199,7 +199,7 @@ def load_scorer(choice: AdapterChoice) -> Scorer:
     """Load the adapter of ``choice`` through core (slow: imports torch and transformers on first use)."""
     if choice.is_bare:
         return Scorer(choice)
-    from lorascope.core.rescorer import load_rescorer
+    from lorascope.core.adapter import load_rescorer
 
     assert choice.path is not None
     configure_torch()
