@@ -6,7 +6,7 @@ import json
 import math
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,8 +15,8 @@ from typing import Any
 import sqlite_utils
 
 from lorascope.core.errors import LorascopeError
-from lorascope.core.metrics import hypothesis_errors, summarize
-from lorascope.core.nbest import Hypothesis, Utterance, scores_state
+from lorascope.core.metrics import corpus_wer, hypothesis_errors, reference_length
+from lorascope.core.nbest import FIRST_PASS, FIRST_PASS_CHOICES, Hypothesis, Utterance, scores_state
 
 from .schema import SCHEMA_VERSION, migrate
 
@@ -61,6 +61,53 @@ class DatasetInfo:
     one_best_wer: float | None
     oracle_wer: float | None
     created_at: str
+    first_pass: str = FIRST_PASS  # 'order' (the list order as given) or 'score' (sorted by score at import)
+
+
+_CHUNK_UTTERANCES = 2000
+
+
+def _chunks(items: Iterable[Utterance], size: int) -> Iterator[list[Utterance]]:
+    chunk: list[Utterance] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _Totals:
+    """Counts, word errors and the first-pass summary of a dataset, kept as its utterances stream past."""
+
+    def __init__(self) -> None:
+        self.utterances = self.hypotheses = self.reference_words = self.one_best = self.oracle = 0
+        self.all_referenced = True
+        self._by_scores: dict[bool, Utterance] = {}  # one utterance with scores and one without, for scores_state
+
+    def add(self, u: Utterance) -> list[int] | None:
+        """Count ``u``; its hypotheses' word errors (``None`` without a reference)."""
+        self.utterances += 1
+        self.hypotheses += len(u.hypotheses)
+        self._by_scores.setdefault(u.has_scores, u)
+        if u.reference is None:
+            self.all_referenced = False
+            return None
+        (errors,) = hypothesis_errors((u,))
+        self.reference_words += reference_length(u.reference)
+        self.one_best += errors[0]
+        self.oracle += min(errors)
+        return errors
+
+    def summary(self) -> tuple[str, int, int, int | None, float | None, float | None]:
+        """scores, utterances, hypotheses, reference_words, one_best_wer, oracle_wer (the datasets columns)."""
+        state = scores_state(list(self._by_scores.values()))
+        if not self.all_referenced:
+            return state, self.utterances, self.hypotheses, None, None, None
+        return (state, self.utterances, self.hypotheses, self.reference_words,
+                _finite(corpus_wer([self.one_best], [self.reference_words])),
+                _finite(corpus_wer([self.oracle], [self.reference_words])))
 
 
 @dataclass(frozen=True)
@@ -151,37 +198,65 @@ class Store:
 
     # -- datasets ---------------------------------------------------------------------------------
 
-    def add_dataset(self, name: str, utterances: Sequence[Utterance], *, source: str | None = None,
-                    format: str | None = None, replace: bool = False) -> DatasetInfo:
-        """Store N-best lists under ``name`` in one transaction; WERs are computed when references exist."""
-        if not utterances:
-            raise StoreError(f"dataset {name!r}: no utterances to store")
-        have_refs = all(u.reference is not None for u in utterances)
-        summary = summarize(utterances) if have_refs else None
-        errors = hypothesis_errors(utterances) if have_refs else None
+    def add_dataset(self, name: str, utterances: Iterable[Utterance], *, source: str | None = None,
+                    format: str | None = None, replace: bool = False, first_pass: str = FIRST_PASS) -> DatasetInfo:
+        """Store N-best lists under ``name`` in one transaction; WERs are computed when references exist.
+
+        ``utterances`` may be a stream (a reader's :func:`~lorascope.core.formats.iter_nbest`): it is read once
+        and written in chunks, and whatever it raises, at any utterance, undoes the whole write. ``first_pass``
+        records how the lists were ordered (see :data:`~lorascope.core.nbest.FIRST_PASS`); the lists are stored
+        in the order given. Each hypothesis' word errors are stored where its utterance has a reference; the
+        1-best and oracle WER when every utterance has one.
+        """
+        if first_pass not in FIRST_PASS_CHOICES:
+            raise StoreError(f"dataset {name!r}: first pass must be one of {', '.join(FIRST_PASS_CHOICES)}")
         with self.db.atomic():
             existing = self.db.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchone()
             if existing:
                 if not replace:
                     raise StoreError(f"dataset {name!r} already exists (choose another --name, or --replace)")
                 self.db.execute("DELETE FROM datasets WHERE id = ?", [existing[0]])
-            ds_id = self.db["datasets"].insert({
-                "name": name, "source": source, "format": format, "scores": scores_state(list(utterances)),
-                "utterances": len(utterances), "hypotheses": sum(len(u.hypotheses) for u in utterances),
-                "reference_words": summary.reference_words if summary else None,
-                "one_best_wer": summary.one_best_wer if summary else None,
-                "oracle_wer": summary.oracle_wer if summary else None,
-                "created_at": now(),
-            }).last_pk
-            for pos, u in enumerate(utterances):
-                uid = self.db.execute(
-                    "INSERT INTO utterances (dataset_id, position, utt_id, reference, meta) VALUES (?,?,?,?,?)",
-                    [ds_id, pos, u.id, u.reference, json.dumps(u.meta) if u.meta else None]).lastrowid
-                self.db.conn.executemany(
-                    "INSERT INTO hypotheses (utterance_id, rank, text, score, errors, extra) VALUES (?,?,?,?,?,?)",
-                    [(uid, r, h.text, h.score, errors[pos][r] if errors else None,
-                      json.dumps(h.extra) if h.extra else None) for r, h in enumerate(u.hypotheses)])
+            ds_id = self.db.execute(
+                "INSERT INTO datasets (name, source, format, scores, utterances, hypotheses, first_pass, created_at) "
+                "VALUES (?, ?, ?, 'rank-only', 0, 0, ?, ?)", [name, source, format, first_pass, now()]).lastrowid
+            (last_row,) = self.db.execute("SELECT coalesce(max(id), 0) FROM utterances").fetchone()
+            totals = _Totals()
+            for chunk in _chunks(utterances, _CHUNK_UTTERANCES):
+                self._write_chunk(name, ds_id, last_row, chunk, totals)
+            if not totals.utterances:
+                raise StoreError(f"dataset {name!r}: no utterances to store")
+            self.db.execute(
+                "UPDATE datasets SET scores = ?, utterances = ?, hypotheses = ?, reference_words = ?, "
+                "one_best_wer = ?, oracle_wer = ? WHERE id = ?", [*totals.summary(), ds_id])
         return self.dataset(name)
+
+    def _write_chunk(self, name: str, ds_id: int, last_row: int, chunk: list[Utterance], totals: "_Totals") -> None:
+        """Write ``chunk``; utterance rows get ids after ``last_row`` (the largest before this import) in order."""
+        utt_rows, hyp_rows = [], []
+        for u in chunk:
+            pos = totals.utterances
+            row = last_row + pos + 1
+            errors = totals.add(u)
+            utt_rows.append((row, ds_id, pos, u.id, u.reference, json.dumps(u.meta) if u.meta else None))
+            hyp_rows.extend((row, r, h.text, h.score, errors[r] if errors else None,
+                             json.dumps(h.extra) if h.extra else None) for r, h in enumerate(u.hypotheses))
+        try:
+            self.db.conn.executemany(
+                "INSERT INTO utterances (id, dataset_id, position, utt_id, reference, meta) VALUES (?,?,?,?,?,?)",
+                utt_rows)
+        except sqlite3.IntegrityError:
+            raise StoreError(f"dataset {name!r}: utterance {self._clash(ds_id, chunk)!r} appears twice") from None
+        self.db.conn.executemany(
+            "INSERT INTO hypotheses (utterance_id, rank, text, score, errors, extra) VALUES (?,?,?,?,?,?)", hyp_rows)
+
+    def _clash(self, ds_id: int, chunk: list[Utterance]) -> str:
+        """The id in ``chunk`` that repeats an id in it or already stored for the dataset."""
+        seen = {r[0] for r in self.db.execute("SELECT utt_id FROM utterances WHERE dataset_id = ?", [ds_id])}
+        for u in chunk:
+            if u.id in seen:
+                return u.id
+            seen.add(u.id)
+        return "?"
 
     def datasets(self) -> list[DatasetInfo]:
         return [DatasetInfo(**r) for r in self._rows("SELECT * FROM datasets ORDER BY id")]

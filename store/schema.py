@@ -118,7 +118,12 @@ CREATE INDEX hypotheses_utterance ON hypotheses(utterance_id);
 CREATE INDEX utterances_dataset ON utterances(dataset_id, position);
 """
 
-MIGRATIONS: list[str] = [V1, V2]
+V3 = """
+-- the first pass a dataset was imported with: the list order as given, or each list sorted by its scores
+ALTER TABLE datasets ADD COLUMN first_pass TEXT NOT NULL DEFAULT 'order' CHECK (first_pass IN ('order', 'score'));
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -50,7 +50,7 @@ def test_duplicate_dataset_name_is_refused_and_nothing_changes(db_path):
 def test_failed_multi_row_write_leaves_no_partial_rows(db_path):
     bad = UTTS + [Utterance("u1", (Hypothesis("again"),), "again")]  # duplicate id violates UNIQUE mid-write
     with Store(db_path) as s:
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(StoreError, match="dataset 'bad': utterance 'u1' appears twice"):
             s.add_dataset("bad", bad)
         for table in ("datasets", "utterances", "hypotheses"):
             assert s.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
