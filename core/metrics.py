@@ -14,17 +14,14 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .alignment import WordErrorCounter
+from .alignment import COUNTER
 from .nbest import Utterance
 from .text import words
 
 
-_COUNTER = WordErrorCounter()
-
-
 def word_errors(reference: str, hypothesis: str) -> int:
     """Substitutions + deletions + insertions between normalised ``reference`` and ``hypothesis`` (jiwer's count)."""
-    return _COUNTER.errors(reference, hypothesis)
+    return COUNTER.errors(reference, hypothesis)
 
 
 def reference_length(reference: str) -> int:
@@ -41,7 +38,7 @@ def _require_reference(u: Utterance) -> str:
 
 def hypothesis_errors(utterances: Sequence[Utterance]) -> list[list[int]]:
     """Word errors of every hypothesis of every utterance, in first-pass order."""
-    return [_COUNTER.list_errors(_require_reference(u), [h.text for h in u.hypotheses]) for u in utterances]
+    return [COUNTER.list_errors(_require_reference(u), [h.text for h in u.hypotheses]) for u in utterances]
 
 
 def reference_lengths(utterances: Sequence[Utterance]) -> list[int]:

@@ -15,7 +15,8 @@ from typing import Any
 import sqlite_utils
 
 from lorascope.core.errors import LorascopeError
-from lorascope.core.metrics import corpus_wer, hypothesis_errors, reference_length
+from lorascope.core.alignment import COUNTER
+from lorascope.core.metrics import corpus_wer, hypothesis_errors
 from lorascope.core.nbest import FIRST_PASS, FIRST_PASS_CHOICES, Hypothesis, Utterance, scores_state
 
 from .schema import SCHEMA_VERSION, migrate
@@ -95,7 +96,7 @@ class _Totals:
             self.all_referenced = False
             return None
         (errors,) = hypothesis_errors((u,))
-        self.reference_words += reference_length(u.reference)
+        self.reference_words += len(COUNTER.words(u.reference))  # reference_length, on the cached tokens
         self.one_best += errors[0]
         self.oracle += min(errors)
         return errors

@@ -55,7 +55,7 @@ def sniff_format(path: str | Path, text: str | None = None) -> str:
             first = None
         if isinstance(first, dict) and ("hypotheses" in first or "id" in first):
             return "jsonl"
-        return "mlm"
+        return "jsonl" if first is None and _JSONL_START.match(stripped) else "mlm"
     if "\t" in first_line or path.suffix.lower() == ".tsv":
         return "nemo"
     if is_kaldi_text(path) and (path.name == "text" or any((path.parent / c).is_file() for c in ("ac_cost", "lm_cost"))):
@@ -65,7 +65,7 @@ def sniff_format(path: str | Path, text: str | None = None) -> str:
 
 
 SNIFF_BYTES = 2**20
-_JSONL_START = re.compile(r'\{\s*"(?:id|reference|hypotheses|meta)"\s*:')
+_JSONL_START = re.compile(r'\{[ \t]*"(?:id|reference|hypotheses|meta)"[ \t]*:')  # on the first line
 
 
 def read_head(path: Path, size: int = SNIFF_BYTES) -> bytes:

@@ -96,7 +96,7 @@ def utterance_id(where: str, value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         if value is None:
             raise InputError(where, "utterance has no id")
-        raise InputError(where, f"utterance id is {type_name(value)}, not a string or an integer")
+        raise InputError(where, f"utterance id {value!r} is not a string or an integer")
     if isinstance(value, int):
         if value.bit_length() > 64:
             raise InputError(where, "utterance id is an integer of more than 64 bits")

@@ -134,7 +134,8 @@ def _kaldi_utterance(where: str, uid: str, block: list[tuple[int, Hypothesis]], 
     for want, (rank, _) in enumerate(block, 1):
         if rank != want:
             what = "twice" if rank < want else f"without rank {want}"
-            raise InputError(f"{where}: utterance {uid}", f"has rank {rank} {what} (ranks must be 1..n)")
+            raise InputError(f"{where}: utterance {uid}", f"has rank {rank} {what} (ranks must be 1..n and the "
+                             "lines of one utterance together)")
     return Utterance(uid, tuple(h for _, h in block), _reference_of(refs, reference, where, uid))
 
 

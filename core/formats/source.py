@@ -127,7 +127,7 @@ class InputFile:
             for lineno, raw in enumerate(iter(lambda: self._f.readline(limit + 1), b""), 1):
                 self.meter.add(len(raw))
                 if len(raw) > limit:
-                    raise InputError(f"{path} line {lineno}", f"longer than {limit // 2**20} MiB")
+                    raise InputError(f"{path} line {lineno}", f"longer than {limit:,} bytes")
                 try:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
@@ -295,7 +295,8 @@ class JsonStream:
                 if not self.eof and (exc.pos >= len(self.buf) - 16 or exc.msg.startswith("Unterminated string")):
                     self._grow(where)
                     continue
-                msg = "the file ends early: truncated?" if self.eof and exc.pos >= len(self.buf) - 16 else exc.msg
+                cut = exc.pos >= len(self.buf.rstrip()) or exc.msg.startswith("Unterminated string")
+                msg = "the file ends early: truncated?" if cut else exc.msg
                 raise InputError(f"{self.path} line {self.line(exc.pos)}", f"invalid JSON ({msg})") from None
             except (_JsonProblem, RecursionError, ValueError) as exc:
                 raise _guard_error(where, exc) from None
@@ -307,5 +308,5 @@ class JsonStream:
 
     def _grow(self, where: str) -> None:
         if len(self.buf) - self.pos > MAX_ITEM_CHARS:
-            raise InputError(where, f"larger than {MAX_ITEM_CHARS // 2**20} MiB: not one utterance's N-best list")
+            raise InputError(where, f"larger than {MAX_ITEM_CHARS:,} characters: not one utterance's N-best list")
         self._fill()
