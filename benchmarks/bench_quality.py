@@ -90,12 +90,12 @@ def main() -> None:
             t = res.evals["test"]
             boot = paired_bootstrap(t.first_pass_errors, t.selected_errors, lens, resamples=1000, seed=0)
             rel = (t.rescored_wer - t.one_best_wer) / t.one_best_wer
-            search = res.lambda_search
+            search = res.combination_search
             p_better = "-" if search.p_better is None else f"{search.p_better:.3f}"
             ungated = "same"
-            if search.fell_back_from is not None:
-                at_best = evaluate_scores(te, t.lm_scores, search.fell_back_from)   # the test LM scores, recombined
-                ungated = f"{100 * at_best.rescored_wer:.2f} (λ {search.fell_back_from:.3g})"
+            if search.fell_back:
+                at_best = evaluate_scores(te, t.lm_scores, search.best)   # the test LM scores, recombined
+                ungated = f"{100 * at_best.rescored_wer:.2f} ({search.best.describe()})"
             print(f"| {strategy} | {100 * res.trainable.share:.2f} | {res.wall_time_s:.0f} | "
                   f"{100 * t.one_best_wer:.2f} | {100 * t.oracle_wer:.2f} | {100 * t.rescored_wer:.2f} | "
                   f"{100 * rel:+.1f}% | [{100 * boot.low:+.2f}, {100 * boot.high:+.2f}] | {res.lam:.3g} | "

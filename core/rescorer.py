@@ -1,6 +1,6 @@
 """The second-pass rescorer: a BERT-family encoder with a linear head on the [CLS] vector, one LM score per hypothesis.
 
-The combined score of a hypothesis is ``prior + λ·LM`` (see :mod:`.combine`). Scoring sorts hypotheses by
+The combined score of a hypothesis is a :class:`.combine.Combination` of first-pass features and the LM score. Scoring sorts hypotheses by
 token length so that each batch pads little, runs without gradients, and uses bf16 autocast on CUDA.
 
 Engines (``engine=``): ``"hf"`` runs the Hugging Face model on padded batches sorted by length;
@@ -35,7 +35,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .combine import EvalResult, combined_scores, evaluate_scores
+from .combine import Combination, EvalResult, combined_scores, evaluate_scores
 from .errors import InputError
 from .nbest import Utterance
 
@@ -269,7 +269,8 @@ def autocast(device: torch.device):
 class Rescorer:
     """A rescorer ready to score: the model, its tokenizer and what is known about how it was trained.
 
-    ``lam`` is the tuned combination weight (``None`` before tuning); ``prior_weight`` the weight the first-pass
+    ``combination`` is the dev-tuned combination (``None`` before tuning; ``lam`` its LM weight);
+    ``prior_weight`` the weight the first-pass
     prior had during training (so ``1 / prior_weight`` is the λ the model was trained at); ``info`` the
     JSON-ready description written next to a saved adapter.
     """
@@ -279,7 +280,7 @@ class Rescorer:
     backbone: str = DEFAULT_BACKBONE
     max_length: int = 128
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    lam: float | None = None
+    combination: Combination | None = None
     prior_weight: float = 1.0
     info: dict[str, Any] = field(default_factory=dict)
     engine: str = "auto"
@@ -375,33 +376,39 @@ class Rescorer:
             pos += len(u.hypotheses)
         return out
 
+    @property
+    def lam(self) -> float | None:
+        """The tuned combination's LM weight λ (None before tuning)."""
+        return None if self.combination is None else self.combination.lam
+
     def combined(self, utterances: Sequence[Utterance], lam: float | None = None) -> list[list[float]]:
-        """``prior + λ·LM`` per hypothesis, at ``lam`` or the tuned λ."""
-        return combined_scores(utterances, self.score_utterances(utterances), self._lam(lam))
+        """The tuned combination's score per hypothesis (at λ = ``lam`` when given)."""
+        return combined_scores(utterances, self.score_utterances(utterances), self.resolve_combination(lam))
 
-    def _lam(self, lam: float | None) -> float:
-        if lam is not None:
-            return float(lam)
-        if self.lam is None:
-            raise ValueError("this rescorer has no tuned λ yet; pass lam")
-        return float(self.lam)
+    def resolve_combination(self, lam: float | None = None, combination: Combination | None = None) -> Combination:
+        """``combination``, else the tuned one; with ``lam``, at that LM weight."""
+        chosen = combination or self.combination
+        if chosen is None:
+            raise ValueError("this rescorer has no tuned combination yet; pass one")
+        return chosen if lam is None else chosen.with_lam(lam)
 
 
-def rescore_fn(model: Rescorer, lam: float | None = None) -> Callable[[Sequence[Utterance]], list[list[float]]]:
-    """A callable ``utterances -> combined-score lists`` at ``lam`` (default: the model's tuned λ)."""
-    lam = model._lam(lam)
+def rescore_fn(model: Rescorer, lam: float | None = None, *,
+               combination: Combination | None = None) -> Callable[[Sequence[Utterance]], list[list[float]]]:
+    """A callable ``utterances -> combined-score lists`` (default: the model's tuned combination)."""
+    chosen = model.resolve_combination(lam, combination)
 
     def rescore(utterances: Sequence[Utterance]) -> list[list[float]]:
-        return combined_scores(utterances, model.score_utterances(utterances), lam)
+        return combined_scores(utterances, model.score_utterances(utterances), chosen)
 
     return rescore
 
 
 def evaluate(model: Rescorer, utterances: Sequence[Utterance], lam: float | None = None, *,
-             on_event: Callable[[Any], None] | None = None) -> EvalResult:
-    """Per-hypothesis LM score, combined score and new rank, and WERs (when references exist) at ``lam``."""
-    lam = model._lam(lam)
-    return evaluate_scores(utterances, model.score_utterances(utterances, on_event=on_event), lam)
+             combination: Combination | None = None, on_event: Callable[[Any], None] | None = None) -> EvalResult:
+    """Per-hypothesis LM score, combined score and new rank, and WERs (when references exist)."""
+    chosen = model.resolve_combination(lam, combination)
+    return evaluate_scores(utterances, model.score_utterances(utterances, on_event=on_event), chosen)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -446,6 +453,7 @@ def save_rescorer(rescorer: Rescorer, directory: str | Path, *, save_encoder: bo
         "backbone": rescorer.backbone,
         "max_length": rescorer.max_length,
         "lam": rescorer.lam,
+        "combination": None if rescorer.combination is None else rescorer.combination.to_dict(),
         "prior_weight": rescorer.prior_weight,
         "hidden_size": model.hidden_size,
         "files": files,
@@ -471,6 +479,16 @@ def read_adapter_config(directory: str | Path) -> dict[str, Any]:
     return config
 
 
+def adapter_combination(config: dict[str, Any]) -> Combination | None:
+    """The tuned combination an adapter config holds; configs from before the combination hold λ only, which
+    weighed the training prior: ``prior + λ·LM``."""
+    if config.get("combination"):
+        return Combination.from_dict(config["combination"])
+    if config.get("lam") is not None:
+        return Combination.of({"prior": 1.0}, float(config["lam"]))
+    return None
+
+
 def load_rescorer(directory: str | Path, *, device: str | torch.device | None = None,
                   engine: str = "auto") -> Rescorer:
     """Restore a rescorer saved by :func:`save_rescorer`, in eval mode, scoring with ``engine``."""
@@ -493,10 +511,11 @@ def load_rescorer(directory: str | Path, *, device: str | torch.device | None = 
     model = RescorerModel(backbone)
     model.load_head_state(load_file(directory / files.get("head", "head.safetensors")))
     info = {k: v for k, v in config.items()
-            if k not in ("format", "version", "backbone", "max_length", "lam", "prior_weight", "hidden_size", "files")}
+            if k not in ("format", "version", "backbone", "max_length", "lam", "combination", "prior_weight",
+                         "hidden_size", "files")}
     rescorer = Rescorer(model=model, tokenizer=tokenizer, backbone=config["backbone"],
                         max_length=int(config.get("max_length", 128)), device=device,
-                        lam=config.get("lam"), prior_weight=float(config.get("prior_weight", 1.0)), info=info,
+                        combination=adapter_combination(config), prior_weight=float(config.get("prior_weight", 1.0)), info=info,
                         engine=engine)
     rescorer.model.eval()
     return rescorer

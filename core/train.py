@@ -47,7 +47,8 @@ from typing import Any
 
 import torch
 
-from .combine import EvalResult, LambdaSearch, evaluate_scores, lambda_grid, search_lambda
+from .combine import (CombinationSearch, EvalResult, ScoreTable, evaluate_scores, lambda_grid, search_lambda,
+                      training_combination, tune_combination)
 from .errors import InputError
 from .losses import correlation_penalty, mwer_loss, pad_lists
 from .metrics import hypothesis_errors, reference_lengths
@@ -191,9 +192,9 @@ class StepDone:
 @dataclass(frozen=True)
 class DevEvaluated:
     step: int
-    wer: float                      # at the training-time λ (1 / prior weight)
-    lam: float
-    best_wer: float                 # best over the λ grid
+    wer: float                      # under the training combination (prior + LM / prior weight)
+    lam: float                      # the training λ, 1 / prior weight
+    best_wer: float                 # best over the λ grid on top of the first pass
     best_lam: float
     first_pass_wer: float
 
@@ -207,7 +208,9 @@ class CheckpointSaved:
 
 @dataclass(frozen=True)
 class LambdaTuned:
-    search: LambdaSearch
+    """The combination was tuned on dev (the name is older than the combination's other weights)."""
+
+    search: CombinationSearch
 
 
 @dataclass(frozen=True)
@@ -227,8 +230,8 @@ class TrainResult:
     total_steps: int
     scaled_steps: dict[str, int]
     prior_weight: float
-    lam: float | None
-    lambda_search: LambdaSearch | None
+    lam: float | None                            # the tuned combination's λ
+    combination_search: CombinationSearch | None
     dev: EvalResult | None
     evals: dict[str, EvalResult]
     trainable: ParamCount                        # final phase, head included
@@ -529,17 +532,15 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
         emit(CheckpointSaved(step=step, path=path, reason=reason))
         return path
 
-    def evaluate_dev(step: int, final: bool = False) -> tuple[list[list[float]], LambdaSearch]:
+    def evaluate_dev(step: int) -> list[list[float]]:
         lm = _dev_scores(rescorer, dev_ids, config.score_batch_size)
-        gate = config.lambda_confidence if final and config.lambda_confidence > 0 else None
-        search = search_lambda(dev_utts, lm, grid, error_table=dev_table, ref_lengths=dev_lens, min_p_better=gate,
-                               seed=config.seed)
-        at_train = search.wers[search.grid.index(train_lam)] if train_lam in search.grid else math.nan
-        record = DevEvaluated(step=step, wer=at_train, lam=train_lam, best_wer=search.wer, best_lam=search.lam,
-                              first_pass_wer=search.first_pass_wer)
+        table = ScoreTable(dev_utts, lm, error_table=dev_table, ref_lengths=dev_lens, features=("prior",))
+        search = search_lambda(dev_utts, lm, grid, table=table)
+        record = DevEvaluated(step=step, wer=table.wer(training_combination(prior_weight)), lam=train_lam,
+                              best_wer=search.wer, best_lam=search.lam, first_pass_wer=search.first_pass_wer)
         dev_history.append(record)
         emit(record)
-        return lm, search
+        return lm
 
     eval_every = config.eval_every
     if eval_every == 0:
@@ -634,13 +635,16 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
     evals: dict[str, EvalResult] = {}
     saved = None
     if status == "finished":
-        dev_lm, search = evaluate_dev(step, final=True)
+        dev_lm = evaluate_dev(step)
+        gate = config.lambda_confidence if config.lambda_confidence > 0 else None
+        search = tune_combination(dev_utts, dev_lm, error_table=dev_table, ref_lengths=dev_lens, min_p_better=gate,
+                                  seed=config.seed)
         lam = search.lam
         emit(LambdaTuned(search=search))
-        rescorer.lam = lam
-        dev_result = evaluate_scores(dev_utts, dev_lm, lam)
+        rescorer.combination = search.combination
+        dev_result = evaluate_scores(dev_utts, dev_lm, search.combination)
         for name, eval_utts in (eval_sets or {}).items():
-            evals[name] = evaluate(rescorer, list(eval_utts), lam, on_event=on_event)
+            evals[name] = evaluate(rescorer, list(eval_utts), on_event=on_event)
         if adapter_dir is not None:
             full_trained = "full" in trainable_by_phase
             saved = str(save_rescorer(rescorer, adapter_dir, save_encoder=full_trained))
@@ -649,7 +653,7 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
     emit(TrainFinished(status=status, steps_done=step, wall_time_s=wall))
     return TrainResult(
         status=status, config=config, steps_done=step, total_steps=config.steps, scaled_steps=scaled,
-        prior_weight=prior_weight, lam=lam, lambda_search=search, dev=dev_result, evals=evals,
+        prior_weight=prior_weight, lam=lam, combination_search=search, dev=dev_result, evals=evals,
         trainable=count_parameters(model), trainable_by_phase=trainable_by_phase, final_ranks=final_ranks,
         loss_history=history, dev_history=dev_history, wall_time_s=wall, train_utterances=len(utts),
         skipped_utterances=len(train_utts) - len(utts), adapter_dir=saved, checkpoint_path=checkpoint_path,

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-import math
-import statistics
-from collections import defaultdict
 
 import click
 
 from lorascope.core.errors import InputError
 
 from . import console
-
-CONDITIONS = ("clean", "perturb-1", "perturb-N")
-
+from .console import pct
 
 @click.command("robustness")
 @click.option("--run", "run_id", type=int, required=True, help="A finished run whose adapter is evaluated.")
@@ -74,58 +69,14 @@ def robustness_cmd(ctx: click.Context, run_id: int, data: str | None, mode: str,
 
         report = evaluate_robustness(utts, rescore, modes=modes, p=p, seeds=seed_list, max_distance=max_distance)
     with open_store(ctx) as store:
-        common = {"dataset": name, "split": "robustness", "utterances": len(utts), "p": p}
-        store.add_metrics(run_id, [dict(common, perturbation="clean", wer=report.clean.wer,
-                                        oracle_wer=report.clean.oracle_wer)])
-        for res in report.runs:
-            (mid,) = store.add_metrics(run_id, [dict(common, perturbation=res.condition, seed=res.seed, wer=res.wer,
-                                                     oracle_wer=res.oracle_wer, nprr=res.nprr)])
-            store.add_rank_changes(run_id, mid, name, [
-                (u.utterance_id, list(u.ranks_before), list(u.ranks_after), u.flipped,
-                 u.errors_after - u.errors_before) for u in res.utterances])
-    rows = [("clean", _p(report.clean.wer), _p(report.clean.oracle_wer), _p(report.clean.delta_wer), "-", "-")]
+        store.add_robustness(run_id, name, report)
+    rows = [("clean", pct(report.clean.wer), pct(report.clean.oracle_wer), pct(report.clean.delta_wer), "-", "-")]
     for s in report.summaries:
         spread = f" ± {100 * s.nprr_std:.2f}" if len(s.seeds) > 1 else ""
-        rows.append((s.condition, _p(s.wer_mean), _p(s.oracle_wer_mean), _p(s.delta_wer_mean),
+        rows.append((s.condition, pct(s.wer_mean), pct(s.oracle_wer_mean), pct(s.delta_wer_mean),
                      f"{100 * s.nprr_mean:.2f}{spread}", f"{100 * s.flip_rate_mean:.1f}"))
     console.out.print(console.table(f"run {run_id} ({run.strategy}) on {name}, p {p}",
                                     ["perturbation", "WER%", "oracle WER%", "ΔWER", "NPRR%", "flips%"], rows))
-
-
-def _p(x: float | None) -> str:
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.2f}"
-
-
-def table3_rows(store, run_ids: list[int] | None = None, dataset: str | None = None) -> list[dict]:
-    """Rows of the paper's Table 3 layout: per run, dataset and condition, means over seeds (and NPRR spread)."""
-    runs = {r.id: r for r in store.runs()}
-    if run_ids:
-        for rid in run_ids:
-            store.run(rid)
-    groups: dict[tuple, list[dict]] = defaultdict(list)
-    for m in store.metrics():
-        if m["split"] != "robustness" or m["run_id"] is None:
-            continue
-        if run_ids and m["run_id"] not in run_ids:
-            continue
-        if dataset and m["dataset"] != dataset:
-            continue
-        groups[(m["run_id"], m["dataset"], m["perturbation"])].append(m)
-    rows = []
-    for (rid, ds, cond), ms in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], CONDITIONS.index(kv[0][2]))):
-        if cond == "clean":
-            ms = ms[-1:]  # the newest clean measurement
-        nprrs = [m["nprr"] for m in ms if m["nprr"] is not None]
-        rows.append({
-            "run": rid, "strategy": runs[rid].strategy if rid in runs else "?", "dataset": ds, "perturbation": cond,
-            "seeds": len(ms) if cond != "clean" else 0,
-            "wer": statistics.fmean(m["wer"] for m in ms),
-            "oracle_wer": statistics.fmean(m["oracle_wer"] for m in ms),
-            "delta_wer": statistics.fmean(m["delta_wer"] for m in ms),
-            "nprr": statistics.fmean(nprrs) if nprrs else None,
-            "nprr_std": statistics.stdev(nprrs) if len(nprrs) > 1 else None,
-        })
-    return rows
 
 
 @click.command("report")
@@ -136,6 +87,8 @@ def table3_rows(store, run_ids: list[int] | None = None, dataset: str | None = N
 @click.pass_context
 def report_cmd(ctx: click.Context, run_ids: tuple[int, ...], dataset: str | None, fmt: str) -> None:
     """Print the paper's Table 3 layout (WER, oracle WER, ΔWER, NPRR) for stored robustness results."""
+    from lorascope.store.reports import table3_rows
+
     from .cli import open_store
 
     with open_store(ctx, readonly=True) as store:
@@ -155,5 +108,5 @@ def report_cmd(ctx: click.Context, run_ids: tuple[int, ...], dataset: str | None
         nprr = "-" if r["nprr"] is None else f"{100 * r['nprr']:.2f}"
         if r["nprr_std"] is not None:
             nprr += f" ± {100 * r['nprr_std']:.2f}"
-        click.echo(f"| {r['run']} | {r['strategy']} | {r['dataset']} | {r['perturbation']} | {_p(r['wer'])} | "
-                   f"{_p(r['oracle_wer'])} | {_p(r['delta_wer'])} | {nprr} |")
+        click.echo(f"| {r['run']} | {r['strategy']} | {r['dataset']} | {r['perturbation']} | {pct(r['wer'])} | "
+                   f"{pct(r['oracle_wer'])} | {pct(r['delta_wer'])} | {nprr} |")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -102,28 +101,20 @@ def _store_results(store, run_id: int, result, names: dict[str, str], bar: _Bar)
     from lorascope.core.metrics import paired_bootstrap
 
     cfg = result.config.to_dict()
-    search = result.lambda_search
+    search = result.combination_search
     cfg.update(scaled_steps=result.scaled_steps, prior_weight_used=result.prior_weight,
                augment_p=store.run(run_id).config.get("augment_p"),
-               lambda_p_better=search.p_better if search else None,
-               lambda_fell_back_from=search.fell_back_from if search else None)
+               combination=search.combination.to_dict() if search else None,
+               combination_p_better=search.p_better if search else None,
+               combination_fell_back_from=search.fell_back_from.to_dict() if search and search.fell_back else None)
     store.update_run(run_id, config=cfg, lam=result.lam, steps_done=result.steps_done)
     if result.adapter_dir:
         store.add_adapter(run_id, path=result.adapter_dir, trainable_params=result.trainable.trainable,
                           total_params=result.trainable.total, ranks=result.final_ranks)
     store.add_events(run_id, bar.events.values())
-    rows = []
     for split, res in [("dev", result.dev), *result.evals.items()]:
-        if res is None or res.rescored_wer is None:
-            continue
-        row = {"dataset": names[split], "split": split, "perturbation": "clean", "utterances": len(res.choices),
-               "one_best_wer": res.one_best_wer, "wer": res.rescored_wer, "oracle_wer": res.oracle_wer}
-        rows.append(row)
-    store.add_metrics(run_id, rows)
-    for split, res in [("dev", result.dev), *result.evals.items()]:
-        if res is None:
-            continue
-        store.add_scores(run_id, names[split], _score_rows(res))
+        if res is not None:
+            store.add_evaluation(run_id, names[split], split, res)
     test = result.evals.get("test")
     if test is not None and test.selected_errors is not None:
         from lorascope.core.metrics import reference_lengths
@@ -133,12 +124,6 @@ def _store_results(store, run_id: int, result, names: dict[str, str], bar: _Bar)
         boot = paired_bootstrap(test.first_pass_errors, test.selected_errors, lens, resamples=1000, seed=0)
         console.out.print(f"test: rescored - 1-best WER {100 * boot.difference:+.2f} points, 95% interval "
                           f"[{100 * boot.low:+.2f}, {100 * boot.high:+.2f}] (paired bootstrap, 1000 resamples)")
-
-
-def _score_rows(res) -> list[tuple[str, int, float, float, int]]:
-    return [(uid, i, lm[i], comb[i], rank[i])
-            for uid, lm, comb, rank in zip(res.utterance_ids, res.lm_scores, res.combined, res.ranks)
-            for i in range(len(lm))]
 
 
 def _print_summary(run_id: int, result, names: dict[str, str]) -> None:
@@ -153,14 +138,18 @@ def _print_summary(run_id: int, result, names: dict[str, str]) -> None:
         f"run {run_id}: {result.config.strategy}, λ = {result.lam:.4g}, {result.steps_done} steps, "
         f"{result.wall_time_s:.0f} s, {result.trainable.trainable:,} trainable ({100 * result.trainable.share:.3f}%)",
         ["split", "dataset", "utts", "1-best WER%", "oracle WER%", "rescored WER%", "relative"], rows))
-    search = result.lambda_search
-    if search is not None and search.fell_back_from is not None:
-        console.out.print(f"λ: the best dev λ ({search.fell_back_from:.4g}) beat the first pass in only "
+    search = result.combination_search
+    if search is None:
+        return
+    if search.fell_back:
+        console.out.print(f"combination: the best on dev ({search.best.describe()}) beat the first pass in only "
                           f"{100 * search.p_better:.1f}% of bootstrap resamples of dev (needs "
-                          f"{100 * result.config.lambda_confidence:.0f}%), so λ = 0: the first pass is kept")
-    elif search is not None and search.p_better is not None:
-        console.out.print(f"λ: the dev gain over the first pass holds in {100 * search.p_better:.1f}% of bootstrap "
-                          f"resamples of dev")
+                          f"{100 * result.config.lambda_confidence:.0f}%), so the first pass is kept")
+    else:
+        console.out.print(f"combination: {search.combination.describe()}")
+        if search.p_better is not None:
+            console.out.print(f"combination: the dev gain over the first pass holds in {100 * search.p_better:.1f}% "
+                              f"of bootstrap resamples of dev")
 
 
 def _augment(utts, p: float, seed: int):
@@ -352,11 +341,7 @@ def eval_cmd(ctx: click.Context, run_id: int, data: str, lam: float | None, devi
     rescorer = load_rescorer(run.adapter_path, device=None if device == "auto" else device, engine=engine)
     res = evaluate(rescorer, utts, lam)
     with open_store(ctx) as store:
-        if res.rescored_wer is not None:
-            store.add_metrics(run_id, [{"dataset": name, "split": "eval", "perturbation": "clean",
-                                        "utterances": len(utts), "one_best_wer": res.one_best_wer,
-                                        "wer": res.rescored_wer, "oracle_wer": res.oracle_wer}])
-        store.add_scores(run_id, name, _score_rows(res))
+        store.add_evaluation(run_id, name, "eval", res)
     if res.rescored_wer is None:
         console.out.print(f"scored {len(utts)} utterances of {name} (no references: no WER)")
     else:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
@@ -20,6 +20,10 @@ from lorascope.core.metrics import corpus_wer, hypothesis_errors
 from lorascope.core.nbest import FIRST_PASS, FIRST_PASS_CHOICES, Hypothesis, Utterance, scores_state
 
 from .schema import SCHEMA_VERSION, migrate
+
+if TYPE_CHECKING:  # core types the store writes; imported lazily by their callers
+    from lorascope.core.combine import EvalResult
+    from lorascope.core.robustness import RobustnessReport
 
 ENV_DB = "LORASCOPE_DB"
 
@@ -448,3 +452,37 @@ class Store:
             r["ranks_after"] = json.loads(r["ranks_after"])
             r["top_flipped"] = bool(r["top_flipped"])
         return rows
+
+    # -- whole results ----------------------------------------------------------------------------
+
+    def add_evaluation(self, run_id: int, dataset: str, split: str, result: "EvalResult") -> int | None:
+        """A clean evaluation of ``dataset`` in one transaction: its metric row (when the lists have references;
+        returns its id) and every hypothesis' LM score, combined score and new rank."""
+        with self.db.atomic():
+            metric = None
+            if result.rescored_wer is not None:
+                (metric,) = self.add_metrics(run_id, [{
+                    "dataset": dataset, "split": split, "perturbation": "clean", "utterances": len(result.choices),
+                    "one_best_wer": result.one_best_wer, "wer": result.rescored_wer,
+                    "oracle_wer": result.oracle_wer}])
+            self.add_scores(run_id, dataset, [
+                (uid, i, lm[i], comb[i], rank[i])
+                for uid, lm, comb, rank in zip(result.utterance_ids, result.lm_scores, result.combined, result.ranks)
+                for i in range(len(lm))])
+        return metric
+
+    def add_robustness(self, run_id: int, dataset: str, report: "RobustnessReport") -> list[int]:
+        """A robustness report in one transaction: the clean row, one row per (perturbation, seed) with its NPRR,
+        and every utterance's rank changes. Returns the metric ids, clean first."""
+        common = {"dataset": dataset, "split": "robustness", "utterances": len(report.clean.choices), "p": report.p}
+        with self.db.atomic():
+            ids = self.add_metrics(run_id, [dict(common, perturbation="clean", wer=report.clean.wer,
+                                                 oracle_wer=report.clean.oracle_wer)])
+            for res in report.runs:
+                (mid,) = self.add_metrics(run_id, [dict(common, perturbation=res.condition, seed=res.seed,
+                                                        wer=res.wer, oracle_wer=res.oracle_wer, nprr=res.nprr)])
+                self.add_rank_changes(run_id, mid, dataset, [
+                    (u.utterance_id, list(u.ranks_before), list(u.ranks_after), u.flipped,
+                     u.errors_after - u.errors_before) for u in res.utterances])
+                ids.append(mid)
+        return ids
