@@ -6,7 +6,7 @@ import json
 import math
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Any
 import sqlite_utils
 
 from lorascope.core.errors import LorascopeError
-from lorascope.core.alignment import COUNTER
-from lorascope.core.metrics import corpus_wer, hypothesis_errors
-from lorascope.core.nbest import FIRST_PASS, FIRST_PASS_CHOICES, Hypothesis, Utterance, scores_state
+from lorascope.core.nbest import FIRST_PASS, FIRST_PASS_CHOICES, Hypothesis, Utterance
 
+from .ingest import DuplicateUtterance, write_lists
 from .schema import SCHEMA_VERSION, migrate
 
 if TYPE_CHECKING:  # core types the store writes; imported lazily by their callers
@@ -67,52 +66,6 @@ class DatasetInfo:
     oracle_wer: float | None
     created_at: str
     first_pass: str = FIRST_PASS  # 'order' (the list order as given) or 'score' (sorted by score at import)
-
-
-_CHUNK_UTTERANCES = 2000
-
-
-def _chunks(items: Iterable[Utterance], size: int) -> Iterator[list[Utterance]]:
-    chunk: list[Utterance] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-class _Totals:
-    """Counts, word errors and the first-pass summary of a dataset, kept as its utterances stream past."""
-
-    def __init__(self) -> None:
-        self.utterances = self.hypotheses = self.reference_words = self.one_best = self.oracle = 0
-        self.all_referenced = True
-        self._by_scores: dict[bool, Utterance] = {}  # one utterance with scores and one without, for scores_state
-
-    def add(self, u: Utterance) -> list[int] | None:
-        """Count ``u``; its hypotheses' word errors (``None`` without a reference)."""
-        self.utterances += 1
-        self.hypotheses += len(u.hypotheses)
-        self._by_scores.setdefault(u.has_scores, u)
-        if u.reference is None:
-            self.all_referenced = False
-            return None
-        (errors,) = hypothesis_errors((u,))
-        self.reference_words += len(COUNTER.words(u.reference))  # reference_length, on the cached tokens
-        self.one_best += errors[0]
-        self.oracle += min(errors)
-        return errors
-
-    def summary(self) -> tuple[str, int, int, int | None, float | None, float | None]:
-        """scores, utterances, hypotheses, reference_words, one_best_wer, oracle_wer (the datasets columns)."""
-        state = scores_state(list(self._by_scores.values()))
-        if not self.all_referenced:
-            return state, self.utterances, self.hypotheses, None, None, None
-        return (state, self.utterances, self.hypotheses, self.reference_words,
-                _finite(corpus_wer([self.one_best], [self.reference_words])),
-                _finite(corpus_wer([self.oracle], [self.reference_words])))
 
 
 @dataclass(frozen=True)
@@ -224,44 +177,16 @@ class Store:
             ds_id = self.db.execute(
                 "INSERT INTO datasets (name, source, format, scores, utterances, hypotheses, first_pass, created_at) "
                 "VALUES (?, ?, ?, 'rank-only', 0, 0, ?, ?)", [name, source, format, first_pass, now()]).lastrowid
-            (last_row,) = self.db.execute("SELECT coalesce(max(id), 0) FROM utterances").fetchone()
-            totals = _Totals()
-            for chunk in _chunks(utterances, _CHUNK_UTTERANCES):
-                self._write_chunk(name, ds_id, last_row, chunk, totals)
+            try:
+                totals = write_lists(self.db.conn, ds_id, utterances)
+            except DuplicateUtterance as exc:
+                raise StoreError(f"dataset {name!r}: utterance {exc.args[0]!r} appears twice") from None
             if not totals.utterances:
                 raise StoreError(f"dataset {name!r}: no utterances to store")
             self.db.execute(
                 "UPDATE datasets SET scores = ?, utterances = ?, hypotheses = ?, reference_words = ?, "
                 "one_best_wer = ?, oracle_wer = ? WHERE id = ?", [*totals.summary(), ds_id])
         return self.dataset(name)
-
-    def _write_chunk(self, name: str, ds_id: int, last_row: int, chunk: list[Utterance], totals: "_Totals") -> None:
-        """Write ``chunk``; utterance rows get ids after ``last_row`` (the largest before this import) in order."""
-        utt_rows, hyp_rows = [], []
-        for u in chunk:
-            pos = totals.utterances
-            row = last_row + pos + 1
-            errors = totals.add(u)
-            utt_rows.append((row, ds_id, pos, u.id, u.reference, json.dumps(u.meta) if u.meta else None))
-            hyp_rows.extend((row, r, h.text, h.score, errors[r] if errors else None,
-                             json.dumps(h.extra) if h.extra else None) for r, h in enumerate(u.hypotheses))
-        try:
-            self.db.conn.executemany(
-                "INSERT INTO utterances (id, dataset_id, position, utt_id, reference, meta) VALUES (?,?,?,?,?,?)",
-                utt_rows)
-        except sqlite3.IntegrityError:
-            raise StoreError(f"dataset {name!r}: utterance {self._clash(ds_id, chunk)!r} appears twice") from None
-        self.db.conn.executemany(
-            "INSERT INTO hypotheses (utterance_id, rank, text, score, errors, extra) VALUES (?,?,?,?,?,?)", hyp_rows)
-
-    def _clash(self, ds_id: int, chunk: list[Utterance]) -> str:
-        """The id in ``chunk`` that repeats an id in it or already stored for the dataset."""
-        seen = {r[0] for r in self.db.execute("SELECT utt_id FROM utterances WHERE dataset_id = ?", [ds_id])}
-        for u in chunk:
-            if u.id in seen:
-                return u.id
-            seen.add(u.id)
-        return "?"
 
     def datasets(self) -> list[DatasetInfo]:
         return [DatasetInfo(**r) for r in self._rows("SELECT * FROM datasets ORDER BY id")]
