@@ -10,7 +10,7 @@ in the numeric order of their keys.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..errors import InputError
@@ -19,14 +19,20 @@ from . import fields
 from .source import InputFile, JsonStream
 
 
-def read_hyporadise(src: InputFile) -> Iterator[tuple[str, Utterance]]:
+def _objects(src: InputFile, kind: str, what: str, place: Callable[[Any], str]) -> Iterator[tuple[str, Any, dict]]:
+    """``(place, index or key, object)`` of each top-level entry of a JSON list (``kind`` "list") or object."""
     doc = JsonStream(src)
-    if doc.kind() != "list":
-        raise InputError(str(src.path), f"HyPoradise JSON must be a list, found {doc.kind()}")
-    for i, item in doc.items(lambda i: f"{src.path}: item {i}"):
-        where = f"{src.path}: item {i}"
-        if not isinstance(item, dict):
-            raise InputError(where, f"expected an object, found {type(item).__name__}")
+    if doc.kind() != kind:
+        raise InputError(str(src.path), f"{what}, found {doc.kind()}")
+    for key, value in doc.items(place) if kind == "list" else doc.members(place):
+        where = place(key)
+        if not isinstance(value, dict):
+            raise InputError(where, f"expected an object, found {type(value).__name__}")
+        yield where, key, value
+
+
+def read_hyporadise(src: InputFile) -> Iterator[tuple[str, Utterance]]:
+    for where, i, item in _objects(src, "list", "HyPoradise JSON must be a list", lambda i: f"{src.path}: item {i}"):
         yield where, _hyporadise_item(where, i, item)
 
 
@@ -63,15 +69,9 @@ def _hyp_key_index(key: str) -> int | None:
 
 
 def read_mlm(src: InputFile) -> Iterator[tuple[str, Utterance]]:
-    doc = JsonStream(src)
-    if doc.kind() != "dict":
-        raise InputError(str(src.path), f"mlm-scoring JSON must be an object of utterances, found {doc.kind()}")
-    for key, entry in doc.members(lambda k: f"{src.path}: utterance {k}"):
-        where = f"{src.path}: utterance {key}"
-        uid = fields.utterance_id(where, key)
-        if not isinstance(entry, dict):
-            raise InputError(where, f"expected an object, found {type(entry).__name__}")
-        yield where, _mlm_entry(where, uid, entry)
+    for where, key, entry in _objects(src, "dict", "mlm-scoring JSON must be an object of utterances",
+                                      lambda k: f"{src.path}: utterance {k}"):
+        yield where, _mlm_entry(where, fields.utterance_id(where, key), entry)
 
 
 def _mlm_entry(where: str, uid: str, entry: dict[str, Any]) -> Utterance:
