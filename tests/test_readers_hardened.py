@@ -156,6 +156,8 @@ MALFORMED = [
      "g.jsonl", ["--reference", "REF"], "g.jsonl", "--reference is for Kaldi and ESPnet only"),
     ("manifest-for-hyporadise", {"g.json": hypo({"input": ["a"]}), "m.json": b'{"text": "a"}\n'},
      "g.json", ["--manifest", "MANIFEST"], "g.json", "--manifest is for NeMo TSV only"),
+    ("beam-size-for-jsonl", {"g.jsonl": GOOD_JSONL.encode()},
+     "g.jsonl", ["--beam-size", "2"], "g.jsonl", "--beam-size is for NeMo TSV only (this is jsonl)"),
     # Kaldi
     ("kaldi-no-rank", {"k/text": b"utt1 the cat\n"}, "k/text", ["--format", "kaldi"], "text line 1",
      "key 'utt1' does not end in -RANK"),

@@ -93,8 +93,9 @@ def iter_nbest(path: str | Path, format: str | None = None, *, manifest: str | P
     if format is not None and format not in FORMATS:
         raise InputError(str(path), f"unknown format {format!r} (choose from {', '.join(FORMATS)})")
     fmt = format or sniff_format(path)
-    if manifest is not None and fmt != "nemo":
-        raise InputError(str(path), f"--manifest is for NeMo TSV only (this is {fmt})")
+    for option, value in (("--manifest", manifest), ("--beam-size", beam_size)):
+        if value is not None and fmt != "nemo":
+            raise InputError(str(path), f"{option} is for NeMo TSV only (this is {fmt})")
     if reference is not None and fmt not in FOLDER_FORMATS:
         raise InputError(str(path), f"--reference is for Kaldi and ESPnet only (this is {fmt}, whose lists "
                          "carry their references)")
