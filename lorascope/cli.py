@@ -9,6 +9,8 @@ from pathlib import Path
 import click
 
 from lorascope.core.errors import LorascopeError
+from lorascope.core.formats import FORMATS, KALDI_DEFAULT_ACOUSTIC_SCALE
+from lorascope.core.nbest import FIRST_PASS, FIRST_PASS_CHOICES
 
 from . import console
 from .cmd_robust import report_cmd, robustness_cmd
@@ -91,35 +93,49 @@ def cli(ctx: click.Context, db: Path | None, debug: bool) -> None:
 
 
 @cli.command("import")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--name", help="Dataset name in the store. Default: the file name without its extension.")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "hyporadise", "mlm", "nemo"]),
-              help="Input format. Default: sniffed from the content.")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--name", help="Dataset name in the store. Default: the file name without its extension (a Kaldi "
+              "or ESPnet folder: its name).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="Input format. Default: sniffed from the content.")
 @click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path),
               help="NeMo TSV only: the JSONL manifest whose 'text' fields are the references.")
 @click.option("--beam-size", type=click.IntRange(min=1),
               help="NeMo TSV only: hypotheses per utterance. Default: lines / manifest entries.")
+@click.option("--reference", type=click.Path(dir_okay=False, path_type=Path),
+              help="Kaldi and ESPnet only: the references, a Kaldi text file (uttid words).")
+@click.option("--acoustic-scale", type=click.FloatRange(min=0), default=KALDI_DEFAULT_ACOUSTIC_SCALE,
+              show_default=True, help="Kaldi only: the first-pass score is -(lm_cost + scale * ac_cost).")
+@click.option("--first-pass", type=click.Choice(FIRST_PASS_CHOICES), default=FIRST_PASS, show_default=True,
+              help="order: the list order as given is the first pass; score: sort each list by its scores.")
 @click.option("--replace", is_flag=True, help="Replace a stored dataset of the same name.")
 @db_option
 @click.pass_context
 def import_cmd(ctx: click.Context, file: Path, name: str | None, fmt: str | None, manifest: Path | None,
-               beam_size: int | None, replace: bool) -> None:
+               beam_size: int | None, reference: Path | None, acoustic_scale: float, first_pass: str,
+               replace: bool) -> None:
     """Load N-best lists from FILE into the store and print counts, 1-best and oracle WER.
 
-    Formats: native JSONL, HyPoradise JSON, mlm-scoring JSON, NeMo rescorer TSV (with --manifest).
+    Formats: native JSONL, HyPoradise JSON, mlm-scoring JSON, NeMo rescorer TSV (with --manifest), a Kaldi
+    N-best folder or its text file (uttid-N words, with ac_cost and lm_cost beside it), an ESPnet decode folder
+    (1best_recog/, 2best_recog/, ...). The file is streamed into one transaction: any problem leaves the store
+    as it was.
     """
-    from lorascope.core.formats import read_nbest, sniff_format
-    from lorascope.core.nbest import scores_state
+    from lorascope.core.formats import sniff_format
+
+    from .datasets import disagreement_line, import_file
 
     fmt = fmt or sniff_format(file)
-    utts = read_nbest(file, fmt, manifest=manifest, beam_size=beam_size)  # parse fully before touching the store
-    name = name or file.stem
     with open_store(ctx) as store:
-        info = store.add_dataset(name, utts, source=str(file), format=fmt, replace=replace)
-    state = scores_state(utts)
+        done = import_file(store, file, name=name, fmt=fmt, first_pass=first_pass, replace=replace,
+                           manifest=manifest, beam_size=beam_size, reference=reference,
+                           acoustic_scale=acoustic_scale)
+    info = done.info
     console.out.print(f"imported {info.name!r} ({fmt}): {info.utterances} utterances, {info.hypotheses} hypotheses")
-    if state != "scored":
-        console.out.print(f"first-pass scores: {state} (rank order serves as the first-pass prior)")
+    if info.scores != "scored":
+        console.out.print(f"first-pass scores: {info.scores} (rank order serves as the first-pass prior)")
+    line = disagreement_line(done.disagreements, info.first_pass)
+    if line:
+        console.out.print(line, soft_wrap=True)
     if info.one_best_wer is None:
         console.out.print("no references: WER not computed")
     else:
@@ -131,15 +147,16 @@ def import_cmd(ctx: click.Context, file: Path, name: str | None, fmt: str | None
 @db_option
 @click.pass_context
 def datasets_cmd(ctx: click.Context) -> None:
-    """List the datasets in the store with their sizes and first-pass WERs."""
+    """List the datasets in the store with their sizes, first pass and first-pass WERs."""
     with open_store(ctx) as store:
         rows = store.datasets()
     if not rows:
         console.out.print("no datasets yet: `lorascope import FILE` adds one")
         return
-    console.out.print(console.table(None, ["name", "utts", "hyps", "scores", "1-best WER%", "oracle WER%", "source"],
-                                    [(d.name, d.utterances, d.hypotheses, d.scores, pct(d.one_best_wer),
-                                      pct(d.oracle_wer), d.source) for d in rows]))
+    console.out.print(console.table(
+        None, ["name", "utts", "hyps", "scores", "first pass", "1-best WER%", "oracle WER%", "source"],
+        [(d.name, d.utterances, d.hypotheses, d.scores, d.first_pass, pct(d.one_best_wer), pct(d.oracle_wer),
+          d.source) for d in rows]))
 
 
 @cli.command("runs")

@@ -29,10 +29,14 @@ from .options import db_option
                    "merges). Default: every candidate kind.")
 @click.option("--lam", type=float, help="The LM weight λ of the combination. Default: the run's dev-tuned one.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--first-pass", type=click.Choice(["order", "score"]), help="For an N-best file imported on the way: "
+              "order (default) takes each list's order as the first pass, score sorts each list by its scores. A "
+              "stored dataset keeps the first pass it was imported with.")
 @db_option
 @click.pass_context
 def robustness_cmd(ctx: click.Context, run_id: int, data: str | None, mode: str, p: float, seeds: tuple[int, ...],
-                   n_seeds: int | None, max_distance: float | None, lam: float | None, device: str) -> None:
+                   n_seeds: int | None, max_distance: float | None, lam: float | None, device: str,
+                   first_pass: str | None) -> None:
     """Perturb the N-best lists with sound-alike words and measure WER, oracle WER, ΔWER and NPRR.
 
     Stores one metric row per condition and seed, and the per-utterance rank changes, in one transaction.
@@ -52,7 +56,8 @@ def robustness_cmd(ctx: click.Context, run_id: int, data: str | None, mode: str,
             bar.start_task(task)
 
         job = robustness_job(ctx.obj["db"], run_id, data=data, modes=modes, p=p, seeds=seed_list,
-                             max_distance=max_distance, lam=lam, device=device, on_start=started,
+                             max_distance=max_distance, lam=lam, device=device, first_pass=first_pass,
+                             on_start=started,
                              on_rescore=lambda: bar.advance(task))
     report, name = job.report, job.dataset
     rows = [("clean", pct(report.clean.wer), pct(report.clean.oracle_wer), pct(report.clean.delta_wer), "-", "-")]

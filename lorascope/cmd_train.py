@@ -159,12 +159,15 @@ def _print_summary(job) -> None:
 @click.option("--checkpoint-every", type=click.IntRange(min=0), default=50, show_default=True,
               help="Write a checkpoint every N steps (0: only on interruption).")
 @click.option("--resume", "resume", type=int, metavar="RUN", help="Continue an interrupted or stale run.")
+@click.option("--first-pass", type=click.Choice(["order", "score"]), help="For an N-best file imported on the way: "
+              "order (default) takes each list's order as the first pass, score sorts each list by its scores. A "
+              "stored dataset keeps the first pass it was imported with.")
 @db_option
 @click.pass_context
 def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_data: str, test_data: str,
               backbone: str | None, steps: int | None, epochs: float | None, batch_size: int | None, lr: float | None,
               seed: int, device: str, engine: str, layers: str | None, cor_weight: float | None, augment: str | None,
-              lambda_confidence: float, checkpoint_every: int, resume: int | None) -> None:
+              lambda_confidence: float, checkpoint_every: int, resume: int | None, first_pass: str | None) -> None:
     """Train a rescorer on N-best lists with one of the papers' strategies, headless.
 
     Tunes the combination of first-pass evidence and the LM on the dev set, evaluates dev and test, saves the
@@ -181,7 +184,7 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
                                steps=steps, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
                                engine=engine, layers=_parse_layers(layers), cor_weight=cor_weight,
                                augment=_parse_augment(augment), lambda_confidence=lambda_confidence,
-                               checkpoint_every=checkpoint_every)
+                               checkpoint_every=checkpoint_every, first_pass=first_pass)
     with _Bar() as bar:   # on resume only the device may change
         job = train_job(ctx.obj["db"], options, resume=resume, device=None if device == "auto" else device,
                         on_event=bar)
@@ -199,13 +202,17 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
 @click.option("--engine", type=click.Choice(ENGINE_NAMES), default="auto", show_default=True,
               help="Scoring engine: hf (padded, sorted by length), packed (no padding), auto (packed for BERT "
               "backbones).")
+@click.option("--first-pass", type=click.Choice(["order", "score"]), help="For an N-best file imported on the way: "
+              "order (default) takes each list's order as the first pass, score sorts each list by its scores. A "
+              "stored dataset keeps the first pass it was imported with.")
 @db_option
 @click.pass_context
-def eval_cmd(ctx: click.Context, run_id: int, data: str, lam: float | None, device: str, engine: str) -> None:
+def eval_cmd(ctx: click.Context, run_id: int, data: str, lam: float | None, device: str, engine: str,
+             first_pass: str | None) -> None:
     """Score a data set with a stored adapter; store and print 1-best, oracle and rescored WER."""
     from .jobs import eval_job
 
-    job = eval_job(ctx.obj["db"], run_id, data, lam=lam, device=device, engine=engine)
+    job = eval_job(ctx.obj["db"], run_id, data, lam=lam, device=device, engine=engine, first_pass=first_pass)
     res = job.result
     if res.rescored_wer is None:
         console.out.print(f"scored {job.utterances} utterances of {job.dataset} (no references: no WER)")

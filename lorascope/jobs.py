@@ -79,6 +79,7 @@ class TrainOptions:
     augment: float | None = None        # perturb-N probability of the perturbed copies added to the training lists
     lambda_confidence: float = 0.95
     checkpoint_every: int = 50
+    first_pass: str | None = None       # files imported on the way: "order" (default) or "score"; names: as stored
 
     def train_config(self):
         """The core :class:`TrainConfig` these options ask for (InputError on a bad combination)."""
@@ -180,7 +181,8 @@ def _prepare(db_path: Path, options: TrainOptions | None, resume: int | None, de
                                       ("dev", options.dev, "training and tuning need them"),
                                       ("test", options.test, "test WER needs them")):
                 if value is not None and value.lower() != "none":
-                    names[split], _ = resolve_dataset(store, value, need_references=why)
+                    names[split], _ = resolve_dataset(store, value, need_references=why,
+                                                      first_pass=options.first_pass)
             run_id = store.create_run(strategy=config.strategy, config={**config.to_dict(), "augment_p": augment},
                                       seed=config.seed, backbone=config.backbone, versions=package_versions(),
                                       train_dataset=names["train"], dev_dataset=names["dev"],
@@ -365,7 +367,7 @@ def _run_with_adapter(store: Store, run_id: int):
 
 
 def eval_job(db_path: str | Path, run_id: int, data: str, *, lam: float | None = None, device: str = "auto",
-             engine: str = "auto", on_event: Callable[[Any], None] | None = None) -> EvalJob:
+             engine: str = "auto", first_pass: str | None = None, on_event: Callable[[Any], None] | None = None) -> EvalJob:
     """Score ``data`` (a dataset name or a file, imported on first use) with a stored run's adapter; store the
     metric row and per-hypothesis scores in one transaction."""
     from lorascope.core.adapter import load_rescorer
@@ -373,7 +375,7 @@ def eval_job(db_path: str | Path, run_id: int, data: str, *, lam: float | None =
 
     with Store(db_path) as store:
         run = _run_with_adapter(store, run_id)
-        name, utts = resolve_dataset(store, data)
+        name, utts = resolve_dataset(store, data, first_pass=first_pass)
     rescorer = load_rescorer(run.adapter_path, device=None if device == "auto" else device, engine=engine)
     result = evaluate(rescorer, utts, lam, on_event=on_event)
     with Store(db_path) as store:
@@ -396,7 +398,7 @@ class RobustnessJob:
 
 def robustness_job(db_path: str | Path, run_id: int, *, data: str | None = None, modes: Sequence[str] = ("1", "N"),
                    p: float = 0.5, seeds: Sequence[int] = (0,), max_distance: float | None = None,
-                   lam: float | None = None, device: str = "auto",
+                   lam: float | None = None, device: str = "auto", first_pass: str | None = None,
                    on_start: Callable[[str, int], None] | None = None,
                    on_rescore: Callable[[], None] | None = None) -> RobustnessJob:
     """perturb-1 / perturb-N of a stored run's test set (or ``data``): WER, oracle, ΔWER, NPRR and rank changes,
@@ -413,7 +415,7 @@ def robustness_job(db_path: str | Path, run_id: int, *, data: str | None = None,
         target = data or run.test_dataset or run.dev_dataset
         if target is None:
             raise InputError(f"run {run_id}", "has no test set; name one with --data")
-        name, utts = resolve_dataset(store, target, need_references="robustness needs WER")
+        name, utts = resolve_dataset(store, target, need_references="robustness needs WER", first_pass=first_pass)
     if on_start is not None:
         on_start(name, len(utts))
     rescorer = load_rescorer(run.adapter_path, device=None if device == "auto" else device)

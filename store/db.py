@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 import sqlite_utils
 
 from lorascope.core.errors import LorascopeError
-from lorascope.core.metrics import hypothesis_errors, summarize
-from lorascope.core.nbest import Hypothesis, Utterance, scores_state
+from lorascope.core.nbest import FIRST_PASS, FIRST_PASS_CHOICES, Hypothesis, Utterance
 
+from .ingest import DuplicateUtterance, write_lists
 from .ownership import Owner, owner_alive
 from .schema import SCHEMA_VERSION, migrate
 
@@ -66,6 +66,7 @@ class DatasetInfo:
     one_best_wer: float | None
     oracle_wer: float | None
     created_at: str
+    first_pass: str = FIRST_PASS  # 'order' (the list order as given) or 'score' (sorted by score at import)
 
 
 @dataclass(frozen=True)
@@ -174,36 +175,36 @@ class Store:
 
     # -- datasets ---------------------------------------------------------------------------------
 
-    def add_dataset(self, name: str, utterances: Sequence[Utterance], *, source: str | None = None,
-                    format: str | None = None, replace: bool = False) -> DatasetInfo:
-        """Store N-best lists under ``name`` in one transaction; WERs are computed when references exist."""
-        if not utterances:
-            raise StoreError(f"dataset {name!r}: no utterances to store")
-        have_refs = all(u.reference is not None for u in utterances)
-        summary = summarize(utterances) if have_refs else None
-        errors = hypothesis_errors(utterances) if have_refs else None
+    def add_dataset(self, name: str, utterances: Iterable[Utterance], *, source: str | None = None,
+                    format: str | None = None, replace: bool = False, first_pass: str = FIRST_PASS) -> DatasetInfo:
+        """Store N-best lists under ``name`` in one transaction; WERs are computed when references exist.
+
+        ``utterances`` may be a stream (a reader's :func:`~lorascope.core.formats.iter_nbest`): it is read once
+        and written in chunks, and whatever it raises, at any utterance, undoes the whole write. ``first_pass``
+        records how the lists were ordered (see :data:`~lorascope.core.nbest.FIRST_PASS`); the lists are stored
+        in the order given. Each hypothesis' word errors are stored where its utterance has a reference; the
+        1-best and oracle WER when every utterance has one.
+        """
+        if first_pass not in FIRST_PASS_CHOICES:
+            raise StoreError(f"dataset {name!r}: first pass must be one of {', '.join(FIRST_PASS_CHOICES)}")
         with self.db.atomic():
             existing = self.db.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchone()
             if existing:
                 if not replace:
                     raise StoreError(f"dataset {name!r} already exists (choose another --name, or --replace)")
                 self.db.execute("DELETE FROM datasets WHERE id = ?", [existing[0]])
-            ds_id = self.db["datasets"].insert({
-                "name": name, "source": source, "format": format, "scores": scores_state(list(utterances)),
-                "utterances": len(utterances), "hypotheses": sum(len(u.hypotheses) for u in utterances),
-                "reference_words": summary.reference_words if summary else None,
-                "one_best_wer": summary.one_best_wer if summary else None,
-                "oracle_wer": summary.oracle_wer if summary else None,
-                "created_at": now(),
-            }).last_pk
-            for pos, u in enumerate(utterances):
-                uid = self.db.execute(
-                    "INSERT INTO utterances (dataset_id, position, utt_id, reference, meta) VALUES (?,?,?,?,?)",
-                    [ds_id, pos, u.id, u.reference, json.dumps(u.meta) if u.meta else None]).lastrowid
-                self.db.conn.executemany(
-                    "INSERT INTO hypotheses (utterance_id, rank, text, score, errors, extra) VALUES (?,?,?,?,?,?)",
-                    [(uid, r, h.text, h.score, errors[pos][r] if errors else None,
-                      json.dumps(h.extra) if h.extra else None) for r, h in enumerate(u.hypotheses)])
+            ds_id = self.db.execute(
+                "INSERT INTO datasets (name, source, format, scores, utterances, hypotheses, first_pass, created_at) "
+                "VALUES (?, ?, ?, 'rank-only', 0, 0, ?, ?)", [name, source, format, first_pass, now()]).lastrowid
+            try:
+                totals = write_lists(self.db.conn, ds_id, utterances)
+            except DuplicateUtterance as exc:
+                raise StoreError(f"dataset {name!r}: utterance {exc.args[0]!r} appears twice") from None
+            if not totals.utterances:
+                raise StoreError(f"dataset {name!r}: no utterances to store")
+            self.db.execute(
+                "UPDATE datasets SET scores = ?, utterances = ?, hypotheses = ?, reference_words = ?, "
+                "one_best_wer = ?, oracle_wer = ? WHERE id = ?", [*totals.summary(), ds_id])
         return self.dataset(name)
 
     def datasets(self) -> list[DatasetInfo]:

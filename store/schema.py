@@ -119,6 +119,8 @@ CREATE INDEX utterances_dataset ON utterances(dataset_id, position);
 """
 
 V3 = """
+-- the first pass a dataset was imported with: the list order as given, or each list sorted by its scores
+ALTER TABLE datasets ADD COLUMN first_pass TEXT NOT NULL DEFAULT 'order' CHECK (first_pass IN ('order', 'score'));
 ALTER TABLE runs ADD COLUMN owner_host TEXT;       -- who trains the run: host name,
 ALTER TABLE runs ADD COLUMN owner_pid INTEGER;     -- process id,
 ALTER TABLE runs ADD COLUMN owner_started TEXT;    -- and that process's start (tells a reused pid apart)
