@@ -10,6 +10,7 @@ from typing import Any
 
 from lorascope.core.errors import InputError
 from lorascope.core.nbest import FIRST_PASS, OrderDisagreements, OrderTally, Utterance, iter_first_pass
+from lorascope.store.db import DatasetExists
 
 from . import console
 
@@ -128,8 +129,11 @@ def resolve_dataset(store, value: str, *, fmt: str | None = None, need_reference
         raise InputError(value, f"a dataset named {name!r} from another source is already stored; "
                                 f"import this file with `lorascope import {value} --name NEW` and pass NEW")
     utts: list[Utterance] = []
-    done = import_file(store, path, name=name, fmt=fmt, first_pass=first_pass or FIRST_PASS, source=source,
-                       need_references=need_references, keep=utts)
+    try:
+        done = import_file(store, path, name=name, fmt=fmt, first_pass=first_pass or FIRST_PASS, source=source,
+                           need_references=need_references, keep=utts)
+    except DatasetExists:   # another lorascope process imported it a moment ago: take it as stored
+        return resolve_dataset(store, value, fmt=fmt, need_references=need_references, first_pass=first_pass)
     line = disagreement_line(done.disagreements, done.info.first_pass)
     if line:
         console.err.print(f"{name}: {line}", soft_wrap=True)

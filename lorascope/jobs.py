@@ -211,7 +211,7 @@ class _StoreProgress:
             self._point(r.step, loss=r.loss, rank_budget=r.rank_budget)
         elif isinstance(event, t.DevEvaluated):
             self._point(event.step, dev_wer=event.best_wer)
-        if time.monotonic() - self.last >= HEARTBEAT_EVERY_S:
+        if isinstance(event, t.CheckpointSaved) or time.monotonic() - self.last >= HEARTBEAT_EVERY_S:
             self.flush()
         if self.forward is not None:
             self.forward(event)
@@ -222,7 +222,7 @@ class _StoreProgress:
 
     def flush(self, store: Store | None = None) -> None:
         def write(s: Store) -> None:
-            with s.db.atomic():
+            with s.atomic():
                 if self.pending:
                     s.add_events(self.run_id, self.pending.values())
                 s.heartbeat(self.run_id, self.step)
@@ -312,7 +312,7 @@ def train_job(db_path: str | Path, options: TrainOptions | None = None, *, resum
 
 def _mark(db_path: Path, run_id: int, progress: _StoreProgress, **fields: Any) -> None:
     with Store(db_path) as store:
-        with store.db.atomic():
+        with store.atomic():
             progress.flush(store)
             store.update_run(run_id, **fields)
 
@@ -334,7 +334,7 @@ def _store_results(store: Store, run_id: int, result, names: dict[str, str],
     if test is not None and test.selected_errors is not None:
         lens = reference_lengths(store.load_dataset(names["test"]))
         boot = paired_bootstrap(test.first_pass_errors, test.selected_errors, lens, resamples=1000, seed=0)
-    with store.db.atomic():
+    with store.atomic():
         progress.flush(store)
         store.add_events(run_id, progress.curve.values())
         store.update_run(run_id, config=cfg, lam=result.lam, steps_done=result.steps_done)

@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from lorascope.core.adapter_config import ADAPTER_CONFIG, read_adapter_config
+from lorascope.store.db import DatasetExists
 
 SAMPLE_SETS = ("train", "dev", "test")
 DEMO_ADAPTER = "demo-adapter"
@@ -33,7 +34,10 @@ def ensure_sample_sets(store, *, demo: bool = True) -> list[str]:
         name = f"sample-{split}"
         path = folder / f"{split}.jsonl"
         if path.exists() and not store.has_dataset(name):
-            store.add_dataset(name, read_nbest(path, "jsonl"), source=str(path), format="jsonl")
+            try:
+                store.add_dataset(name, read_nbest(path, "jsonl"), source=str(path), format="jsonl")
+            except DatasetExists:   # another lorascope process added it a moment ago
+                continue
             added.append(name)
     shipped = folder / DEMO_ADAPTER
     if demo and (shipped / ADAPTER_CONFIG).exists() and not any(r.config.get("demo") for r in store.runs()):
@@ -48,7 +52,7 @@ def register_adapter(store, folder: Path, *, demo: bool = False) -> int:
     config = dict(info.get("train_config") or {}, demo=demo, registered_from=str(folder))
     if info.get("combination"):
         config["combination"] = info["combination"]
-    with store.db.atomic():
+    with store.atomic():
         run_id = store.create_run(strategy=info.get("strategy", "?"), config=config, seed=info.get("seed"),
                                   backbone=info.get("backbone"), versions=info.get("versions"),
                                   train_dataset=info.get("train_dataset"), dev_dataset=info.get("dev_dataset"),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,10 +28,15 @@ if TYPE_CHECKING:  # core types the store writes; imported lazily by their calle
     from lorascope.core.robustness import RobustnessReport
 
 ENV_DB = "LORASCOPE_DB"
+_LOCK_RETRIES = 5
 
 
 class StoreError(LorascopeError):
     """A problem with the store or with what was asked of it (missing run, unknown dataset, newer schema)."""
+
+
+class DatasetExists(StoreError):
+    """A dataset of that name is already stored (perhaps just now, by another process)."""
 
 
 def default_db_path() -> Path:
@@ -164,6 +171,33 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator["Store"]:
+        """One write transaction (a savepoint inside another). It takes the write lock at its start (BEGIN
+        IMMEDIATE), so two processes writing one store wait for each other (up to the busy timeout, then a
+        few retries) instead of one failing on a stale snapshot; an exception rolls everything back."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            with self.db.atomic():
+                yield self
+            return
+        for attempt in range(_LOCK_RETRIES):
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == _LOCK_RETRIES - 1:
+                    raise StoreError(f"{self.path}: busy: another process has held the write lock too long "
+                                     f"({exc})") from None
+                time.sleep(0.5 * (attempt + 1))
+        try:
+            yield self
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
     @property
     def schema_version(self) -> int:
         return self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -187,11 +221,11 @@ class Store:
         """
         if first_pass not in FIRST_PASS_CHOICES:
             raise StoreError(f"dataset {name!r}: first pass must be one of {', '.join(FIRST_PASS_CHOICES)}")
-        with self.db.atomic():
+        with self.atomic():
             existing = self.db.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchone()
             if existing:
                 if not replace:
-                    raise StoreError(f"dataset {name!r} already exists (choose another --name, or --replace)")
+                    raise DatasetExists(f"dataset {name!r} already exists (choose another --name, or --replace)")
                 self.db.execute("DELETE FROM datasets WHERE id = ?", [existing[0]])
             ds_id = self.db.execute(
                 "INSERT INTO datasets (name, source, format, scores, utterances, hypotheses, first_pass, created_at) "
@@ -252,7 +286,7 @@ class Store:
                    train_dataset: str | None = None, dev_dataset: str | None = None,
                    test_dataset: str | None = None, owner: Owner | None = None, processes: int = 1) -> int:
         """A new run, ``running`` and owned by ``owner`` (the process that will train it)."""
-        with self.db.atomic():
+        with self.atomic():
             return self.db["runs"].insert({
                 "strategy": strategy, "status": "running", "backbone": backbone, "seed": seed,
                 "config": json.dumps(config, sort_keys=True), "versions": json.dumps(versions or {}, sort_keys=True),
@@ -271,7 +305,7 @@ class Store:
         """Make ``owner`` the run's owner and mark it running, only if its owner is still ``previous``
         (so two processes taking over one stale run cannot both win). Returns whether the claim held."""
         prev = self._owner_fields(previous)
-        with self.db.atomic():
+        with self.atomic():
             cur = self.db.execute(
                 "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL, owner_host = ?, owner_pid = ?, "
                 "owner_started = ?, heartbeat_at = ? WHERE id = ? AND owner_host IS ? AND owner_pid IS ? "
@@ -285,7 +319,7 @@ class Store:
         fields = {"heartbeat_at": now()}
         if steps_done is not None:
             fields["steps_done"] = steps_done
-        with self.db.atomic():
+        with self.atomic():
             self.db["runs"].update(run_id, fields)
 
     def update_run(self, run_id: int, **fields: Any) -> None:
@@ -294,7 +328,7 @@ class Store:
             fields["config"] = json.dumps(fields["config"], sort_keys=True)
         if fields.get("status") in ("done", "failed", "interrupted") and "finished_at" not in fields:
             fields["finished_at"] = now()
-        with self.db.atomic():
+        with self.atomic():
             self.db["runs"].update(run_id, fields)
 
     def run(self, run_id: int) -> RunInfo:
@@ -326,7 +360,7 @@ class Store:
     def add_adapter(self, run_id: int, *, path: str, trainable_params: int, total_params: int,
                     ranks: dict[str, int] | None = None) -> None:
         self.run(run_id)
-        with self.db.atomic():
+        with self.atomic():
             self.db["adapters"].upsert({
                 "run_id": run_id, "path": str(path), "trainable_params": trainable_params,
                 "total_params": total_params, "trainable_share": trainable_params / total_params if total_params else 0.0,
@@ -341,7 +375,7 @@ class Store:
         """Training curve points: dicts with step and any of loss, rank_budget, dev_wer."""
         rows = [{"run_id": run_id, "step": e["step"], "loss": _finite(e.get("loss")),
                  "rank_budget": e.get("rank_budget"), "dev_wer": _finite(e.get("dev_wer"))} for e in events]
-        with self.db.atomic():
+        with self.atomic():
             self.db["run_events"].upsert_all(rows, pk=("run_id", "step"))
 
     def events(self, run_id: int) -> list[dict[str, Any]]:
@@ -355,7 +389,7 @@ class Store:
         if run_id is not None:
             self.run(run_id)
         ids = []
-        with self.db.atomic():
+        with self.atomic():
             for r in rows:
                 rec = {
                     "run_id": run_id, "dataset": r["dataset"], "split": r.get("split", r["dataset"]),
@@ -383,7 +417,7 @@ class Store:
             if key not in hyp_ids:
                 raise StoreError(f"dataset {dataset!r}: no hypothesis {rank} of utterance {utt_id}")
             records.append((run_id, hyp_ids[key], float(lm), float(combined), int(new_rank)))
-        with self.db.atomic():
+        with self.atomic():
             self.db.conn.executemany(
                 "INSERT OR REPLACE INTO scores (run_id, hypothesis_id, lm_score, combined_score, rank) "
                 "VALUES (?,?,?,?,?)", records)
@@ -410,7 +444,7 @@ class Store:
                 raise StoreError(f"dataset {dataset!r}: no utterance {utt_id}")
             records.append((run_id, metric_id, utt_rows[utt_id], json.dumps(before), json.dumps(after),
                             int(bool(flipped)), delta))
-        with self.db.atomic():
+        with self.atomic():
             self.db.conn.executemany(
                 "INSERT OR REPLACE INTO rank_changes (run_id, metric_id, utterance_id, ranks_before, ranks_after, "
                 "top_flipped, delta_errors) VALUES (?,?,?,?,?,?,?)", records)
@@ -431,7 +465,7 @@ class Store:
     def add_evaluation(self, run_id: int, dataset: str, split: str, result: "EvalResult") -> int | None:
         """A clean evaluation of ``dataset`` in one transaction: its metric row (when the lists have references;
         returns its id) and every hypothesis' LM score, combined score and new rank."""
-        with self.db.atomic():
+        with self.atomic():
             metric = None
             if result.rescored_wer is not None:
                 (metric,) = self.add_metrics(run_id, [{
@@ -448,7 +482,7 @@ class Store:
         """A robustness report in one transaction: the clean row, one row per (perturbation, seed) with its NPRR,
         and every utterance's rank changes. Returns the metric ids, clean first."""
         common = {"dataset": dataset, "split": "robustness", "utterances": len(report.clean.choices), "p": report.p}
-        with self.db.atomic():
+        with self.atomic():
             ids = self.add_metrics(run_id, [dict(common, perturbation="clean", wer=report.clean.wer,
                                                  oracle_wer=report.clean.oracle_wer)])
             for res in report.runs:

@@ -134,14 +134,36 @@ MIGRATIONS: list[str] = [V1, V2, V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def _statements(script: str) -> list[str]:
+    """The SQL statements of a migration script, one by one (so they can run inside one explicit transaction)."""
+    out, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            out.append(current.strip())
+            current = ""
+    return out
+
+
 def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
-    """Bring ``conn``'s database from its ``user_version`` up to ``target``; returns the version reached."""
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
-    for version in range(current + 1, target + 1):
+    """Bring ``conn``'s database from its ``user_version`` up to ``target``; returns the version reached.
+
+    Each version is applied under the write lock (BEGIN IMMEDIATE) after reading the version again, so two
+    processes opening a new or old store at once do not both migrate it.
+    """
+    reached = conn.execute("PRAGMA user_version").fetchone()[0]
+    while reached < target:
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executescript(f"BEGIN;\n{MIGRATIONS[version - 1]}\nPRAGMA user_version = {version};\nCOMMIT;")
+            reached = conn.execute("PRAGMA user_version").fetchone()[0]
+            if reached < target:
+                for statement in _statements(MIGRATIONS[reached]):
+                    conn.execute(statement)
+                reached += 1
+                conn.execute(f"PRAGMA user_version = {reached}")
+            conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-    return max(current, target)
+    return reached
