@@ -106,4 +106,4 @@ def data_parallel(module: torch.nn.Module, dist: Distributed, device: torch.devi
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [device.index] if device.type == "cuda" else None
-    return DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False)
+    return DistributedDataParallel(module, device_ids=ids)

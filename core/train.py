@@ -96,6 +96,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     cor_weight: float = 0.0    # LoRB correlation regulariser
+    dropout: float | None = None   # the backbone's hidden and attention dropout (None: as its config has it)
     prior_weight: float | None = None
     normalize_features: bool = True   # scale [CLS] dimensions to unit within-list spread before the head
     max_length: int = 128
@@ -133,6 +134,8 @@ class TrainConfig:
             raise bad("lr_warmup must be in [0, 1) and lr_min in [0, 1]")
         if not 0 <= self.lambda_confidence <= 1:
             raise bad(f"lambda_confidence must be in [0, 1], got {self.lambda_confidence}")
+        if self.dropout is not None and not 0 <= self.dropout < 1:
+            raise bad(f"dropout must be in [0, 1), got {self.dropout}")
         if self.cor_weight < 0 or self.weight_decay < 0 or self.grad_clip < 0:
             raise bad("cor_weight, weight_decay and grad_clip must be >= 0")
         if self.prior_weight is not None and not self.prior_weight > 0:
@@ -311,6 +314,17 @@ def within_list_feature_scale(rescorer: Rescorer, token_ids: Sequence[list[list[
     return 1.0 / sigma.clamp_min(0.1 * float(sigma.mean()))
 
 
+def set_dropout(encoder: torch.nn.Module, p: float) -> None:
+    """Set the encoder's hidden and attention dropout to ``p`` (its modules and its config, which the packed
+    engine reads)."""
+    for module in encoder.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = p
+    for key in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+        if hasattr(encoder.config, key):
+            setattr(encoder.config, key, p)
+
+
 def _check_set(utterances: Sequence[Utterance], what: str) -> None:
     if not utterances:
         raise InputError(what, "is empty")
@@ -369,6 +383,8 @@ def _build(config: TrainConfig, strategy: StrategyConfig, total: int, utts: Sequ
     seed_everything(config.seed)
     device = resolve_device(config.device)
     encoder, tokenizer = load_backbone(config.backbone, seed=config.seed)
+    if config.dropout is not None:
+        set_dropout(encoder, config.dropout)
     model = RescorerModel(encoder)
     run = strategy.start(total)
     run.setup(model, start)
@@ -402,6 +418,9 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
     emit = on_event if on_event is not None and dist.is_main else (lambda event: None)
     _check_set(train_utts, "training set")
     _check_set(dev_utts, "dev set")
+    if dist.enabled and not torch.distributed.is_initialized():
+        raise InputError("training processes", f"rank {dist.rank} of {dist.world_size}: the process group is not "
+                                               f"started (lorascope.core.distributed.start)")
     if config.batch_size < dist.world_size:
         raise InputError("--batch-size", f"{config.batch_size} lists a step cannot be shared by {dist.world_size} "
                                          f"processes")

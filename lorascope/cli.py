@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from lorascope.core.errors import LorascopeError
+from lorascope.core.errors import LorascopeError, PeerFailed
 from lorascope.core.formats import FORMATS, KALDI_DEFAULT_ACOUSTIC_SCALE
 from lorascope.core.nbest import FIRST_PASS, FIRST_PASS_CHOICES
 
@@ -41,12 +41,18 @@ class OneLineUsageError(click.ClickException):
 
 
 class LorascopeGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["lorascope.args"] = list(args)   # `train --nproc` starts its processes with the same arguments
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else "lorascope"
             raise OneLineUsageError(f"{where}: {exc.format_message()}") from exc
+        except PeerFailed:
+            ctx.exit(1)                    # rank 0 reports the error; this training process only stops
         except LorascopeError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise (exc.__cause__ or exc)   # a crashed run's own traceback

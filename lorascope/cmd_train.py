@@ -159,6 +159,12 @@ def _print_summary(job) -> None:
 @click.option("--checkpoint-every", type=click.IntRange(min=0), default=50, show_default=True,
               help="Write a checkpoint every N steps (0: only on interruption).")
 @click.option("--resume", "resume", type=int, metavar="RUN", help="Continue an interrupted or stale run.")
+@click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Training processes on this machine (data parallel; the same as `torchrun --nproc-per-node N -m "
+              "lorascope train ...`). Each takes its share of every step's lists.")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True),
+              help="The backbone's hidden and attention dropout, and the adapters' (LoRA strategies). Default: "
+              "the backbone's own and the strategy's 0.1.")
 @click.option("--first-pass", type=click.Choice(["order", "score"]), help="For an N-best file imported on the way: "
               "order (default) takes each list's order as the first pass, score sorts each list by its scores. A "
               "stored dataset keeps the first pass it was imported with.")
@@ -167,15 +173,23 @@ def _print_summary(job) -> None:
 def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_data: str, test_data: str,
               backbone: str | None, steps: int | None, epochs: float | None, batch_size: int | None, lr: float | None,
               seed: int, device: str, engine: str, layers: str | None, cor_weight: float | None, augment: str | None,
-              lambda_confidence: float, checkpoint_every: int, resume: int | None, first_pass: str | None) -> None:
+              lambda_confidence: float, checkpoint_every: int, resume: int | None, nproc: int,
+              dropout: float | None, first_pass: str | None) -> None:
     """Train a rescorer on N-best lists with one of the papers' strategies, headless.
 
     Tunes the combination of first-pass evidence and the LM on the dev set, evaluates dev and test, saves the
     adapter beside the store and records the run, its metrics and per-hypothesis scores. Ctrl-C or SIGTERM
     marks the run interrupted; `--resume RUN` continues it (or takes over a run whose process died).
     """
+    from lorascope.core.distributed import from_environment
+
     from .jobs import TrainOptions, train_job
 
+    dist = from_environment()
+    if nproc > 1 and not dist.enabled:
+        from .launch import launch, strip_nproc
+
+        ctx.exit(launch(nproc, strip_nproc(ctx.find_root().meta["lorascope.args"])))
     options = None
     if resume is None:
         if strategy is None:
@@ -184,10 +198,12 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
                                steps=steps, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
                                engine=engine, layers=_parse_layers(layers), cor_weight=cor_weight,
                                augment=_parse_augment(augment), lambda_confidence=lambda_confidence,
-                               checkpoint_every=checkpoint_every, first_pass=first_pass)
+                               checkpoint_every=checkpoint_every, first_pass=first_pass, dropout=dropout)
     with _Bar() as bar:   # on resume only the device may change
         job = train_job(ctx.obj["db"], options, resume=resume, device=None if device == "auto" else device,
-                        on_event=bar)
+                        on_event=bar, distributed=dist)
+    if not dist.is_main:
+        ctx.exit(130 if job.status == "interrupted" else 0)   # rank 0 reports
     if job.status == "interrupted":
         console.err.print(f"run {job.run_id} interrupted; continue it with `lorascope train --resume {job.run_id}`")
         ctx.exit(130)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from lorascope.core.errors import InputError, LorascopeError
+from lorascope.core.errors import InputError, LorascopeError, PeerFailed
 from lorascope.core.metrics import BootstrapResult
 from lorascope.core.nbest import Utterance
 from lorascope.store import Store
@@ -76,6 +76,7 @@ class TrainOptions:
     engine: str = "auto"
     layers: tuple[int, ...] | None = None
     cor_weight: float | None = None
+    dropout: float | None = None        # the backbone's hidden/attention dropout and, for LoRA strategies, the adapters'
     augment: float | None = None        # perturb-N probability of the perturbed copies added to the training lists
     lambda_confidence: float = 0.95
     checkpoint_every: int = 50
@@ -88,11 +89,16 @@ class TrainOptions:
         kwargs: dict[str, Any] = {"strategy": self.strategy, "seed": self.seed, "device": self.device,
                                   "checkpoint_every": self.checkpoint_every, "engine": self.engine,
                                   "lambda_confidence": self.lambda_confidence}
+        strategy_options: dict[str, Any] = {}
         if self.layers is not None:
             if self.strategy == "ft":
                 raise InputError("--layers", "restricts LoRA; it does not apply to ft")
-            kwargs["strategy_options"] = {"layers": list(self.layers)}
-        for key in ("backbone", "steps", "epochs", "batch_size", "cor_weight"):
+            strategy_options["layers"] = list(self.layers)
+        if self.dropout is not None and self.strategy != "ft":
+            strategy_options["dropout"] = self.dropout
+        if strategy_options:
+            kwargs["strategy_options"] = strategy_options
+        for key in ("backbone", "steps", "epochs", "batch_size", "cor_weight", "dropout"):
             if getattr(self, key) is not None:
                 kwargs[key] = getattr(self, key)
         if self.lr is not None:
@@ -132,11 +138,14 @@ def _augment(utts: Sequence[Utterance], p: float, seed: int) -> list[Utterance]:
     return list(utts) + copies
 
 
-def _resume_checks(store: Store, run_id: int) -> tuple[Any, str | None]:
+def _resume_checks(store: Store, run_id: int, processes: int) -> tuple[Any, str | None]:
     """The run to resume, and a takeover note when its owner is gone; InputError when it cannot be resumed."""
     run = store.run(run_id)
     if run.status == "done":
         raise InputError(f"run {run_id}", "is already done; nothing to resume")
+    if run.processes != processes:
+        raise InputError(f"run {run_id}", f"was trained by {run.processes} process(es); resume it with the same "
+                                          f"number (--nproc {run.processes}), not {processes}")
     takeover = None
     if run.status == "running":
         if owner_alive(run.owner, run.heartbeat_at or run.started_at):
@@ -151,21 +160,29 @@ def _resume_checks(store: Store, run_id: int) -> tuple[Any, str | None]:
     return run, takeover
 
 
-def _prepare(db_path: Path, options: TrainOptions | None, resume: int | None, device: str | None, processes: int):
-    """Record the run (or claim it again) and load its data: ``(run_id, config, names, sets, augment p, note)``."""
+@dataclass(frozen=True)
+class _Recorded:
+    """What the run's record says: enough for every training process to load the same data and config."""
+
+    run_id: int
+    config: dict[str, Any]
+    names: dict[str, str]
+    augment: float | None
+    takeover: str | None
+
+
+def _record(db_path: Path, options: TrainOptions | None, resume: int | None, processes: int) -> _Recorded:
+    """Record a new run (importing files on the way) or claim one to resume; nothing else is written."""
     from lorascope.core.train import TrainConfig
 
     me = this_process()
     with Store(db_path) as store:
         ensure_sample_sets(store, demo=False)
-        takeover = None
         if resume is not None:
-            run, takeover = _resume_checks(store, resume)
+            run, takeover = _resume_checks(store, resume, processes)
             saved = dict(run.config)
             augment = saved.pop("augment_p", None)
-            config = TrainConfig(**{k: v for k, v in saved.items() if k in TrainConfig.__dataclass_fields__})
-            if device is not None:
-                config.device = device
+            config = {k: v for k, v in saved.items() if k in TrainConfig.__dataclass_fields__}
             names = {"train": run.train_dataset, "dev": run.dev_dataset}
             if run.test_dataset:
                 names["test"] = run.test_dataset
@@ -174,22 +191,36 @@ def _prepare(db_path: Path, options: TrainOptions | None, resume: int | None, de
             run_id = resume
         else:
             assert options is not None
-            config = options.train_config()
-            augment = options.augment
-            names = {}
+            config = options.train_config().to_dict()
+            augment, takeover, names = options.augment, None, {}
             for split, value, why in (("train", options.data, "training and tuning need them"),
                                       ("dev", options.dev, "training and tuning need them"),
                                       ("test", options.test, "test WER needs them")):
                 if value is not None and value.lower() != "none":
                     names[split], _ = resolve_dataset(store, value, need_references=why,
                                                       first_pass=options.first_pass)
-            run_id = store.create_run(strategy=config.strategy, config={**config.to_dict(), "augment_p": augment},
-                                      seed=config.seed, backbone=config.backbone, versions=package_versions(),
+            run_id = store.create_run(strategy=config["strategy"], config={**config, "augment_p": augment},
+                                      seed=config["seed"], backbone=config["backbone"], versions=package_versions(),
                                       train_dataset=names["train"], dev_dataset=names["dev"],
                                       test_dataset=names.get("test"), owner=me, processes=processes)
         store.update_run(run_id, checkpoint_dir=str(run_folder(db_path, run_id) / "checkpoints"))
-        sets = {split: store.load_dataset(name) for split, name in names.items()}
-    return run_id, config, names, sets, augment, takeover
+    return _Recorded(run_id, config, names, augment, takeover)
+
+
+def _share(recorded: _Recorded | None, error: LorascopeError | None, dist) -> _Recorded:
+    """Rank 0's record (or its error) to every training process."""
+    if dist.enabled:
+        import torch.distributed
+
+        box = [(recorded, None if error is None else str(error))]
+        torch.distributed.broadcast_object_list(box, src=0)
+        recorded, message = box[0]
+        if message is not None and error is None:
+            raise PeerFailed(message)
+    if error is not None:
+        raise error
+    assert recorded is not None
+    return recorded
 
 
 class _StoreProgress:
@@ -266,55 +297,80 @@ def train_job(db_path: str | Path, options: TrainOptions | None = None, *, resum
     (on ``device`` when given; nothing else of a run may change).
 
     Returns when the run is done or interrupted (Ctrl-C, SIGTERM); raises LorascopeError (after marking the run
-    ``failed``) otherwise. ``distributed``: this process's place among torchrun's processes.
+    ``failed``) otherwise. ``distributed``: this process's place among torchrun's processes; rank 0 records the
+    run, reports progress and writes the results, every process trains its share (core/distributed.py).
     """
-    from lorascope.core.distributed import Distributed
-    from lorascope.core.train import train
+    from lorascope.core import distributed as ddp
+    from lorascope.core.train import TrainConfig, train
 
     if options is None and resume is None:
         raise InputError("train", "needs options for a new run or a run to resume")
     db_path = Path(db_path)
-    dist = distributed or Distributed()
-    run_id, config, names, sets, augment, takeover = _prepare(db_path, options, resume, device, dist.world_size)
-    folder = run_folder(db_path, run_id)
-    train_utts = sets["train"]
-    if augment is not None:
-        train_utts = _augment(train_utts, augment, config.seed)
-    progress = _StoreProgress(db_path, run_id, on_event)
-    progress(RunStarted(run_id=run_id, strategy=config.strategy, names=names, train_lists=len(train_utts),
-                        resumed=resume is not None, takeover=takeover))
-    job = TrainJob(run_id=run_id, status="interrupted", names=names, takeover=takeover)
+    dist = distributed or ddp.Distributed()
+    device = ddp.start(dist, device or (options.device if options else "auto"))
     try:
-        with _StopOnSigterm() as stop:
-            result = train(config, train_utts, sets["dev"], on_event=progress, checkpoint_dir=folder / "checkpoints",
-                           resume_from=(folder / "checkpoints") if resume is not None else None, should_stop=stop,
-                           eval_sets={k: v for k, v in sets.items() if k == "test"}, adapter_dir=folder / "adapter",
-                           distributed=dist)
-    except KeyboardInterrupt:
-        _mark(db_path, run_id, progress, status="interrupted")
+        recorded = error = None
+        if dist.is_main:
+            try:
+                recorded = _record(db_path, options, resume, dist.world_size)
+            except LorascopeError as exc:
+                error = exc
+        recorded = _share(recorded, error, dist)
+        run_id, names = recorded.run_id, recorded.names
+        config = TrainConfig(**recorded.config)
+        if device != "auto":
+            config.device = device
+        with Store(db_path, readonly=True) as store:
+            sets = {split: store.load_dataset(name) for split, name in names.items()}
+        folder = run_folder(db_path, run_id)
+        train_utts = sets["train"]
+        if recorded.augment is not None:
+            train_utts = _augment(train_utts, recorded.augment, config.seed)
+        progress = _StoreProgress(db_path, run_id, on_event) if dist.is_main else None
+        if progress is not None:
+            progress(RunStarted(run_id=run_id, strategy=config.strategy, names=names, train_lists=len(train_utts),
+                                resumed=resume is not None, takeover=recorded.takeover))
+        job = TrainJob(run_id=run_id, status="interrupted", names=names, takeover=recorded.takeover)
+        where = f"rank {dist.rank}: " if dist.enabled else ""
+        try:
+            with _StopOnSigterm() as stop:
+                result = train(config, train_utts, sets["dev"], on_event=progress,
+                               checkpoint_dir=folder / "checkpoints",
+                               resume_from=(folder / "checkpoints") if resume is not None else None, should_stop=stop,
+                               eval_sets={k: v for k, v in sets.items() if k == "test"},
+                               adapter_dir=folder / "adapter", distributed=dist)
+        except KeyboardInterrupt:
+            _mark(db_path, run_id, progress, status="interrupted")
+            return job
+        except LorascopeError as exc:
+            _mark(db_path, run_id, progress, status="failed", error=f"{where}{exc}")
+            raise
+        except Exception as exc:
+            _mark(db_path, run_id, progress, status="failed", error=f"{where}{type(exc).__name__}: {exc}")
+            raise RunFailed(f"run {run_id} failed: {where}{type(exc).__name__}: {exc} (run with --debug for the "
+                            f"traceback)") from exc
+        job.result = result
+        if result.status != "finished":
+            _mark(db_path, run_id, progress, status="interrupted")
+            return job
+        job.status = "done"
+        if dist.is_main:
+            with Store(db_path) as store:
+                job.test_bootstrap = _store_results(store, run_id, result, names, progress)
         return job
-    except LorascopeError as exc:
-        _mark(db_path, run_id, progress, status="failed", error=str(exc))
-        raise
-    except Exception as exc:
-        _mark(db_path, run_id, progress, status="failed", error=f"{type(exc).__name__}: {exc}")
-        raise RunFailed(f"run {run_id} failed: {type(exc).__name__}: {exc} (run with --debug for the traceback)"
-                        ) from exc
-    job.result = result
-    if result.status != "finished":
-        _mark(db_path, run_id, progress, status="interrupted")
-        return job
-    job.status = "done"
-    with Store(db_path) as store:
-        job.test_bootstrap = _store_results(store, run_id, result, names, progress)
-    return job
+    finally:
+        ddp.stop(dist)
 
 
-def _mark(db_path: Path, run_id: int, progress: _StoreProgress, **fields: Any) -> None:
+def _mark(db_path: Path, run_id: int, progress: _StoreProgress | None, **fields: Any) -> None:
+    """Mark a running run interrupted or failed; the first process to do so wins (a run already marked by
+    another training process keeps that process's status and error)."""
     with Store(db_path) as store:
         with store.atomic():
-            progress.flush(store)
-            store.update_run(run_id, **fields)
+            if progress is not None:
+                progress.flush(store)
+            if store.run(run_id).status == "running":
+                store.update_run(run_id, **fields)
 
 
 def _store_results(store: Store, run_id: int, result, names: dict[str, str],
