@@ -7,7 +7,8 @@ maybe -> may be), two for one (a merge: any thing -> anything), or a word left o
 its weighted phoneme distance (:func:`.phonemes.distance`; a word alone costs its phonemes' deletions).
 Every substitution, split and merge found is counted; pairs with a word that has no pronunciation, and
 pairs farther apart than ``max_distance``, are dropped, so what is kept is the recogniser's sound-alike
-errors, weighted by how often it made them.
+errors, weighted by how often it made them. Each pair also records how often its two sides occurred in
+the mined references and hypotheses, so its rate (how typical the confusion is of the word) is known.
 """
 
 from __future__ import annotations
@@ -44,6 +45,18 @@ class ConfusionPair:
     hypothesis: str
     count: int
     distance: float
+    reference_seen: int = 0   # how often the reference side occurred in the mined references (per hypothesis)
+    hypothesis_seen: int = 0  # how often the hypothesis side occurred in the mined hypotheses
+
+    @property
+    def rate_to_hypothesis(self) -> float:
+        """The share of the reference side's occurrences that the recogniser wrote as the hypothesis side."""
+        return self.count / self.reference_seen if self.reference_seen else 0.0
+
+    @property
+    def rate_to_reference(self) -> float:
+        """The share of the hypothesis side's occurrences where the reference said the reference side."""
+        return self.count / self.hypothesis_seen if self.hypothesis_seen else 0.0
 
     @property
     def kind(self) -> str:
@@ -159,6 +172,12 @@ def _error_stretches(ref: list[str], hyp: list[str], chunks) -> Iterable[tuple[l
             run = []
 
 
+def _occurrences(seen: Counter[str], tokens: Sequence[str]) -> None:
+    """Count the words and adjacent word pairs of one side (a pair side may be two words)."""
+    seen.update(tokens)
+    seen.update(f"{a} {b}" for a, b in zip(tokens, tokens[1:]))
+
+
 def mine_confusions(utterances: Sequence[Utterance], *, index: PhoneticIndex | None = None,
                     max_distance: float = MAX_DISTANCE) -> Confusions:
     """Count the substitutions, splits and merges of every hypothesis against its reference (module docstring).
@@ -182,13 +201,17 @@ def mine_confusions(utterances: Sequence[Utterance], *, index: PhoneticIndex | N
         used += 1
         for h in u.hypotheses:
             text = " ".join(words(h.text))
-            if text and text != ref:
+            if text:  # correct hypotheses too: they count how often each word occurs
                 refs.append(ref)
                 hyps.append(text)
     counts: Counter[tuple[str, str]] = Counter()
+    seen_ref: Counter[str] = Counter()
+    seen_hyp: Counter[str] = Counter()
     if refs:
         out = jiwer.process_words(refs, hyps)
         for ref_words, hyp_words, chunks in zip(out.references, out.hypotheses, out.alignments):
+            _occurrences(seen_ref, ref_words)
+            _occurrences(seen_hyp, hyp_words)
             for r, h in _error_stretches(ref_words, hyp_words, chunks):
                 if r and h:
                     counts.update(p for p in _realign(r, h, sounds) if p[0] != p[1])
@@ -197,7 +220,7 @@ def mine_confusions(utterances: Sequence[Utterance], *, index: PhoneticIndex | N
         if sounds.pronounceable(r) and sounds.pronounceable(h):
             d = sounds.cost(r, h)
             if d <= max_distance:
-                pairs.append(ConfusionPair(r, h, count, round(d, 4)))
+                pairs.append(ConfusionPair(r, h, count, round(d, 4), seen_ref[r], seen_hyp[h]))
     pairs.sort(key=lambda p: (-p.count, p.distance, p.reference, p.hypothesis))
     return Confusions(tuple(pairs), used, sum(len(u.hypotheses) for u in utterances if u.reference), max_distance)
 

@@ -102,7 +102,7 @@ class PaperConfig(PerturbationConfig):
 
     name: ClassVar[str] = "paper"
     margin: float = 1.0
-    phrase_weight: float = 0.05
+    phrase_weight: float = 0.01
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "margin", _number(self.where, "margin", self.margin, minimum=1))
@@ -125,13 +125,18 @@ class MinedConfig(PerturbationConfig):
 
     ``direction``: ``to-reference`` replaces a word the recogniser wrote by what the reference said there,
     ``to-hypothesis`` a word the reference said by what the recogniser wrote, ``both`` either. Pairs seen
-    fewer than ``min_count`` times or farther than ``max_distance`` are not used; a replacement is drawn by
-    count among the ``top_k`` most frequent. The confusions themselves are attached by :meth:`mine`.
+    fewer than ``min_count`` times, in less than ``min_rate`` of the source word's occurrences (its rate in
+    that direction: :attr:`.ConfusionPair.rate_to_reference` / ``rate_to_hypothesis``), or farther than
+    ``max_distance`` are not used; a replacement is drawn by count among the ``top_k`` most frequent.
+    The default ``min_rate`` of 0.05 keeps the confusions typical of a word: without it the most frequent
+    pairs are function words (the -> a, a -> the), which the recogniser confuses often in absolute numbers but
+    in well under 1% of their occurrences, and p = 0.5 then rewrites a quarter of all tokens. The confusions themselves are attached by :meth:`mine`.
     """
 
     name: ClassVar[str] = "mined"
     dataset: str = ""
     min_count: int = 2
+    min_rate: float = 0.05
     max_distance: float = MAX_DISTANCE
     top_k: int = TOP_K
     direction: str = "both"
@@ -143,6 +148,9 @@ class MinedConfig(PerturbationConfig):
                                          "never the set under test")
         object.__setattr__(self, "dataset", self.dataset.strip())
         object.__setattr__(self, "min_count", _number(self.where, "min_count", self.min_count, minimum=1, whole=True))
+        object.__setattr__(self, "min_rate", _number(self.where, "min_rate", self.min_rate, minimum=0))
+        if self.min_rate > 1:
+            raise InputError(self.where, f"min_rate must be a share from 0 to 1, got {self.min_rate!r}")
         object.__setattr__(self, "max_distance",
                            _number(self.where, "max_distance", self.max_distance, minimum=0))
         object.__setattr__(self, "top_k", _number(self.where, "top_k", self.top_k, minimum=1, whole=True))
@@ -169,11 +177,11 @@ class MinedConfig(PerturbationConfig):
         out: dict[str, tuple[int, float]] = {}
         found = []
         if self.direction in ("both", "to-reference"):
-            found += [(p.reference, p) for p in table.with_hypothesis(text)]
+            found += [(p.reference, p, p.rate_to_reference) for p in table.with_hypothesis(text)]
         if self.direction in ("both", "to-hypothesis"):
-            found += [(p.hypothesis, p) for p in table.with_reference(text)]
-        for new, pair in found:
-            if pair.count >= self.min_count and pair.distance <= self.max_distance:
+            found += [(p.hypothesis, p, p.rate_to_hypothesis) for p in table.with_reference(text)]
+        for new, pair, rate in found:
+            if pair.count >= self.min_count and rate >= self.min_rate and pair.distance <= self.max_distance:
                 count, dist = out.get(new, (0, pair.distance))
                 out[new] = (count + pair.count, min(dist, pair.distance))
         return out

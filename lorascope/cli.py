@@ -233,6 +233,9 @@ from .cmd_robust import report_cmd, robustness_cmd  # noqa: E402
 
 cli.add_command(robustness_cmd)
 cli.add_command(report_cmd)
+from .cmd_confusions import confusions_cmd  # noqa: E402
+
+cli.add_command(confusions_cmd)
 from .cmd_synth import synth  # noqa: E402
 
 cli.add_command(synth)
