@@ -23,10 +23,10 @@ LIBRISPEECH = ROOT.parent / "shared" / "data" / "hyporadise" / "test_ls_other.js
 MODELS = ("paper", "mined", "lexicon")
 
 
-def _wers(utterances, errors) -> tuple[float, float]:
-    from lorascope.core.metrics import corpus_wer, reference_length
+def _wers(utterances) -> tuple[float, float]:
+    from lorascope.core.metrics import corpus_wer, hypothesis_errors, reference_length
 
-    table = errors.table(utterances)
+    table = hypothesis_errors(utterances)
     lengths = [reference_length(u.reference or "") for u in utterances]
     return corpus_wer([row[0] for row in table], lengths), corpus_wer([min(row) for row in table], lengths)
 
@@ -39,12 +39,10 @@ def _changed_share(perturbations) -> float:
 
 
 def calibrate(name: str, test, mine_from, mine_name: str, seeds, p: float, index) -> list[tuple]:
-    from lorascope.core.errorcache import ErrorCache
     from lorascope.core.perturb import perturb_utterances
     from lorascope.core.perturbation_models import perturbation_config
 
-    errors = ErrorCache()
-    clean_1best, clean_oracle = _wers(test, errors)
+    clean_1best, clean_oracle = _wers(test)
     rows = [(name, "clean", "-", "-", clean_1best, clean_oracle, "")]
     for model_name in MODELS:
         if model_name == "mined":
@@ -58,7 +56,7 @@ def calibrate(name: str, test, mine_from, mine_name: str, seeds, p: float, index
             shares, ones, oracles = [], [], []
             for seed in seeds:
                 out = perturb_utterances(test, mode, p, seed, model=model, index=index)
-                one, oracle = _wers([x.utterance for x in out], errors)
+                one, oracle = _wers([x.utterance for x in out])
                 shares.append(_changed_share(out))
                 ones.append(one)
                 oracles.append(oracle)

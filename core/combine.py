@@ -1,41 +1,177 @@
-"""Score combination ``prior + λ·LM``, new ranks, the λ line search on dev, and evaluation from given scores.
+"""The log-linear combination of first-pass evidence and the LM score, its tuning on dev, and evaluation.
 
-``prior`` is :meth:`Utterance.prior_scores` (first-pass scores, or ``-rank`` for rank-only lists). The λ grid
-always holds 0, where the combination is the first pass itself; the search keeps the smallest λ among the
-best, so a tuned rescorer is never worse than the first pass on the set it was tuned on.
+A :class:`Combination` scores hypothesis ``i`` of a list as ``Σ_k w_k · feature_k(i) + λ · LM(i)`` over the
+features a list has (:data:`FEATURES`):
 
-That guarantee is about the tuning set only: a λ that wins on dev by a handful of words can lose on unseen
-data. With ``min_p_better`` the search also asks a paired bootstrap over the dev utterances (Bisani & Ney)
-how often the chosen λ beats the first pass, and falls back to λ = 0 unless that share reaches
-``min_p_better`` (training uses 0.95). The check runs on the same dev set the λ was picked on, so it is
-optimistic; it screens out gains that are noise even there.
+- ``rank``: ``-rank`` in list order (0, -1, -2, ...), the first pass itself (:data:`.nbest.FIRST_PASS`);
+- ``score``: the first-pass score, where the lists carry one;
+- ``words``: the number of (normalised) words, NeMo's β·length term;
+- ``total_logprob``, ``ac_cost``, ``lm_cost``: further first-pass values a reader kept per hypothesis;
+- ``prior``: the prior the rescorer was trained against (``score`` where present, else ``rank``).
+
+The choice is the highest combined score, ties to the earlier hypothesis in list order.
+:data:`FIRST_PASS_COMBINATION` (``rank`` alone, λ = 0) always chooses the first hypothesis: it is the first
+pass, exactly, and every tuned combination falls back to it.
+
+Tuning (:func:`tune_combination`) is a coordinate line search on dev WER. The features are normalised by their
+mean within-list spread on dev, ``rank``'s weight is held at 1 (the scale of a combination does not change its
+choices), and each other weight in turn (λ first) takes the best value of its grid, a few sweeps until nothing
+moves; a tie keeps the current value, then the one nearest 0. λ's grid is :data:`LAMBDA_MULTIPLES` times the
+first-pass weight in normalised units, so λ = 1 there is the LM's weight during training (the prior then had
+unit within-list spread; see :mod:`.train`). Every grid holds 0, so the search never leaves the first pass for
+a worse dev WER. Because a combination that wins on dev by a handful of words can still lose on unseen data,
+``min_p_better`` keeps it only if it beats the first pass in at least that share of paired-bootstrap resamples
+of the dev utterances (Bisani & Ney), else the first pass. The check runs on the same dev set the weights were
+tuned on, so it is optimistic; it screens out gains that are noise even there. It protects lists like dev
+only: a rescorer tuned on one domain can still hurt another.
+
+WER here is computed from a table of word errors per hypothesis (:func:`.metrics.hypothesis_errors`) with
+numpy, in the same order of operations as :meth:`Combination.scores`, so both give identical choices.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
+import numpy as np
+
+from .errors import InputError
 from .metrics import corpus_wer, hypothesis_errors, paired_bootstrap, reference_lengths
-from .nbest import Utterance
+from .nbest import Utterance, is_finite_number
+from .text import words
 
-# Multiples of the training-time λ (1 / prior weight); 0 is added in front.
+#: Per-hypothesis values a reader may keep in ``Hypothesis.extra`` that the combination can weigh.
+EXTRA_FEATURES = ("total_logprob", "ac_cost", "lm_cost")
+FEATURES = ("rank", "prior", "score", "words") + EXTRA_FEATURES
+_ORDER = {name: i for i, name in enumerate(FEATURES)}
+
+# Multiples of the training-time LM weight; 0 is added in front.
 LAMBDA_MULTIPLES = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 1.75, 2.0,
                     2.5, 3.0, 4.0, 5.0, 7.0, 10.0, 20.0)
+# Normalised weight grids (relative to rank's weight 1). A first-pass score or log-probability can count for
+# little next to the list order or dominate it; a cost counts against; a length term is small either way.
+_SCORE_GRID = (0.0, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+_WORDS_GRID = (0.0, 0.03, -0.03, 0.06, -0.06, 0.125, -0.125, 0.25, -0.25, 0.5, -0.5, 1.0, -1.0, 2.0, -2.0)
+_GRIDS = {"score": _SCORE_GRID, "total_logprob": _SCORE_GRID, "ac_cost": tuple(-g for g in _SCORE_GRID),
+          "lm_cost": tuple(-g for g in _SCORE_GRID), "words": _WORDS_GRID}
+TUNED_FEATURES = ("score", "total_logprob", "ac_cost", "lm_cost", "words")
 
 
-def combined_scores(utterances: Sequence[Utterance], lm_scores: Sequence[Sequence[float]],
-                    lam: float) -> list[list[float]]:
-    """``prior + lam * lm`` for every hypothesis of every utterance."""
-    if len(utterances) != len(lm_scores):
+def feature_values(utt: Utterance, name: str) -> list[float] | None:
+    """Feature ``name`` of every hypothesis of ``utt`` (None when the list does not have it)."""
+    if name == "rank":
+        return utt.rank_prior()
+    if name == "prior":
+        return utt.prior_scores()
+    if name == "score":
+        return [float(h.score) for h in utt.hypotheses] if utt.has_scores else None  # type: ignore[arg-type]
+    if name == "words":
+        return [float(len(words(h.text))) for h in utt.hypotheses]
+    if name in EXTRA_FEATURES:
+        values = [h.extra.get(name) for h in utt.hypotheses]
+        if values and all(is_finite_number(v) for v in values):
+            return [float(v) for v in values]  # type: ignore[arg-type]
+        return None
+    raise InputError("combination", f"unknown feature {name!r} (known: {', '.join(FEATURES)})")
+
+
+def available_features(utterances: Sequence[Utterance]) -> tuple[str, ...]:
+    """The tunable features (:data:`TUNED_FEATURES`) that every one of ``utterances`` has."""
+    return tuple(name for name in TUNED_FEATURES
+                 if utterances and all(feature_values(u, name) is not None for u in utterances))
+
+
+@dataclass(frozen=True)
+class Combination:
+    """``Σ w_k · feature_k + λ · LM`` (module docstring). Build with :meth:`of`; zero weights are dropped."""
+
+    weights: tuple[tuple[str, float], ...] = (("rank", 1.0),)
+    lam: float = 0.0
+
+    def __post_init__(self) -> None:
+        items = dict(self.weights)
+        for name, w in items.items():
+            if name not in _ORDER:
+                raise InputError("combination", f"unknown feature {name!r} (known: {', '.join(FEATURES)})")
+            if not is_finite_number(w):
+                raise InputError("combination", f"weight of {name} must be a finite number, got {w!r}")
+        if not is_finite_number(self.lam):
+            raise InputError("combination", f"λ must be a finite number, got {self.lam!r}")
+        canonical = tuple((k, float(items[k])) for k in sorted(items, key=_ORDER.__getitem__) if items[k] != 0)
+        object.__setattr__(self, "weights", canonical)
+        object.__setattr__(self, "lam", float(self.lam))
+
+    @classmethod
+    def of(cls, weights: Mapping[str, float], lam: float = 0.0) -> "Combination":
+        return cls(tuple(weights.items()), lam)
+
+    def weight(self, name: str) -> float:
+        return dict(self.weights).get(name, 0.0)
+
+    @property
+    def is_first_pass(self) -> bool:
+        """True when the combination always chooses the first hypothesis: ``rank`` alone, λ = 0."""
+        return self.lam == 0 and len(self.weights) == 1 and self.weights[0][0] == "rank" and self.weights[0][1] > 0
+
+    @property
+    def needs_lm(self) -> bool:
+        return self.lam != 0
+
+    def with_lam(self, lam: float) -> "Combination":
+        return replace(self, lam=float(lam))
+
+    def scores(self, utt: Utterance, lm: Sequence[float] | None = None) -> list[float]:
+        """The combined score of every hypothesis of ``utt`` (``lm``: its LM scores, needed when λ ≠ 0)."""
+        n = len(utt.hypotheses)
+        total = [0.0] * n
+        for name, w in self.weights:
+            values = feature_values(utt, name)
+            if values is None:
+                raise InputError(f"utterance {utt.id}", f"has no {name} values, which the combination weighs "
+                                                        f"({self.describe()})")
+            total = [t + w * v for t, v in zip(total, values)]
+        if self.lam != 0:
+            if lm is None or len(lm) != n:
+                raise ValueError(f"utterance {utt.id}: {n} hypotheses but "
+                                 f"{'no' if lm is None else len(lm)} LM scores")
+            total = [t + self.lam * float(s) for t, s in zip(total, lm)]
+        return total
+
+    def describe(self) -> str:
+        """``1·rank + 0.31·score - 0.02·words + 0.056·LM``."""
+        parts = [f"{w:.3g}·{name}" for name, w in self.weights]
+        if self.lam != 0:
+            parts.append(f"{self.lam:.4g}·LM")
+        return " + ".join(parts).replace("+ -", "- ") or "0"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"weights": dict(self.weights), "lam": self.lam}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Combination":
+        if not isinstance(data, Mapping) or not isinstance(data.get("weights"), Mapping):
+            raise InputError("combination", f"expected {{'weights': {{...}}, 'lam': x}}, got {data!r}")
+        return cls.of(data["weights"], data.get("lam", 0.0))
+
+
+#: The first pass as a combination: the list order, no LM.
+FIRST_PASS_COMBINATION = Combination()
+
+
+def training_combination(prior_weight: float) -> Combination:
+    """The combination a rescorer trains with: ``prior_weight · prior + LM`` (as ``prior + LM / prior_weight``)."""
+    return Combination.of({"prior": 1.0}, 1.0 / prior_weight)
+
+
+def combined_scores(utterances: Sequence[Utterance], lm_scores: Sequence[Sequence[float]] | None,
+                    combination: Combination) -> list[list[float]]:
+    """``combination``'s score for every hypothesis of every utterance."""
+    if lm_scores is not None and len(utterances) != len(lm_scores):
         raise ValueError(f"{len(utterances)} utterances but {len(lm_scores)} score lists")
-    out = []
-    for u, lm in zip(utterances, lm_scores):
-        prior = u.prior_scores()
-        if len(prior) != len(lm):
-            raise ValueError(f"utterance {u.id}: {len(prior)} hypotheses but {len(lm)} LM scores")
-        out.append([p + lam * s for p, s in zip(prior, lm)])
-    return out
+    return [combination.scores(u, None if lm_scores is None else lm_scores[k]) for k, u in enumerate(utterances)]
 
 
 def best_index(scores: Sequence[float]) -> int:
@@ -57,58 +193,236 @@ def lambda_grid(scale: float = 1.0) -> list[float]:
     return [0.0] + [scale * m for m in LAMBDA_MULTIPLES]
 
 
+# ------------------------------------------------------------------------------------------------ the table
+
+
+class ScoreTable:
+    """Features, LM scores and word errors of a set of lists as padded arrays, for fast WER of combinations."""
+
+    def __init__(self, utterances: Sequence[Utterance], lm_scores: Sequence[Sequence[float]] | None, *,
+                 error_table: Sequence[Sequence[int]] | None = None, ref_lengths: Sequence[int] | None = None,
+                 features: Sequence[str] = ()):
+        if not utterances:
+            raise InputError("combination", "no utterances to combine")
+        if lm_scores is not None and len(lm_scores) != len(utterances):
+            raise ValueError(f"{len(utterances)} utterances but {len(lm_scores)} score lists")
+        sizes = [len(u.hypotheses) for u in utterances]
+        self.n, self.width = len(utterances), max(sizes)
+        self.mask = np.arange(self.width)[None, :] < np.asarray(sizes)[:, None]
+        self.utterances = utterances
+        table = hypothesis_errors(utterances) if error_table is None else error_table
+        self.errors = self._pad(table, fill=0).astype(np.int64)
+        self.lengths = list(reference_lengths(utterances) if ref_lengths is None else ref_lengths)
+        self.total_words = sum(self.lengths)
+        self.lm = None if lm_scores is None else self._pad(lm_scores)
+        if self.lm is not None:
+            for u, row in zip(utterances, lm_scores):  # type: ignore[arg-type]
+                if len(row) != len(u.hypotheses):
+                    raise ValueError(f"utterance {u.id}: {len(u.hypotheses)} hypotheses but {len(row)} LM scores")
+        self._features: dict[str, np.ndarray] = {}
+        for name in ("rank", *features):
+            self.feature(name)
+
+    def _pad(self, rows: Sequence[Sequence[float]], fill: float = 0.0) -> np.ndarray:
+        out = np.full((self.n, self.width), fill, dtype=np.float64)
+        for k, row in enumerate(rows):
+            out[k, :len(row)] = row
+        return out
+
+    def feature(self, name: str) -> np.ndarray:
+        if name not in self._features:
+            rows = []
+            for u in self.utterances:
+                values = feature_values(u, name)
+                if values is None:
+                    raise InputError(f"utterance {u.id}", f"has no {name} values, which the combination weighs")
+                rows.append(values)
+            self._features[name] = self._pad(rows)
+        return self._features[name]
+
+    def spread(self, name: str) -> float:
+        """Mean within-list population standard deviation of feature ``name`` (lists of 2+ hypotheses)."""
+        f = self.feature(name)
+        sizes = self.mask.sum(axis=1)
+        multi = sizes > 1
+        if not multi.any():
+            return 0.0
+        mean = (f * self.mask).sum(axis=1) / np.maximum(sizes, 1)
+        var = (((f - mean[:, None]) ** 2) * self.mask).sum(axis=1) / np.maximum(sizes, 1)
+        return float(np.sqrt(var[multi]).mean())
+
+    def combined(self, combination: Combination) -> np.ndarray:
+        total = np.zeros((self.n, self.width))
+        for name, w in combination.weights:
+            total = total + w * self.feature(name)
+        if combination.lam != 0:
+            if self.lm is None:
+                raise ValueError("a combination with λ ≠ 0 needs LM scores")
+            total = total + combination.lam * self.lm
+        return np.where(self.mask, total, -np.inf)
+
+    def choices(self, combination: Combination) -> np.ndarray:
+        return np.argmax(self.combined(combination), axis=1)
+
+    def chosen_errors(self, combination: Combination) -> list[int]:
+        picks = self.choices(combination)
+        return self.errors[np.arange(self.n), picks].tolist()
+
+    def wer(self, combination: Combination) -> float:
+        picks = self.choices(combination)
+        errors = int(self.errors[np.arange(self.n), picks].sum())
+        return errors / self.total_words if self.total_words else math.nan
+
+
+# ------------------------------------------------------------------------------------------------ tuning
+
+
 @dataclass(frozen=True)
 class LambdaSearch:
-    """Dev WER at every λ of the grid and the λ chosen (the smallest among the lowest WERs, or 0 after the gate)."""
+    """Dev WER at every λ of the grid on top of a fixed first-pass part (``base``), and the best λ."""
 
     grid: tuple[float, ...]
     wers: tuple[float, ...]
     lam: float
     wer: float
-    first_pass_wer: float               # WER at λ = 0
-    p_better: float | None = None       # bootstrap share of dev resamples where the best λ beats λ = 0
-    fell_back_from: float | None = None  # the best grid λ when the gate chose 0 instead
+    first_pass_wer: float               # WER at λ = 0 with the base
+    base: Combination = FIRST_PASS_COMBINATION
+
+    @property
+    def combination(self) -> Combination:
+        return self.base.with_lam(self.lam)
 
 
-def search_lambda(utterances: Sequence[Utterance], lm_scores: Sequence[Sequence[float]],
-                  grid: Sequence[float], *, error_table: Sequence[Sequence[int]] | None = None,
-                  ref_lengths: Sequence[int] | None = None, min_p_better: float | None = None,
-                  resamples: int = 1000, seed: int = 0) -> LambdaSearch:
-    """Line search of λ over ``grid`` (0 is added when missing) by corpus WER of the rescored choices.
-
-    ``min_p_better`` (0 to 1, or None for no check): keep the best λ only when it beats λ = 0 in at least
-    this share of ``resamples`` paired-bootstrap resamples of the utterances (module docstring).
-    """
+def search_lambda(utterances: Sequence[Utterance], lm_scores: Sequence[Sequence[float]], grid: Sequence[float], *,
+                  base: Combination = FIRST_PASS_COMBINATION, table: ScoreTable | None = None,
+                  error_table: Sequence[Sequence[int]] | None = None,
+                  ref_lengths: Sequence[int] | None = None) -> LambdaSearch:
+    """Line search of λ over ``grid`` (0 added) on top of ``base``: the smallest λ among the lowest dev WERs."""
     grid = sorted(set(float(g) for g in grid) | {0.0})
-    table = hypothesis_errors(utterances) if error_table is None else error_table
-    lens = reference_lengths(utterances) if ref_lengths is None else ref_lengths
-    priors = [u.prior_scores() for u in utterances]
-    wers, errors = [], []
-    for lam in grid:
-        choices = [best_index([p + lam * s for p, s in zip(prior, lm)]) for prior, lm in zip(priors, lm_scores)]
-        errors.append([row[c] for row, c in zip(table, choices)])
-        wers.append(corpus_wer(errors[-1], lens))
+    table = table or ScoreTable(utterances, lm_scores, error_table=error_table, ref_lengths=ref_lengths)
+    wers = [table.wer(base.with_lam(lam)) for lam in grid]
     best = min(range(len(grid)), key=lambda k: (wers[k], grid[k]))
-    zero = grid.index(0.0)
-    p_better = fell_back_from = None
-    if min_p_better is not None and best != zero:
-        p_better = paired_bootstrap(errors[zero], errors[best], lens, resamples=resamples, seed=seed).p_b_better
-        if p_better < min_p_better:
-            fell_back_from, best = grid[best], zero
     return LambdaSearch(grid=tuple(grid), wers=tuple(wers), lam=grid[best], wer=wers[best],
-                        first_pass_wer=wers[zero], p_better=p_better, fell_back_from=fell_back_from)
+                        first_pass_wer=wers[grid.index(0.0)], base=base)
+
+
+@dataclass(frozen=True)
+class SearchStep:
+    """One line search: ``feature`` (``"lm"`` for λ) set to ``weight``, giving dev WER ``wer``."""
+
+    sweep: int
+    feature: str
+    weight: float
+    wer: float
+
+
+@dataclass(frozen=True)
+class CombinationSearch:
+    """The tuned combination, how it was found, and the bootstrap gate's verdict."""
+
+    combination: Combination        # what the search chose: ``best``, or the first pass after the gate
+    wer: float                      # dev WER of ``combination``
+    first_pass_wer: float
+    best: Combination               # the best dev combination before the gate
+    best_wer: float
+    p_better: float | None          # share of dev resamples in which ``best`` beats the first pass
+    min_p_better: float | None
+    features: tuple[str, ...]       # the tuned features the dev lists offered (λ besides)
+    spreads: dict[str, float] = field(default_factory=dict)
+    steps: tuple[SearchStep, ...] = ()
+
+    @property
+    def lam(self) -> float:
+        return self.combination.lam
+
+    @property
+    def fell_back(self) -> bool:
+        """True when the gate kept the first pass instead of a better-on-dev combination."""
+        return self.combination.is_first_pass and not self.best.is_first_pass
+
+    @property
+    def fell_back_from(self) -> Combination | None:
+        return self.best if self.fell_back else None
+
+
+def tune_combination(utterances: Sequence[Utterance], lm_scores: Sequence[Sequence[float]] | None, *,
+                     features: Sequence[str] | None = None,
+                     error_table: Sequence[Sequence[int]] | None = None, ref_lengths: Sequence[int] | None = None,
+                     min_p_better: float | None = None, resamples: int = 1000, seed: int = 0,
+                     sweeps: int = 3) -> CombinationSearch:
+    """Tune the combination's weights on ``utterances`` (dev) by coordinate line search (module docstring).
+
+    ``features``: which of :data:`TUNED_FEATURES` to tune (default: all the lists have); ``lm_scores`` None
+    tunes the first-pass evidence alone.
+    """
+    offered = available_features(utterances)
+    chosen = offered if features is None else tuple(f for f in features if f in offered)
+    table = ScoreTable(utterances, lm_scores, error_table=error_table, ref_lengths=ref_lengths, features=chosen)
+    spreads = {name: table.spread(name) for name in ("rank", *chosen)}
+    chosen = tuple(f for f in chosen if spreads[f] > 0)
+    rank_spread = spreads["rank"] or 1.0
+    # normalised weights g (rank's is 1) -> raw weights: w_k = g_k * rank_spread / spread_k, λ = γ * rank_spread
+    g = {"rank": 1.0, **{f: 0.0 for f in chosen}}
+    gamma = 0.0
+
+    def raw(g: dict[str, float], gamma: float) -> Combination:
+        weights = {"rank": 1.0, **{f: g[f] * rank_spread / spreads[f] for f in chosen}}
+        return Combination.of(weights, gamma * rank_spread)
+
+    def line(current: float, grid: Sequence[float], make) -> tuple[float, float]:
+        scored = [(table.wer(make(v)), abs(v) if v != current else -1.0, v) for v in dict.fromkeys([current, *grid])]
+        wer, _, value = min(scored)
+        return value, wer
+
+    first_pass_wer = table.wer(FIRST_PASS_COMBINATION)
+    wer = first_pass_wer
+    steps: list[SearchStep] = []
+    coordinates = (["lm"] if lm_scores is not None else []) + list(chosen)
+    for sweep in range(sweeps):
+        moved = False
+        for name in coordinates:
+            if name == "lm":
+                mass = sum(abs(v) for v in g.values())
+                grid = [0.0] + [m * mass for m in LAMBDA_MULTIPLES]
+                value, wer = line(gamma, grid, lambda v: raw(g, v))
+                moved |= value != gamma
+                gamma = value
+                steps.append(SearchStep(sweep, "lm", raw(g, gamma).lam, wer))
+            else:
+                value, wer = line(g[name], _GRIDS[name], lambda v, name=name: raw({**g, name: v}, gamma))
+                moved |= value != g[name]
+                g[name] = value
+                steps.append(SearchStep(sweep, name, raw(g, gamma).weight(name), wer))
+        if not moved:
+            break
+    best = raw(g, gamma)
+    best_wer = table.wer(best)
+    combination, p_better = best, None
+    if min_p_better is not None and not best.is_first_pass:
+        lens = table.lengths
+        p_better = paired_bootstrap(table.chosen_errors(FIRST_PASS_COMBINATION), table.chosen_errors(best), lens,
+                                    resamples=resamples, seed=seed).p_b_better
+        if p_better < min_p_better:
+            combination = FIRST_PASS_COMBINATION
+    return CombinationSearch(
+        combination=combination, wer=table.wer(combination), first_pass_wer=first_pass_wer, best=best,
+        best_wer=best_wer, p_better=p_better, min_p_better=min_p_better, features=chosen, spreads=spreads,
+        steps=tuple(steps))
+
+
+# ------------------------------------------------------------------------------------------------ evaluation
 
 
 @dataclass(frozen=True)
 class EvalResult:
-    """Rescoring of a set of N-best lists at one λ: per-hypothesis values and, with references, WERs.
+    """Rescoring of a set of N-best lists with one combination: per-hypothesis values and, with references, WERs.
 
     ``lm_scores``, ``combined`` and ``ranks`` are per utterance, per hypothesis in first-pass order;
     ``ranks[k][i]`` is hypothesis i's place under the combined score (0 = chosen). WERs are fractions and
     ``None`` when any utterance lacks a reference.
     """
 
-    lam: float
+    combination: Combination
     utterance_ids: tuple[str, ...]
     lm_scores: list[list[float]]
     combined: list[list[float]]
@@ -119,6 +433,10 @@ class EvalResult:
     one_best_wer: float | None
     oracle_wer: float | None
     rescored_wer: float | None
+
+    @property
+    def lam(self) -> float:
+        return self.combination.lam
 
     @property
     def delta_wer(self) -> float | None:
@@ -138,9 +456,9 @@ class EvalResult:
 
 
 def evaluate_scores(utterances: Sequence[Utterance], lm_scores: Sequence[Sequence[float]],
-                    lam: float) -> EvalResult:
-    """:class:`EvalResult` of ``utterances`` rescored with the given LM scores at ``lam``."""
-    combined = combined_scores(utterances, lm_scores, lam)
+                    combination: Combination) -> EvalResult:
+    """:class:`EvalResult` of ``utterances`` rescored with the given LM scores and ``combination``."""
+    combined = combined_scores(utterances, lm_scores, combination)
     ranks = [new_ranks(c) for c in combined]
     choices = [r.index(0) for r in ranks]
     table = lens = None
@@ -152,8 +470,8 @@ def evaluate_scores(utterances: Sequence[Utterance], lm_scores: Sequence[Sequenc
         oracle = corpus_wer([min(row) for row in table], lens)
         rescored = corpus_wer([row[c] for row, c in zip(table, choices)], lens)
     return EvalResult(
-        lam=lam, utterance_ids=tuple(u.id for u in utterances), lm_scores=[list(map(float, s)) for s in lm_scores],
-        combined=combined, ranks=ranks, choices=choices, errors=table,
-        reference_words=sum(lens) if lens is not None else None,
+        combination=combination, utterance_ids=tuple(u.id for u in utterances),
+        lm_scores=[list(map(float, s)) for s in lm_scores], combined=combined, ranks=ranks, choices=choices,
+        errors=table, reference_words=sum(lens) if lens is not None else None,
         one_best_wer=one_best, oracle_wer=oracle, rescored_wer=rescored,
     )

@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .combine import best_index, new_ranks
-from .errorcache import ErrorCache
 from .errors import InputError
-from .metrics import corpus_wer, delta_wer, nprr, reference_length
+from .metrics import corpus_wer, delta_wer, hypothesis_errors, nprr, reference_length
 from .nbest import Utterance
 from .perturb import MODES, Model, Perturbation, check_p, perturb_utterances
 from .perturbation_models import LexiconConfig, PerturbationConfig, resolve_perturbation
@@ -210,11 +209,10 @@ def evaluate_robustness(utterances: Sequence[Utterance], rescore: Rescore, modes
         raise InputError("robustness", "needs at least one seed")
     model = _model(model, top_k, max_distance)
     index = index or (load_index() if modes else None)
-    errors = ErrorCache()
     lengths = [reference_length(u.reference or "") for u in utterances]
 
     clean_rows = _scores(rescore, utterances, "clean")
-    clean_errors = errors.table(utterances)
+    clean_errors = hypothesis_errors(utterances)  # metrics caches each (reference, text) pair
     wer, oracle, clean_choices = _measure(clean_rows, clean_errors, lengths)
     clean_delta = delta_wer(wer, oracle)
     clean = ConditionResult("clean", None, wer, oracle, clean_delta, None, clean_choices)
@@ -229,7 +227,7 @@ def evaluate_robustness(utterances: Sequence[Utterance], rescore: Rescore, modes
             perturbed = perturb_utterances(utterances, mode, p, seed, model=model, index=index)
             lists = [x.utterance for x in perturbed]
             rows = _scores(rescore, lists, f"{condition}, seed {seed}")
-            table = errors.table(lists)
+            table = hypothesis_errors(lists)
             wer, oracle, choices = _measure(rows, table, lengths)
             delta = delta_wer(wer, oracle)
             per_utt = tuple(

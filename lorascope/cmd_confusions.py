@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from . import console
+from .options import db_option
 
 
 @click.command("confusions")
@@ -13,6 +14,7 @@ from . import console
               help="How many of the most frequent pairs to print.")
 @click.option("--max-distance", type=click.FloatRange(min=0), help="Keep pairs up to this weighted phoneme "
               "distance. Default: core.confusions.MAX_DISTANCE.")
+@db_option
 @click.pass_context
 def confusions_cmd(ctx: click.Context, data: str, top: int, max_distance: float | None) -> None:
     """Mine DATA's alignments of hypotheses against references and print the most frequent sound-alike confusions.

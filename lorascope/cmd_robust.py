@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import csv
 import io
-import math
-import statistics
-from collections import defaultdict
 
 import click
 
 from lorascope.core.errors import InputError
 
 from . import console
-
-CONDITIONS = ("clean", "perturb-1", "perturb-N")
-
+from .console import pct
+from .options import db_option
 
 @click.command("robustness")
 @click.option("--run", "run_id", type=int, required=True, help="A finished run whose adapter is evaluated.")
 @click.option("--data", help="Dataset name in the store or an N-best file. Default: the run's test set.")
 @click.option("--mode", type=click.Choice(["1", "N", "both"]), default="both", show_default=True,
-              help="perturb-1 (only the lowest-scored hypothesis), perturb-N (every hypothesis), or both.")
+              help="perturb-1 (only the first pass's worst hypothesis, the last in the list), perturb-N (every "
+                   "hypothesis), or both.")
 @click.option("--p", "p", type=float, default=0.5, show_default=True,
               help="Probability that a word with a sound-alike candidate is replaced (the paper's 0.5).")
 @click.option("--seed", "seeds", type=int, multiple=True, help="Perturbation seed (repeatable). Default: 0.")
@@ -30,102 +27,46 @@ CONDITIONS = ("clean", "perturb-1", "perturb-N")
 @click.option("--max-distance", type=click.FloatRange(min=0),
               help="Only sound-alikes within this weighted phoneme distance (0: exact homophones, splits and "
                    "merges). Default: every candidate kind.")
-@click.option("--lam", type=float, help="Combination weight λ. Default: the run's dev-tuned λ.")
+@click.option("--lam", type=float, help="The LM weight λ of the combination. Default: the run's dev-tuned one.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--first-pass", type=click.Choice(["order", "score"]), help="For an N-best file imported on the way: "
+              "order (default) takes each list's order as the first pass, score sorts each list by its scores. A "
+              "stored dataset keeps the first pass it was imported with.")
+@db_option
 @click.pass_context
 def robustness_cmd(ctx: click.Context, run_id: int, data: str | None, mode: str, p: float, seeds: tuple[int, ...],
-                   n_seeds: int | None, max_distance: float | None, lam: float | None, device: str) -> None:
+                   n_seeds: int | None, max_distance: float | None, lam: float | None, device: str,
+                   first_pass: str | None) -> None:
     """Perturb the N-best lists with sound-alike words and measure WER, oracle WER, ΔWER and NPRR.
 
-    Stores one metric row per condition and seed, and the per-utterance rank changes.
+    Stores one metric row per condition and seed, and the per-utterance rank changes, in one transaction.
     """
-    from lorascope.core.perturb import check_p
-    from lorascope.core.rescorer import load_rescorer, rescore_fn
-    from lorascope.core.robustness import evaluate_robustness
+    from .jobs import robustness_job
 
-    from .cli import open_store
-    from .datasets import resolve_dataset
-
-    check_p(p)
     if seeds and n_seeds:
         raise click.UsageError("give --seed or --seeds, not both")
     seed_list = list(seeds) or list(range(n_seeds or 1))
     modes = ("1", "N") if mode == "both" else (mode,)
-    with open_store(ctx) as store:
-        run = store.run(run_id)
-        if not run.adapter_path:
-            raise InputError(f"run {run_id}", f"has no adapter to evaluate (status {run.status})")
-        target = data or run.test_dataset or run.dev_dataset
-        if target is None:
-            raise InputError(f"run {run_id}", "has no test set; name one with --data")
-        name, utts = resolve_dataset(store, target, need_references="robustness needs WER")
-    console.err.print(f"run {run_id} ({run.strategy}) on {name}: {len(utts)} utterances, perturb-{'/'.join(modes)}, "
-                      f"p {p}, seeds {', '.join(map(str, seed_list))}")
-    rescorer = load_rescorer(run.adapter_path, device=None if device == "auto" else device)
-    score = rescore_fn(rescorer, lam)
-    total = 1 + len(modes) * len(seed_list)
     with console.progress() as bar:
-        task = bar.add_task("score", total=total, status="clean")
+        task = bar.add_task("score", total=1 + len(modes) * len(seed_list), status="", start=False)
 
-        def rescore(lists):
-            out = score(lists)
-            bar.advance(task)
-            return out
+        def started(name: str, utterances: int) -> None:
+            console.err.print(f"run {run_id} on {name}: {utterances} utterances, perturb-{'/'.join(modes)}, p {p}, "
+                              f"seeds {', '.join(map(str, seed_list))}")
+            bar.start_task(task)
 
-        report = evaluate_robustness(utts, rescore, modes=modes, p=p, seeds=seed_list, max_distance=max_distance)
-    with open_store(ctx) as store:
-        common = {"dataset": name, "split": "robustness", "utterances": len(utts), "p": p}
-        store.add_metrics(run_id, [dict(common, perturbation="clean", wer=report.clean.wer,
-                                        oracle_wer=report.clean.oracle_wer)])
-        for res in report.runs:
-            (mid,) = store.add_metrics(run_id, [dict(common, perturbation=res.condition, seed=res.seed, wer=res.wer,
-                                                     oracle_wer=res.oracle_wer, nprr=res.nprr)])
-            store.add_rank_changes(run_id, mid, name, [
-                (u.utterance_id, list(u.ranks_before), list(u.ranks_after), u.flipped,
-                 u.errors_after - u.errors_before) for u in res.utterances])
-    rows = [("clean", _p(report.clean.wer), _p(report.clean.oracle_wer), _p(report.clean.delta_wer), "-", "-")]
+        job = robustness_job(ctx.obj["db"], run_id, data=data, modes=modes, p=p, seeds=seed_list,
+                             max_distance=max_distance, lam=lam, device=device, first_pass=first_pass,
+                             on_start=started,
+                             on_rescore=lambda: bar.advance(task))
+    report, name = job.report, job.dataset
+    rows = [("clean", pct(report.clean.wer), pct(report.clean.oracle_wer), pct(report.clean.delta_wer), "-", "-")]
     for s in report.summaries:
         spread = f" ± {100 * s.nprr_std:.2f}" if len(s.seeds) > 1 else ""
-        rows.append((s.condition, _p(s.wer_mean), _p(s.oracle_wer_mean), _p(s.delta_wer_mean),
+        rows.append((s.condition, pct(s.wer_mean), pct(s.oracle_wer_mean), pct(s.delta_wer_mean),
                      f"{100 * s.nprr_mean:.2f}{spread}", f"{100 * s.flip_rate_mean:.1f}"))
-    console.out.print(console.table(f"run {run_id} ({run.strategy}) on {name}, p {p}",
+    console.out.print(console.table(f"run {run_id} ({job.strategy}) on {name}, p {p}",
                                     ["perturbation", "WER%", "oracle WER%", "ΔWER", "NPRR%", "flips%"], rows))
-
-
-def _p(x: float | None) -> str:
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.2f}"
-
-
-def table3_rows(store, run_ids: list[int] | None = None, dataset: str | None = None) -> list[dict]:
-    """Rows of the paper's Table 3 layout: per run, dataset and condition, means over seeds (and NPRR spread)."""
-    runs = {r.id: r for r in store.runs()}
-    if run_ids:
-        for rid in run_ids:
-            store.run(rid)
-    groups: dict[tuple, list[dict]] = defaultdict(list)
-    for m in store.metrics():
-        if m["split"] != "robustness" or m["run_id"] is None:
-            continue
-        if run_ids and m["run_id"] not in run_ids:
-            continue
-        if dataset and m["dataset"] != dataset:
-            continue
-        groups[(m["run_id"], m["dataset"], m["perturbation"])].append(m)
-    rows = []
-    for (rid, ds, cond), ms in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], CONDITIONS.index(kv[0][2]))):
-        if cond == "clean":
-            ms = ms[-1:]  # the newest clean measurement
-        nprrs = [m["nprr"] for m in ms if m["nprr"] is not None]
-        rows.append({
-            "run": rid, "strategy": runs[rid].strategy if rid in runs else "?", "dataset": ds, "perturbation": cond,
-            "seeds": len(ms) if cond != "clean" else 0,
-            "wer": statistics.fmean(m["wer"] for m in ms),
-            "oracle_wer": statistics.fmean(m["oracle_wer"] for m in ms),
-            "delta_wer": statistics.fmean(m["delta_wer"] for m in ms),
-            "nprr": statistics.fmean(nprrs) if nprrs else None,
-            "nprr_std": statistics.stdev(nprrs) if len(nprrs) > 1 else None,
-        })
-    return rows
 
 
 @click.command("report")
@@ -133,12 +74,14 @@ def table3_rows(store, run_ids: list[int] | None = None, dataset: str | None = N
 @click.option("--data", "dataset", help="Only this dataset.")
 @click.option("--format", "fmt", type=click.Choice(["md", "csv"]), default="md", show_default=True,
               help="Markdown table or CSV.")
+@db_option
 @click.pass_context
 def report_cmd(ctx: click.Context, run_ids: tuple[int, ...], dataset: str | None, fmt: str) -> None:
     """Print the paper's Table 3 layout (WER, oracle WER, ΔWER, NPRR) for stored robustness results."""
-    from .cli import open_store
+    from lorascope.store import Store
+    from lorascope.store.reports import table3_rows
 
-    with open_store(ctx, readonly=True) as store:
+    with Store(ctx.obj["db"], readonly=True) as store:
         rows = table3_rows(store, list(run_ids) or None, dataset)
     if not rows:
         raise InputError("report", "no robustness results stored yet; run `lorascope robustness --run ID` first")
@@ -155,5 +98,5 @@ def report_cmd(ctx: click.Context, run_ids: tuple[int, ...], dataset: str | None
         nprr = "-" if r["nprr"] is None else f"{100 * r['nprr']:.2f}"
         if r["nprr_std"] is not None:
             nprr += f" ± {100 * r['nprr_std']:.2f}"
-        click.echo(f"| {r['run']} | {r['strategy']} | {r['dataset']} | {r['perturbation']} | {_p(r['wer'])} | "
-                   f"{_p(r['oracle_wer'])} | {_p(r['delta_wer'])} | {nprr} |")
+        click.echo(f"| {r['run']} | {r['strategy']} | {r['dataset']} | {r['perturbation']} | {pct(r['wer'])} | "
+                   f"{pct(r['oracle_wer'])} | {pct(r['delta_wer'])} | {nprr} |")

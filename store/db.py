@@ -10,15 +10,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
 from lorascope.core.errors import LorascopeError
-from lorascope.core.metrics import hypothesis_errors, summarize
-from lorascope.core.nbest import Hypothesis, Utterance, scores_state
+from lorascope.core.nbest import FIRST_PASS, FIRST_PASS_CHOICES, Hypothesis, Utterance
 
+from .ingest import DuplicateUtterance, write_lists
+from .ownership import Owner, owner_alive
 from .schema import SCHEMA_VERSION, migrate
+
+if TYPE_CHECKING:  # core types the store writes; imported lazily by their callers
+    from lorascope.core.combine import EvalResult
+    from lorascope.core.robustness import RobustnessReport
 
 ENV_DB = "LORASCOPE_DB"
 
@@ -61,6 +66,7 @@ class DatasetInfo:
     one_best_wer: float | None
     oracle_wer: float | None
     created_at: str
+    first_pass: str = FIRST_PASS  # 'order' (the list order as given) or 'score' (sorted by score at import)
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,24 @@ class RunInfo:
     adapter_path: str | None
     trainable_params: int | None
     trainable_share: float | None
+    owner_host: str | None = None
+    owner_pid: int | None = None
+    owner_started: str | None = None
+    heartbeat_at: str | None = None
+    processes: int = 1
+
+    @property
+    def owner(self) -> Owner | None:
+        if self.owner_host is None or self.owner_pid is None:
+            return None
+        return Owner(self.owner_host, self.owner_pid, self.owner_started)
+
+    @property
+    def shown_status(self) -> str:
+        """The status to show: ``stale`` for a ``running`` run whose owner is gone (store/ownership.py)."""
+        if self.status == "running" and not owner_alive(self.owner, self.heartbeat_at or self.started_at):
+            return "stale"
+        return self.status
 
 
 def _read_user_version(path: Path) -> int:
@@ -151,36 +175,36 @@ class Store:
 
     # -- datasets ---------------------------------------------------------------------------------
 
-    def add_dataset(self, name: str, utterances: Sequence[Utterance], *, source: str | None = None,
-                    format: str | None = None, replace: bool = False) -> DatasetInfo:
-        """Store N-best lists under ``name`` in one transaction; WERs are computed when references exist."""
-        if not utterances:
-            raise StoreError(f"dataset {name!r}: no utterances to store")
-        have_refs = all(u.reference is not None for u in utterances)
-        summary = summarize(utterances) if have_refs else None
-        errors = hypothesis_errors(utterances) if have_refs else None
+    def add_dataset(self, name: str, utterances: Iterable[Utterance], *, source: str | None = None,
+                    format: str | None = None, replace: bool = False, first_pass: str = FIRST_PASS) -> DatasetInfo:
+        """Store N-best lists under ``name`` in one transaction; WERs are computed when references exist.
+
+        ``utterances`` may be a stream (a reader's :func:`~lorascope.core.formats.iter_nbest`): it is read once
+        and written in chunks, and whatever it raises, at any utterance, undoes the whole write. ``first_pass``
+        records how the lists were ordered (see :data:`~lorascope.core.nbest.FIRST_PASS`); the lists are stored
+        in the order given. Each hypothesis' word errors are stored where its utterance has a reference; the
+        1-best and oracle WER when every utterance has one.
+        """
+        if first_pass not in FIRST_PASS_CHOICES:
+            raise StoreError(f"dataset {name!r}: first pass must be one of {', '.join(FIRST_PASS_CHOICES)}")
         with self.db.atomic():
             existing = self.db.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchone()
             if existing:
                 if not replace:
                     raise StoreError(f"dataset {name!r} already exists (choose another --name, or --replace)")
                 self.db.execute("DELETE FROM datasets WHERE id = ?", [existing[0]])
-            ds_id = self.db["datasets"].insert({
-                "name": name, "source": source, "format": format, "scores": scores_state(list(utterances)),
-                "utterances": len(utterances), "hypotheses": sum(len(u.hypotheses) for u in utterances),
-                "reference_words": summary.reference_words if summary else None,
-                "one_best_wer": summary.one_best_wer if summary else None,
-                "oracle_wer": summary.oracle_wer if summary else None,
-                "created_at": now(),
-            }).last_pk
-            for pos, u in enumerate(utterances):
-                uid = self.db.execute(
-                    "INSERT INTO utterances (dataset_id, position, utt_id, reference, meta) VALUES (?,?,?,?,?)",
-                    [ds_id, pos, u.id, u.reference, json.dumps(u.meta) if u.meta else None]).lastrowid
-                self.db.conn.executemany(
-                    "INSERT INTO hypotheses (utterance_id, rank, text, score, errors, extra) VALUES (?,?,?,?,?,?)",
-                    [(uid, r, h.text, h.score, errors[pos][r] if errors else None,
-                      json.dumps(h.extra) if h.extra else None) for r, h in enumerate(u.hypotheses)])
+            ds_id = self.db.execute(
+                "INSERT INTO datasets (name, source, format, scores, utterances, hypotheses, first_pass, created_at) "
+                "VALUES (?, ?, ?, 'rank-only', 0, 0, ?, ?)", [name, source, format, first_pass, now()]).lastrowid
+            try:
+                totals = write_lists(self.db.conn, ds_id, utterances)
+            except DuplicateUtterance as exc:
+                raise StoreError(f"dataset {name!r}: utterance {exc.args[0]!r} appears twice") from None
+            if not totals.utterances:
+                raise StoreError(f"dataset {name!r}: no utterances to store")
+            self.db.execute(
+                "UPDATE datasets SET scores = ?, utterances = ?, hypotheses = ?, reference_words = ?, "
+                "one_best_wer = ?, oracle_wer = ? WHERE id = ?", [*totals.summary(), ds_id])
         return self.dataset(name)
 
     def datasets(self) -> list[DatasetInfo]:
@@ -226,14 +250,43 @@ class Store:
     def create_run(self, *, strategy: str, config: dict[str, Any], seed: int | None = None,
                    backbone: str | None = None, versions: dict[str, str] | None = None,
                    train_dataset: str | None = None, dev_dataset: str | None = None,
-                   test_dataset: str | None = None) -> int:
+                   test_dataset: str | None = None, owner: Owner | None = None, processes: int = 1) -> int:
+        """A new run, ``running`` and owned by ``owner`` (the process that will train it)."""
         with self.db.atomic():
             return self.db["runs"].insert({
                 "strategy": strategy, "status": "running", "backbone": backbone, "seed": seed,
                 "config": json.dumps(config, sort_keys=True), "versions": json.dumps(versions or {}, sort_keys=True),
                 "train_dataset": train_dataset, "dev_dataset": dev_dataset, "test_dataset": test_dataset,
-                "started_at": now(),
+                "started_at": now(), "processes": processes, **self._owner_fields(owner),
             }).last_pk
+
+    @staticmethod
+    def _owner_fields(owner: Owner | None) -> dict[str, Any]:
+        if owner is None:
+            return {"owner_host": None, "owner_pid": None, "owner_started": None, "heartbeat_at": None}
+        return {"owner_host": owner.host, "owner_pid": owner.pid, "owner_started": owner.started,
+                "heartbeat_at": now()}
+
+    def claim_run(self, run_id: int, owner: Owner, *, previous: Owner | None) -> bool:
+        """Make ``owner`` the run's owner and mark it running, only if its owner is still ``previous``
+        (so two processes taking over one stale run cannot both win). Returns whether the claim held."""
+        prev = self._owner_fields(previous)
+        with self.db.atomic():
+            cur = self.db.execute(
+                "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL, owner_host = ?, owner_pid = ?, "
+                "owner_started = ?, heartbeat_at = ? WHERE id = ? AND owner_host IS ? AND owner_pid IS ? "
+                "AND owner_started IS ?",
+                [owner.host, owner.pid, owner.started, now(), run_id, prev["owner_host"], prev["owner_pid"],
+                 prev["owner_started"]])
+            return cur.rowcount == 1
+
+    def heartbeat(self, run_id: int, steps_done: int | None = None) -> None:
+        """The owner is alive (and has done ``steps_done`` steps)."""
+        fields = {"heartbeat_at": now()}
+        if steps_done is not None:
+            fields["steps_done"] = steps_done
+        with self.db.atomic():
+            self.db["runs"].update(run_id, fields)
 
     def update_run(self, run_id: int, **fields: Any) -> None:
         self.run(run_id)
@@ -372,3 +425,37 @@ class Store:
             r["ranks_after"] = json.loads(r["ranks_after"])
             r["top_flipped"] = bool(r["top_flipped"])
         return rows
+
+    # -- whole results ----------------------------------------------------------------------------
+
+    def add_evaluation(self, run_id: int, dataset: str, split: str, result: "EvalResult") -> int | None:
+        """A clean evaluation of ``dataset`` in one transaction: its metric row (when the lists have references;
+        returns its id) and every hypothesis' LM score, combined score and new rank."""
+        with self.db.atomic():
+            metric = None
+            if result.rescored_wer is not None:
+                (metric,) = self.add_metrics(run_id, [{
+                    "dataset": dataset, "split": split, "perturbation": "clean", "utterances": len(result.choices),
+                    "one_best_wer": result.one_best_wer, "wer": result.rescored_wer,
+                    "oracle_wer": result.oracle_wer}])
+            self.add_scores(run_id, dataset, [
+                (uid, i, lm[i], comb[i], rank[i])
+                for uid, lm, comb, rank in zip(result.utterance_ids, result.lm_scores, result.combined, result.ranks)
+                for i in range(len(lm))])
+        return metric
+
+    def add_robustness(self, run_id: int, dataset: str, report: "RobustnessReport") -> list[int]:
+        """A robustness report in one transaction: the clean row, one row per (perturbation, seed) with its NPRR,
+        and every utterance's rank changes. Returns the metric ids, clean first."""
+        common = {"dataset": dataset, "split": "robustness", "utterances": len(report.clean.choices), "p": report.p}
+        with self.db.atomic():
+            ids = self.add_metrics(run_id, [dict(common, perturbation="clean", wer=report.clean.wer,
+                                                 oracle_wer=report.clean.oracle_wer)])
+            for res in report.runs:
+                (mid,) = self.add_metrics(run_id, [dict(common, perturbation=res.condition, seed=res.seed,
+                                                        wer=res.wer, oracle_wer=res.oracle_wer, nprr=res.nprr)])
+                self.add_rank_changes(run_id, mid, dataset, [
+                    (u.utterance_id, list(u.ranks_before), list(u.ranks_after), u.flipped,
+                     u.errors_after - u.errors_before) for u in res.utterances])
+                ids.append(mid)
+        return ids

@@ -118,7 +118,19 @@ CREATE INDEX hypotheses_utterance ON hypotheses(utterance_id);
 CREATE INDEX utterances_dataset ON utterances(dataset_id, position);
 """
 
-MIGRATIONS: list[str] = [V1, V2]
+V3 = """
+-- the first pass a dataset was imported with: the list order as given, or each list sorted by its scores
+ALTER TABLE datasets ADD COLUMN first_pass TEXT NOT NULL DEFAULT 'order' CHECK (first_pass IN ('order', 'score'));
+ALTER TABLE runs ADD COLUMN owner_host TEXT;       -- who trains the run: host name,
+ALTER TABLE runs ADD COLUMN owner_pid INTEGER;     -- process id,
+ALTER TABLE runs ADD COLUMN owner_started TEXT;    -- and that process's start (tells a reused pid apart)
+ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;     -- last sign of life of the owner, ISO time (UTC)
+ALTER TABLE runs ADD COLUMN processes INTEGER NOT NULL DEFAULT 1;   -- training processes (data parallel)
+ALTER TABLE metrics ADD COLUMN perturbation_model TEXT;             -- e.g. 'paper', 'mined', 'lexicon'
+ALTER TABLE metrics ADD COLUMN settings TEXT;      -- JSON: the perturbation model's settings and provenance
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

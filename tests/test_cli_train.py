@@ -44,10 +44,10 @@ def test_train_lora_tiny_random_fills_the_store(db_path, sets):
         r = s.run(1)
         assert r.status == "done" and r.steps_done == 4 and r.lam is not None
         assert r.config["strategy"] == "lora" and "scaled_steps" in r.config
-        assert r.config["lambda_confidence"] == 0.95 and "lambda_p_better" in r.config
-        if r.config["lambda_fell_back_from"] is not None:     # the gate's verdict is stored and printed
-            assert r.lam == 0 and "so λ = 0: the first pass is kept" in res.stdout
-        elif r.config["lambda_p_better"] is not None:
+        assert r.config["lambda_confidence"] == 0.95 and "combination_p_better" in r.config
+        if r.config["combination_fell_back_from"] is not None:  # the gate's verdict is stored and printed
+            assert r.lam == 0 and "so the first pass is kept" in res.stdout
+        elif r.config["combination_p_better"] is not None:
             assert r.lam > 0 and "bootstrap resamples of dev" in res.stdout
         assert os.path.isdir(r.adapter_path)
         assert 0 < r.trainable_share < 1
@@ -156,7 +156,7 @@ def test_ctrl_c_marks_run_interrupted_and_resume_finishes_it(db_path, sets):
 @pytest.mark.slow
 def test_shipped_demo_adapter_reproduces_its_recorded_test_wer_real_minilm(db_path):
     """The demo adapter in sample_data/ (real MiniLM-L6 + LoRA) scores the sample test set as it did when made."""
-    from lorascope.cli import ensure_sample_sets
+    from lorascope.samples import ensure_sample_sets
 
     with Store(db_path) as s:
         added = ensure_sample_sets(s)

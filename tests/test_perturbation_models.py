@@ -9,10 +9,8 @@ from click.testing import CliRunner
 
 from lorascope.cli import cli, sample_data_dir
 from lorascope.core.confusions import ConfusionPair, mine_confusions
-from lorascope.core.errorcache import ErrorCache
 from lorascope.core.errors import InputError
 from lorascope.core.formats import read_nbest
-from lorascope.core.metrics import hypothesis_errors
 from lorascope.core.nbest import Hypothesis, Utterance
 from lorascope.core.perturb import perturb_all, perturb_one, perturb_utterances, token_candidates
 from lorascope.core.perturbation_models import (LexiconConfig, MinedConfig, PaperConfig, parse_perturbation,
@@ -189,15 +187,6 @@ def test_robustness_report_records_the_model(index):
     assert old.perturbation == report.perturbation and old.runs == report.runs
     with pytest.raises(InputError, match="lexicon settings"):
         evaluate_robustness(SMALL, first_pass, index=index, model="paper", max_distance=0)
-
-
-def test_error_cache_matches_core_metrics():
-    cache = ErrorCache()
-    assert cache.table(SMALL) == hypothesis_errors(SMALL)
-    assert len(cache) == sum(len(u.hypotheses) for u in SMALL)  # every (reference, text) pair once
-    doubled = [dataclasses.replace(u, id=u.id + "-again") for u in SMALL]
-    assert cache.table(doubled) == hypothesis_errors(doubled) and len(cache) == 8  # nothing new to compute
-    assert cache(None, "x") is None and cache("a b", "a c") == 1
 
 
 def test_confusions_command_prints_the_top_pairs(tmp_path):

@@ -13,7 +13,8 @@ import torch
 from lorascope.core.combine import new_ranks
 from lorascope.core.errors import InputError
 from lorascope.core.nbest import Hypothesis, Utterance
-from lorascope.core.rescorer import evaluate, load_rescorer, rescore_fn
+from lorascope.core.adapter import load_rescorer
+from lorascope.core.rescorer import evaluate, rescore_fn
 from lorascope.core.train import (CheckpointSaved, DevEvaluated, LambdaTuned, StepDone, TrainConfig, TrainFinished,
                                   TrainStarted, train)
 
@@ -88,10 +89,10 @@ def test_loss_goes_down_on_a_learnable_case_tiny_random():
     assert kinds.count(StepDone) == 24 and DevEvaluated in kinds and LambdaTuned in kinds
 
 
-def test_lambda_search_never_makes_dev_worse_than_the_first_pass():
+def test_combination_search_never_makes_dev_worse_than_the_first_pass():
     result = train(tiny_config(steps=2), make_utts(8, seed=3), make_utts(12, seed=4))
-    search = result.lambda_search
-    assert 0.0 in search.grid
+    search = result.combination_search
+    assert search.steps and search.steps[0].feature == "lm"      # λ's grid (which holds 0) is searched first
     assert search.wer <= search.first_pass_wer == result.dev.one_best_wer
     assert result.dev.rescored_wer == search.wer
 

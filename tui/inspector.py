@@ -10,7 +10,6 @@ rescores only the hypotheses whose text changed.
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -18,7 +17,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from lorascope.core.combine import lambda_grid, new_ranks
+from lorascope.core.fmt import pct
+from lorascope.core.combine import Combination, lambda_grid, new_ranks, training_combination
 from lorascope.core.metrics import reference_length, word_errors
 from lorascope.core.nbest import Utterance
 from lorascope.core.text import normalize
@@ -54,6 +54,7 @@ class AdapterChoice:
     backbone: str | None = None
     test_dataset: str | None = None
     dev_dataset: str | None = None
+    combination: dict | None = None   # the run's tuned combination as stored (Combination.to_dict())
 
     @property
     def is_bare(self) -> bool:
@@ -85,7 +86,7 @@ def adapter_choices(runs: Sequence[Any]) -> list[AdapterChoice]:
         out.append(AdapterChoice(
             key=f"run:{r.id}", label=f"run {r.id}: {r.strategy} on {backbone}{lam}{status}", run_id=r.id,
             path=r.adapter_path, strategy=r.strategy, status=r.status, lam=r.lam, backbone=r.backbone,
-            test_dataset=r.test_dataset, dev_dataset=r.dev_dataset))
+            test_dataset=r.test_dataset, dev_dataset=r.dev_dataset, combination=r.config.get("combination")))
     out.append(BARE)
     return out
 
@@ -116,12 +117,24 @@ class Scorer:
         return 1.0 / float(self.rescorer.prior_weight or 1.0)
 
     @property
+    def tuned_combination(self) -> Combination:
+        """The dev-tuned combination (store first, then the adapter folder), else the training combination.
+
+        The bare backbone scores every hypothesis 0, so its combination is the first pass with a λ to step."""
+        if self.rescorer is None and self.choice.is_bare:
+            return Combination.of({"rank": 1.0}, 1.0)
+        if self.choice.combination:
+            return Combination.from_dict(self.choice.combination)
+        if self.choice.lam is not None:     # a run stored before combinations: prior + λ·LM
+            return Combination.of({"prior": 1.0}, self.choice.lam)
+        found = getattr(self.rescorer, "combination", None)
+        if found is not None:
+            return found
+        return training_combination(1.0 / self.trained_lam)
+
+    @property
     def tuned_lam(self) -> float:
-        """The dev-tuned λ (store first, then the adapter folder), else the training-time λ."""
-        for lam in (self.choice.lam, getattr(self.rescorer, "lam", None)):
-            if lam is not None:
-                return float(lam)
-        return self.trained_lam
+        return self.tuned_combination.lam
 
     def score(self, texts: Sequence[str], *, on_chunk: Callable[[int], None] | None = None,
               should_stop: Callable[[], bool] | None = None) -> list[float]:
@@ -186,7 +199,7 @@ def load_scorer(choice: AdapterChoice) -> Scorer:
     """Load the adapter of ``choice`` through core (slow: imports torch and transformers on first use)."""
     if choice.is_bare:
         return Scorer(choice)
-    from lorascope.core.rescorer import load_rescorer
+    from lorascope.core.adapter import load_rescorer
 
     assert choice.path is not None
     configure_torch()
@@ -389,11 +402,11 @@ class UtteranceSummary:
     wer_change: float | None    # WER of the rescored choice minus the first-pass 1-best's (fraction)
 
 
-def _ranks(prior: Sequence[float], lm: Sequence[float | None], lam: float) -> tuple[list[float] | None,
-                                                                                   list[int] | None]:
+def _ranks(utt: Utterance, lm: Sequence[float | None], combination: Combination) -> tuple[list[float] | None,
+                                                                                          list[int] | None]:
     if any(s is None for s in lm):
         return None, None
-    combined = [p + lam * float(s) for p, s in zip(prior, lm)]  # type: ignore[arg-type]
+    combined = combination.scores(utt, [float(s) for s in lm])  # type: ignore[arg-type]
     return combined, new_ranks(combined)
 
 
@@ -407,6 +420,7 @@ class Inspector:
     utterances: list[Utterance] = field(default_factory=list)
     adapter: AdapterChoice = BARE
     scorer: Scorer | None = None
+    base: Combination = field(default_factory=lambda: training_combination(1.0))   # first-pass part; λ below
     lam: float = 1.0
     lam_grid: list[float] = field(default_factory=lambda: [1.0])
     settings: PerturbSettings = field(default_factory=PerturbSettings)
@@ -427,8 +441,14 @@ class Inspector:
         """Make ``scorer`` current and put λ at its tuned value."""
         self.scorer = scorer
         self.adapter = scorer.choice
-        self.lam = scorer.tuned_lam
+        self.base = scorer.tuned_combination
+        self.lam = self.base.lam
         self.lam_grid = lambda_steps(scorer.trained_lam, self.lam)
+
+    @property
+    def combination(self) -> Combination:
+        """The combination as shown: the tuned one at the current λ."""
+        return self.base.with_lam(self.lam)
 
     @property
     def ready(self) -> bool:
@@ -530,8 +550,8 @@ class Inspector:
         prior = shown.prior_scores()
         lm = [self.cache.get(key, h.text) for h in shown.hypotheses]
         clean_lm = [self.cache.get(key, h.text) for h in clean.hypotheses]
-        combined, ranks = _ranks(prior, lm, self.lam)
-        _, clean_ranks = _ranks(clean.prior_scores(), clean_lm, self.lam)
+        combined, ranks = _ranks(shown, lm, self.combination)
+        _, clean_ranks = _ranks(clean, clean_lm, self.combination)
         ref = clean.reference
         ref_words = reference_length(ref) if ref is not None else None
         errs = [self.errors(ref, h.text) for h in shown.hypotheses]
@@ -571,7 +591,7 @@ class Inspector:
         """The list line of utterance ``position``: rank flips and WER change of the rescored choice (clean lists)."""
         u = self.utterances[position]
         lm = [self.cache.get(self.adapter.key, h.text) for h in u.hypotheses]
-        _, ranks = _ranks(u.prior_scores(), lm, self.lam)
+        _, ranks = _ranks(u, lm, self.combination)
         if ranks is None or not u.hypotheses:
             return UtteranceSummary(u.id, position, None, None, None)
         chosen = ranks.index(0)
@@ -632,13 +652,14 @@ class DatasetRobustness:
 
 
 def dataset_robustness(utterances: Sequence[Utterance], scorer: Scorer, known: dict[str, float], lam: float,
-                       settings: PerturbSettings, index: Any, *,
+                       settings: PerturbSettings, index: Any, *, base: Combination | None = None,
                        on_progress: Callable[[int, int], None] | None = None,
                        should_stop: Callable[[], bool] | None = None) -> DatasetRobustness:
     """Run core's robustness evaluation with cached LM scores; perturbation off means both perturb-1 and perturb-N."""
     from lorascope.core.combine import combined_scores
     from lorascope.core.robustness import evaluate_robustness
 
+    combination = (base or scorer.tuned_combination).with_lam(lam)
     modes = ("1", "N") if settings.mode == "off" else (settings.mode,)
     scores = dict(known)
     new: dict[str, float] = {}
@@ -660,7 +681,7 @@ def dataset_robustness(utterances: Sequence[Utterance], scorer: Scorer, known: d
         fresh = dict(zip(missing, got))
         scores.update(fresh)
         new.update(fresh)
-        return combined_scores(lists, [[scores[t] for t in u.texts] for u in lists], lam)
+        return combined_scores(lists, [[scores[t] for t in u.texts] for u in lists], combination)
 
     report = evaluate_robustness(list(utterances), rescore, modes=modes, p=settings.p, seeds=(settings.seed,),
                                  index=index)
@@ -669,8 +690,4 @@ def dataset_robustness(utterances: Sequence[Utterance], scorer: Scorer, known: d
 
 def fmt_pct(x: float | None, digits: int = 1, signed: bool = False) -> str:
     """A fraction as percent; '–' for unknown, '∞' for an infinite NPRR."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if math.isinf(x):
-        return "∞" if x > 0 else "-∞"
-    return f"{100 * x:+.{digits}f}" if signed else f"{100 * x:.{digits}f}"
+    return pct(x, digits, signed=signed, missing="–", infinity="∞")

@@ -49,7 +49,7 @@ COLUMNS = [
     ("hypothesis", "normalised words against the reference"),
     ("1st", "first-pass score (– for rank-only lists, whose prior is -rank)"),
     ("LM", "the rescorer's score ([CLS] head); … while it is computed"),
-    ("comb", "prior + λ·LM; the highest is chosen"),
+    ("comb", "the tuned combination, Σ w·first-pass feature + λ·LM; the highest is chosen"),
     ("WER%", "this hypothesis' WER; cyan = the oracle (fewest errors)"),
     ("new", "rank after rescoring, with the move against the first pass"),
     ("Δp", "with a perturbation: the move against the same rescorer on the clean list"),

@@ -15,7 +15,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
 
-from lorascope.cmd_robust import table3_rows
+from lorascope.core.fmt import pct
+from lorascope.store.reports import table3_rows
 from lorascope.store import Store
 
 from ..widgets.rank_grid import RankGrid
@@ -35,7 +36,7 @@ NO_RUNS = ("[b]No runs yet.[/b]\n\nTrain a rescorer headless, then look at it he
 
 
 def comparison_rows(store: Store) -> list[dict[str, Any]]:
-    """Table 3 rows (lorascope.cmd_robust.table3_rows), plus one row per run that has no robustness results.
+    """Table 3 rows (lorascope.store.reports.table3_rows), plus one row per run that has no robustness results.
 
     Such a run shows its clean test-set evaluation from training (perturbation ``test``) so that every stored
     run appears; ``source`` says which kind a row is.
@@ -57,9 +58,7 @@ def comparison_rows(store: Store) -> list[dict[str, Any]]:
 
 
 def _pct(x: float | None, digits: int = 2) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    return f"{100 * x:.{digits}f}"
+    return pct(x, digits, missing="–", infinity="∞")
 
 
 def sort_rows(rows: list[dict[str, Any]], key: str, reverse: bool = False) -> list[dict[str, Any]]:
