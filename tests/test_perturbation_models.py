@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 from click.testing import CliRunner
 
-from lorascope.cli import cli, sample_data_dir
+from lorascope.cli import cli
+from lorascope.samples import sample_data_dir
 from lorascope.core.confusions import ConfusionPair, mine_confusions
 from lorascope.core.errors import InputError
 from lorascope.core.formats import read_nbest
