@@ -24,9 +24,11 @@ from .options import db_option
 @click.option("--seed", "seeds", type=int, multiple=True, help="Perturbation seed (repeatable). Default: 0.")
 @click.option("--seeds", "n_seeds", type=click.IntRange(min=1),
               help="Use seeds 0..N-1, so NPRR comes with its spread over N perturbations.")
-@click.option("--max-distance", type=click.FloatRange(min=0),
-              help="Only sound-alikes within this weighted phoneme distance (0: exact homophones, splits and "
-                   "merges). Default: every candidate kind.")
+@click.option("--perturbation", "model", default="paper", show_default=True, metavar="NAME[:KEY=VALUE,...]",
+              help="The perturbation model: paper (the round trip: most likely spelling of the pronunciation), "
+                   "mined (the recogniser's own confusions; mined:from=DATASET, default the run's training set, "
+                   "never the set under test), lexicon (every kind of sound-alike: the stress test; "
+                   "lexicon:max_distance=0 keeps homophones, splits and merges).")
 @click.option("--lam", type=float, help="The LM weight λ of the combination. Default: the run's dev-tuned one.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--first-pass", type=click.Choice(["order", "score"]), help="For an N-best file imported on the way: "
@@ -35,7 +37,7 @@ from .options import db_option
 @db_option
 @click.pass_context
 def robustness_cmd(ctx: click.Context, run_id: int, data: str | None, mode: str, p: float, seeds: tuple[int, ...],
-                   n_seeds: int | None, max_distance: float | None, lam: float | None, device: str,
+                   n_seeds: int | None, model: str, lam: float | None, device: str,
                    first_pass: str | None) -> None:
     """Perturb the N-best lists with sound-alike words and measure WER, oracle WER, ΔWER and NPRR.
 
@@ -56,7 +58,7 @@ def robustness_cmd(ctx: click.Context, run_id: int, data: str | None, mode: str,
             bar.start_task(task)
 
         job = robustness_job(ctx.obj["db"], run_id, data=data, modes=modes, p=p, seeds=seed_list,
-                             max_distance=max_distance, lam=lam, device=device, first_pass=first_pass,
+                             perturbation=model, lam=lam, device=device, first_pass=first_pass,
                              on_start=started,
                              on_rescore=lambda: bar.advance(task))
     report, name = job.report, job.dataset
@@ -65,24 +67,26 @@ def robustness_cmd(ctx: click.Context, run_id: int, data: str | None, mode: str,
         spread = f" ± {100 * s.nprr_std:.2f}" if len(s.seeds) > 1 else ""
         rows.append((s.condition, pct(s.wer_mean), pct(s.oracle_wer_mean), pct(s.delta_wer_mean),
                      f"{100 * s.nprr_mean:.2f}{spread}", f"{100 * s.flip_rate_mean:.1f}"))
-    console.out.print(console.table(f"run {run_id} ({job.strategy}) on {name}, p {p}",
+    console.out.print(console.table(f"run {run_id} ({job.strategy}) on {name}, p {p}, {job.model_spec}",
                                     ["perturbation", "WER%", "oracle WER%", "ΔWER", "NPRR%", "flips%"], rows))
 
 
 @click.command("report")
 @click.option("--runs", "run_ids", type=int, multiple=True, help="Only these runs (repeatable). Default: all.")
 @click.option("--data", "dataset", help="Only this dataset.")
+@click.option("--perturbation", "model", help="Only this perturbation model (paper, mined, lexicon).")
 @click.option("--format", "fmt", type=click.Choice(["md", "csv"]), default="md", show_default=True,
               help="Markdown table or CSV.")
 @db_option
 @click.pass_context
-def report_cmd(ctx: click.Context, run_ids: tuple[int, ...], dataset: str | None, fmt: str) -> None:
+def report_cmd(ctx: click.Context, run_ids: tuple[int, ...], dataset: str | None, model: str | None,
+               fmt: str) -> None:
     """Print the paper's Table 3 layout (WER, oracle WER, ΔWER, NPRR) for stored robustness results."""
     from lorascope.store import Store
     from lorascope.store.reports import table3_rows
 
     with Store(ctx.obj["db"], readonly=True) as store:
-        rows = table3_rows(store, list(run_ids) or None, dataset)
+        rows = table3_rows(store, list(run_ids) or None, dataset, model)
     if not rows:
         raise InputError("report", "no robustness results stored yet; run `lorascope robustness --run ID` first")
     if fmt == "csv":
@@ -92,11 +96,11 @@ def report_cmd(ctx: click.Context, run_ids: tuple[int, ...], dataset: str | None
         w.writerows(rows)
         click.echo(buf.getvalue(), nl=False)
         return
-    click.echo("| run | strategy | dataset | perturbation | WER | Oracle | ΔWER | NPRR% |")
-    click.echo("|---|---|---|---|---:|---:|---:|---:|")
+    click.echo("| run | strategy | dataset | perturbation | model | WER | Oracle | ΔWER | NPRR% |")
+    click.echo("|---|---|---|---|---|---:|---:|---:|---:|")
     for r in rows:
         nprr = "-" if r["nprr"] is None else f"{100 * r['nprr']:.2f}"
         if r["nprr_std"] is not None:
             nprr += f" ± {100 * r['nprr_std']:.2f}"
-        click.echo(f"| {r['run']} | {r['strategy']} | {r['dataset']} | {r['perturbation']} | {pct(r['wer'])} | "
+        click.echo(f"| {r['run']} | {r['strategy']} | {r['dataset']} | {r['perturbation']} | {r['model']} | {pct(r['wer'])} | "
                    f"{pct(r['oracle_wer'])} | {pct(r['delta_wer'])} | {nprr} |")

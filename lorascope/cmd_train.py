@@ -153,6 +153,9 @@ def _print_summary(job) -> None:
 @click.option("--cor-weight", type=click.FloatRange(min=0), help="Weight of LoRB's correlation regulariser.")
 @click.option("--augment", help="perturb[:P]: add perturb-N copies (probability P, default 0.5) of the "
               "training lists.")
+@click.option("--perturbation", "augment_model", metavar="NAME[:KEY=VALUE,...]",
+              help="The perturbation model of --augment: paper (default), mined (the training set's own "
+              "confusions, or mined:from=DATASET) or lexicon.")
 @click.option("--lambda-confidence", type=click.FloatRange(0, 1), default=0.95, show_default=True,
               help="Keep the dev-tuned combination only if it beats the first pass in this share of "
               "paired-bootstrap resamples of dev; else the first pass. 0 keeps the best on dev whatever its margin.")
@@ -173,6 +176,7 @@ def _print_summary(job) -> None:
 def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_data: str, test_data: str,
               backbone: str | None, steps: int | None, epochs: float | None, batch_size: int | None, lr: float | None,
               seed: int, device: str, engine: str, layers: str | None, cor_weight: float | None, augment: str | None,
+              augment_model: str | None,
               lambda_confidence: float, checkpoint_every: int, resume: int | None, nproc: int,
               dropout: float | None, first_pass: str | None) -> None:
     """Train a rescorer on N-best lists with one of the papers' strategies, headless.
@@ -197,7 +201,8 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
         options = TrainOptions(strategy=strategy, data=train_data, dev=dev_data, test=test_data, backbone=backbone,
                                steps=steps, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
                                engine=engine, layers=_parse_layers(layers), cor_weight=cor_weight,
-                               augment=_parse_augment(augment), lambda_confidence=lambda_confidence,
+                               augment=_parse_augment(augment), augment_model=augment_model,
+                               lambda_confidence=lambda_confidence,
                                checkpoint_every=checkpoint_every, first_pass=first_pass, dropout=dropout)
     with _Bar() as bar:   # on resume only the device may change
         job = train_job(ctx.obj["db"], options, resume=resume, device=None if device == "auto" else device,

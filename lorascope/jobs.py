@@ -55,6 +55,29 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+# ------------------------------------------------------------------------------------------------ perturbation
+
+
+def perturbation_model(store: Store, spec: str | None, *, mined_from: str | None = None, under_test: str | None = None):
+    """The perturbation model a spec names (core/perturbation_models.py), ready to perturb: ``mined`` without
+    ``from=`` mines ``mined_from`` (a run's training set; never the set under test unless named), and its
+    confusions are loaded from the store."""
+    from lorascope.core.perturbation_models import MinedConfig, parse_perturbation
+
+    spec = (spec or "paper").strip()
+    name, _, settings = spec.partition(":")
+    if name.strip() == "mined" and not any(k in settings for k in ("from=", "dataset=")):
+        if mined_from is None or mined_from == under_test:
+            raise InputError("--perturbation mined", "name the data set to mine the confusions from "
+                                                     "(mined:from=DATASET); not the set under test")
+        spec = f"mined:{settings + ',' if settings else ''}from={mined_from}"
+    model = parse_perturbation(spec)
+    if isinstance(model, MinedConfig):
+        _, utts = resolve_dataset(store, model.dataset, need_references="mining confusions needs references")
+        model = model.mine(utts)
+    return model
+
+
 # ------------------------------------------------------------------------------------------------ training
 
 
@@ -78,6 +101,7 @@ class TrainOptions:
     cor_weight: float | None = None
     dropout: float | None = None        # the backbone's hidden/attention dropout and, for LoRA strategies, the adapters'
     augment: float | None = None        # perturb-N probability of the perturbed copies added to the training lists
+    augment_model: str | None = None    # their perturbation model spec (default paper; mined: the training set's)
     lambda_confidence: float = 0.95
     checkpoint_every: int = 50
     first_pass: str | None = None       # files imported on the way: "order" (default) or "score"; names: as stored
@@ -130,11 +154,13 @@ class TrainJob:
     takeover: str | None = None
 
 
-def _augment(utts: Sequence[Utterance], p: float, seed: int) -> list[Utterance]:
-    """Perturbed copies (perturb-N at probability p) of the training lists, ids suffixed ``#perturbed``."""
+def _augment(utts: Sequence[Utterance], p: float, seed: int, model: Any) -> list[Utterance]:
+    """Perturbed copies (perturb-N at probability p, with ``model``) of the training lists, ids suffixed
+    ``#perturbed``."""
     from lorascope.core.perturb import perturb_utterances
 
-    copies = [replace(x.utterance, id=f"{x.utterance.id}#perturbed") for x in perturb_utterances(utts, "N", p, seed)]
+    copies = [replace(x.utterance, id=f"{x.utterance.id}#perturbed")
+              for x in perturb_utterances(utts, "N", p, seed, model=model)]
     return list(utts) + copies
 
 
@@ -168,6 +194,7 @@ class _Recorded:
     config: dict[str, Any]
     names: dict[str, str]
     augment: float | None
+    augment_model: str | None
     takeover: str | None
 
 
@@ -181,7 +208,7 @@ def _record(db_path: Path, options: TrainOptions | None, resume: int | None, pro
         if resume is not None:
             run, takeover = _resume_checks(store, resume, processes)
             saved = dict(run.config)
-            augment = saved.pop("augment_p", None)
+            augment, augment_model = saved.pop("augment_p", None), saved.pop("augment_model", None)
             config = {k: v for k, v in saved.items() if k in TrainConfig.__dataclass_fields__}
             names = {"train": run.train_dataset, "dev": run.dev_dataset}
             if run.test_dataset:
@@ -192,19 +219,22 @@ def _record(db_path: Path, options: TrainOptions | None, resume: int | None, pro
         else:
             assert options is not None
             config = options.train_config().to_dict()
-            augment, takeover, names = options.augment, None, {}
+            augment, augment_model, takeover, names = options.augment, options.augment_model, None, {}
             for split, value, why in (("train", options.data, "training and tuning need them"),
                                       ("dev", options.dev, "training and tuning need them"),
                                       ("test", options.test, "test WER needs them")):
                 if value is not None and value.lower() != "none":
                     names[split], _ = resolve_dataset(store, value, need_references=why,
                                                       first_pass=options.first_pass)
-            run_id = store.create_run(strategy=config["strategy"], config={**config, "augment_p": augment},
+            if augment is not None:   # check the spec now, not after the run is recorded
+                perturbation_model(store, augment_model, mined_from=names["train"])
+            run_id = store.create_run(strategy=config["strategy"], config={**config, "augment_p": augment,
+                                                                           "augment_model": augment_model},
                                       seed=config["seed"], backbone=config["backbone"], versions=package_versions(),
                                       train_dataset=names["train"], dev_dataset=names["dev"],
                                       test_dataset=names.get("test"), owner=me, processes=processes)
         store.update_run(run_id, checkpoint_dir=str(run_folder(db_path, run_id) / "checkpoints"))
-    return _Recorded(run_id, config, names, augment, takeover)
+    return _Recorded(run_id, config, names, augment, augment_model, takeover)
 
 
 def _share(recorded: _Recorded | None, error: LorascopeError | None, dist) -> _Recorded:
@@ -322,10 +352,12 @@ def train_job(db_path: str | Path, options: TrainOptions | None = None, *, resum
             config.device = device
         with Store(db_path, readonly=True) as store:
             sets = {split: store.load_dataset(name) for split, name in names.items()}
+            model = None if recorded.augment is None else perturbation_model(store, recorded.augment_model,
+                                                                             mined_from=names["train"])
         folder = run_folder(db_path, run_id)
         train_utts = sets["train"]
-        if recorded.augment is not None:
-            train_utts = _augment(train_utts, recorded.augment, config.seed)
+        if model is not None:
+            train_utts = _augment(train_utts, recorded.augment, config.seed, model)
         progress = _StoreProgress(db_path, run_id, on_event) if dist.is_main else None
         if progress is not None:
             progress(RunStarted(run_id=run_id, strategy=config.strategy, names=names, train_lists=len(train_utts),
@@ -449,16 +481,17 @@ class RobustnessJob:
     dataset: str
     utterances: int
     report: Any                     # core.robustness.RobustnessReport
+    model_spec: str = ""            # the perturbation model, as a spec (``mined:from=sample-train,...``)
     metric_ids: list[int] = field(default_factory=list)
 
 
 def robustness_job(db_path: str | Path, run_id: int, *, data: str | None = None, modes: Sequence[str] = ("1", "N"),
-                   p: float = 0.5, seeds: Sequence[int] = (0,), max_distance: float | None = None,
+                   p: float = 0.5, seeds: Sequence[int] = (0,), perturbation: str | None = None,
                    lam: float | None = None, device: str = "auto", first_pass: str | None = None,
                    on_start: Callable[[str, int], None] | None = None,
                    on_rescore: Callable[[], None] | None = None) -> RobustnessJob:
-    """perturb-1 / perturb-N of a stored run's test set (or ``data``): WER, oracle, ΔWER, NPRR and rank changes,
-    stored in one transaction. ``on_start(dataset, utterances)`` before scoring; ``on_rescore()`` after each
+    """perturb-1 / perturb-N of a stored run's test set (or ``data``) with ``perturbation`` (a model spec; default
+    paper): WER, oracle, ΔWER, NPRR and rank changes, stored with the model and its settings in one transaction. ``on_start(dataset, utterances)`` before scoring; ``on_rescore()`` after each
     scoring pass (1 clean + one per mode and seed)."""
     from lorascope.core.adapter import load_rescorer
     from lorascope.core.perturb import check_p
@@ -472,6 +505,7 @@ def robustness_job(db_path: str | Path, run_id: int, *, data: str | None = None,
         if target is None:
             raise InputError(f"run {run_id}", "has no test set; name one with --data")
         name, utts = resolve_dataset(store, target, need_references="robustness needs WER", first_pass=first_pass)
+        model = perturbation_model(store, perturbation, mined_from=run.train_dataset, under_test=name)
     if on_start is not None:
         on_start(name, len(utts))
     rescorer = load_rescorer(run.adapter_path, device=None if device == "auto" else device)
@@ -483,8 +517,8 @@ def robustness_job(db_path: str | Path, run_id: int, *, data: str | None = None,
             on_rescore()
         return out
 
-    report = evaluate_robustness(utts, rescore, modes=modes, p=p, seeds=seeds, max_distance=max_distance)
+    report = evaluate_robustness(utts, rescore, modes=modes, p=p, seeds=seeds, model=model)
     with Store(db_path) as store:
         ids = store.add_robustness(run_id, name, report)
     return RobustnessJob(run_id=run_id, strategy=run.strategy, dataset=name, utterances=len(utts), report=report,
-                         metric_ids=ids)
+                         model_spec=model.spec(), metric_ids=ids)

@@ -398,6 +398,8 @@ class Store:
                     "wer": r["wer"], "oracle_wer": r["oracle_wer"],
                     "delta_wer": r.get("delta_wer", r["wer"] - r["oracle_wer"]),
                     "nprr": _finite(r.get("nprr")), "created_at": now(),
+                    "perturbation_model": r.get("perturbation_model"),
+                    "settings": json.dumps(r["settings"], sort_keys=True) if r.get("settings") is not None else None,
                 }
                 ids.append(self.db["metrics"].insert(rec).last_pk)
         return ids
@@ -481,7 +483,8 @@ class Store:
     def add_robustness(self, run_id: int, dataset: str, report: "RobustnessReport") -> list[int]:
         """A robustness report in one transaction: the clean row, one row per (perturbation, seed) with its NPRR,
         and every utterance's rank changes. Returns the metric ids, clean first."""
-        common = {"dataset": dataset, "split": "robustness", "utterances": len(report.clean.choices), "p": report.p}
+        common = {"dataset": dataset, "split": "robustness", "utterances": len(report.clean.choices), "p": report.p,
+                  "perturbation_model": report.perturbation["name"], "settings": report.perturbation}
         with self.atomic():
             ids = self.add_metrics(run_id, [dict(common, perturbation="clean", wer=report.clean.wer,
                                                  oracle_wer=report.clean.oracle_wer)])
