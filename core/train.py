@@ -573,6 +573,7 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
     if status == "finished" and dist.is_main:
         _finish(result, config, s, state, evaluate_dev, dev_utts, dev_table, dev_lens, eval_sets, adapter_dir,
                 emit, on_event)
+        result.dev_history = [DevEvaluated(**r) for r in state.dev_history]   # the final evaluation too
     rescorer.model.eval()
     result.wall_time_s = clock + time.perf_counter()
     emit(TrainFinished(status=status, steps_done=step, wall_time_s=result.wall_time_s))
