@@ -1,6 +1,6 @@
 """Plain-text captures of the running app's screens (tui/SCREENS.md) and a helper that reads the screen as text.
 
-``python -m lorascope.tui.capture --db STORE [--size 80x24] [--out tui/SCREENS.md] [--svg DIR]`` opens the
+``python -m tools.capture --db STORE [--size 80x24] [--out tui/SCREENS.md] [--svg DIR]`` opens the
 app headless on STORE, walks through every screen (keys below), waits for the workers after each step and
 writes one text capture per screen (and SVG screenshots with ``--svg``).
 """
@@ -66,7 +66,7 @@ async def settle(pilot, rounds: int = 3000) -> None:
 
 async def capture(db: Path, size: tuple[int, int], flows=FLOWS, svg: Path | None = None) -> list[tuple[str, str, str]]:
     """(title, description, text) for every flow, each from a fresh app."""
-    from .app import LorascopeApp
+    from lorascope.tui.app import LorascopeApp
 
     out = []
     for k, (title, about, groups) in enumerate(flows):
@@ -87,7 +87,7 @@ async def capture(db: Path, size: tuple[int, int], flows=FLOWS, svg: Path | None
 
 
 async def capture_empty(size: tuple[int, int]) -> str:
-    from .app import LorascopeApp
+    from lorascope.tui.app import LorascopeApp
 
     with tempfile.TemporaryDirectory() as tmp:
         app = LorascopeApp(Path(tmp) / "lorascope.db")
