@@ -253,38 +253,55 @@ def _like(query: str) -> str:
     return f"%{escaped}%"
 
 
+def _positions(rows: np.ndarray, hits: np.ndarray) -> np.ndarray:
+    """The positions of row ids ``hits`` in ``rows`` (position -> row id); ids not in ``rows`` are dropped."""
+    if not len(rows) or not len(hits):
+        return np.zeros(0, dtype=np.int64)
+    order = None if np.all(rows[1:] > rows[:-1]) else np.argsort(rows, kind="stable")
+    at = np.clip(np.searchsorted(rows, hits, sorter=order), 0, len(rows) - 1)
+    if order is not None:
+        at = order[at]
+    return at[rows[at] == hits]
+
+
+def _ids(text: str | None) -> np.ndarray:
+    return np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, dtype=np.int64)
+
+
 def search(store: Store, dataset_id: int, query: str, rows: np.ndarray, *,
            indexed: bool | None = None) -> np.ndarray:
-    """Positions (sorted) of the utterances whose id contains ``query`` or whose reference or one hypothesis
-    holds its words in order; ``rows`` is :func:`row_ids` of the data set.
+    """Positions (sorted) of the utterances whose id contains ``query`` (ASCII letters in any case) or whose
+    reference or one hypothesis holds its words in order; ``rows`` is :func:`row_ids` of the data set.
 
     With the search index complete the words must be whole words (FTS5's unicode61 tokens: case folded,
     split at punctuation and apostrophes, so "knight" finds "knight's"); before that, a substring scan.
+    Row ids come back as one string (``group_concat``): far quicker than a row each when "the" matches most.
     """
     q = query.strip().lower()
     if not q:
         return np.arange(len(rows), dtype=np.int64)
     if indexed is None:
         indexed = search_state(store, dataset_id).ready
-    found = [r[0] for r in store.db.execute(
-        "SELECT position FROM utterances WHERE dataset_id = ? AND instr(lower(utt_id), ?) > 0", [dataset_id, q])]
+    like = _like(q)
+    (by_id,) = store.db.execute(   # the (dataset_id, utt_id) index holds both: no table rows read
+        "SELECT group_concat(id) FROM utterances WHERE dataset_id = ? AND utt_id LIKE ? ESCAPE '\\'",
+        [dataset_id, like]).fetchone()
+    found = [_ids(by_id)]
     if indexed and len(rows):
         try:
-            # the data set's row ids are a range in practice; the searchsorted check below keeps only its own
-            hits = np.fromiter((r[0] for r in store.db.execute(
-                "SELECT rowid FROM utterance_search WHERE utterance_search MATCH ? AND rowid BETWEEN ? AND ?",
-                [_phrase(q), int(rows.min()), int(rows.max())])), dtype=np.int64)
+            # the data set's row ids are a range in practice; _positions keeps only its own
+            (hits,) = store.db.execute(
+                "SELECT group_concat(rowid) FROM utterance_search WHERE utterance_search MATCH ? AND "
+                "rowid BETWEEN ? AND ?", [_phrase(q), int(rows.min()), int(rows.max())]).fetchone()
+            found.append(_ids(hits))
         except sqlite3.OperationalError:  # a query FTS5 cannot read as a phrase (no words at all, say)
-            hits = np.zeros(0, dtype=np.int64)
-        order = np.argsort(rows, kind="stable")
-        at = np.searchsorted(rows, hits, sorter=order)
-        at = np.clip(at, 0, len(rows) - 1)
-        keep = rows[order[at]] == hits
-        found.extend(order[at[keep]].tolist())
+            pass
     elif not indexed:
-        like = _like(q)
-        found.extend(r[0] for r in store.db.execute(
-            "SELECT u.position FROM utterances u WHERE u.dataset_id = ? AND (u.reference LIKE ? ESCAPE '\\' OR "
-            "EXISTS (SELECT 1 FROM hypotheses h WHERE h.utterance_id = u.id AND h.text LIKE ? ESCAPE '\\'))",
-            [dataset_id, like, like]))
-    return np.unique(np.asarray(found, dtype=np.int64))
+        (hits,) = store.db.execute(
+            "SELECT group_concat(u.id) FROM utterances u WHERE u.dataset_id = ? AND (u.reference LIKE ? "
+            "ESCAPE '\\' OR EXISTS (SELECT 1 FROM hypotheses h WHERE h.utterance_id = u.id AND h.text LIKE ? "
+            "ESCAPE '\\'))", [dataset_id, like, like]).fetchone()
+        found.append(_ids(hits))
+    keep = np.zeros(len(rows), dtype=bool)
+    keep[_positions(rows, np.concatenate(found))] = True
+    return np.flatnonzero(keep)

@@ -22,6 +22,7 @@ from lorascope.tui.diff import DEL, EQUAL, INS, SUB, word_diff
 from lorascope.tui.inspector import Inspector, ManualEdit
 from lorascope.tui.perturbation import PerturbSettings
 from lorascope.tui.screens.inspect import InspectScreen
+from tools import capture
 from tools.capture import screen_text
 from lorascope.tui.widgets.nbest_table import NbestTable
 from lorascope.tui.widgets.rank_grid import parse_module, rank_grid
@@ -141,22 +142,9 @@ def store_path(db_path, tiny_adapter):
     return build_store(db_path, tiny_adapter)
 
 
-async def settle(pilot, rounds: int = 200) -> None:
-    """Wait until no worker runs and no message is pending (workers start further workers)."""
-    app = pilot.app
-    quiet = 0
-    for _ in range(rounds):
-        await pilot.pause()
-        busy = [w for w in app.workers if w.is_running]
-        if busy:
-            quiet = 0
-            await app.workers.wait_for_complete(busy)
-            continue
-        quiet += 1
-        if quiet >= 3:
-            await pilot.pause()
-            return
-    raise AssertionError("the app did not settle")
+async def settle(pilot) -> None:
+    """Wait until no worker runs and no message is pending (workers start further workers, timers start workers)."""
+    await capture.settle(pilot, 500, step=0.01, quiet=4, final=None)
 
 
 def inspect_screen(app) -> InspectScreen:

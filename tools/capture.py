@@ -46,20 +46,22 @@ def screen_text(app: App) -> str:
     return "\n".join(line.rstrip() for line in lines[:height])
 
 
-async def settle(pilot, rounds: int = 3000) -> None:
-    """Wait until no worker runs (workers start further workers) and the screen has been redrawn."""
+async def settle(pilot, rounds: int = 3000, *, step: float = 0.02, quiet: int = 5,
+                 final: float | None = 0.3) -> None:
+    """Wait until no worker has run for ``quiet`` pauses of ``step`` seconds (workers start further workers, timers
+    start workers), then ``final`` seconds (None: until the screen is idle) for it to be redrawn."""
     app = pilot.app
-    quiet = 0
+    calm = 0
     for _ in range(rounds):
-        await pilot.pause(0.02)
+        await pilot.pause(step)
         busy = [w for w in app.workers if w.is_running]
         if busy:
-            quiet = 0
+            calm = 0
             await app.workers.wait_for_complete(busy)
             continue
-        quiet += 1
-        if quiet >= 5:
-            await pilot.pause(0.3)
+        calm += 1
+        if calm >= quiet:
+            await pilot.pause(final)
             return
     raise RuntimeError("the app did not settle")
 

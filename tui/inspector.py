@@ -67,12 +67,16 @@ class ErrorCache:
 
 
 class Recent(OrderedDict):
-    """A dict that forgets its oldest entries beyond ``KEEP``."""
+    """A dict that forgets its oldest entries beyond ``keep``."""
+
+    def __init__(self, keep: int = KEEP) -> None:
+        super().__init__()
+        self.keep = keep
 
     def remember(self, key: Any, value: Any) -> None:
         self[key] = value
         self.move_to_end(key)
-        while len(self) > KEEP:
+        while len(self) > self.keep:
             self.popitem(last=False)
 
 

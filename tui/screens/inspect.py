@@ -103,6 +103,7 @@ class InspectScreen(DatasetPart, InspectWork, Screen):
         self._token = 0
         self._figures_timer = None
         self._warmed = False
+        self._index_started = False
         #: (token, perf_counter) of the last table shown with every LM score known; the benchmark reads it.
         self.rendered: tuple[int, float] = (0, 0.0)
         self.requested: int = 0

@@ -103,9 +103,8 @@ class DatasetPart:
         self.matches = None
         self.utt_list.reset(info.id, info.utterances, opened.rows, indexed=opened.search.ready)
         self.request_current()
+        self._index_started = opened.search.ready
         self.read_table(info.id)
-        if not opened.search.ready:
-            self.build_search_index(info.id)
         self.start_dataset_scoring()
         self.render_list_status()
 
@@ -169,7 +168,17 @@ class DatasetPart:
         if ready is None or self.info is None or ready.dataset_id != self.info.id:
             return
         self.table = ready.table
+        self.utt_list.set_row_ids(ready.rows)
+        if self.lm_source() is None:
+            self.start_search_index()   # no figures to wait for
         self.schedule_figures(0)
+
+    def start_search_index(self) -> None:
+        """Build the search index after the list's first figures: both want the disk and the CPU, the figures
+        are wanted first (until the index is complete, a search scans)."""
+        if not self._index_started and self.info is not None:
+            self._index_started = True
+            self.build_search_index(self.info.id)
 
     def _on_texts(self, texts: TextIndex, dataset_id: int) -> None:
         if self.info is not None and dataset_id == self.info.id:
@@ -215,6 +224,7 @@ class DatasetPart:
         self.utt_list.set_figures(figures)
         self.render_list_status()
         self.render_context()
+        self.start_search_index()
 
     def render_list_status(self) -> None:
         size = self.inspector.size

@@ -8,6 +8,8 @@ search once the data set is indexed, a substring scan before). Moving the cursor
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from rich.text import Text
 from textual import work
@@ -62,6 +64,10 @@ class UtteranceList(Vertical):
         self.figures: ListFigures | None = None
         self.indexed = False                 # the search index covers the data set
         self._rows: np.ndarray | None = None  # utterances.id by position, read with the first search
+        #: (query, perf_counter) of the last search applied, (count, perf_counter) of orders applied: benchmarks
+        #: read them.
+        self.searched: tuple[str, float] = ("", 0.0)
+        self.ordered: tuple[int, float] = (0, 0.0)
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="/ search id or words", id="search")
@@ -94,6 +100,10 @@ class UtteranceList(Vertical):
         self.sort = sort
         self._apply()
 
+    def set_row_ids(self, rows: np.ndarray) -> None:
+        """``utterances.id`` by position (the search maps the index's hits through it)."""
+        self._rows = rows
+
     def set_indexed(self, indexed: bool) -> None:
         """The search index is complete: search again with whole words instead of substrings."""
         changed = indexed != self.indexed
@@ -111,6 +121,7 @@ class UtteranceList(Vertical):
         keep = table.position
         order = filtered(sorted_positions(self.count, self.sort, self.figures), self.matches, self.count)
         now = table.set_order(order, keep)
+        self.ordered = (self.ordered[0] + 1, time.perf_counter())
         if now is not None and now != keep:
             self.post_message(self.Picked(now))
 
@@ -135,6 +146,7 @@ class UtteranceList(Vertical):
         if not query.strip():
             self.matches = None
             self._apply()
+            self.searched = (query, time.perf_counter())
             self.post_message(self.Searched(query, None))
             return
         self.find(self.dataset_id, query, self._rows, self.indexed)
@@ -156,4 +168,5 @@ class UtteranceList(Vertical):
             return  # typing went on; a newer search is on its way
         self.matches = message.positions
         self._apply()
+        self.searched = (message.query, time.perf_counter())
         self.post_message(self.Searched(message.query, len(message.positions)))

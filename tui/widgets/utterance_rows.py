@@ -29,6 +29,8 @@ from ..listing import ListFigures
 #: Rows read beyond the visible ones, above and below, in one round trip.
 MARGIN = 60
 NUMERIC = ("flips", "ΔWER")
+#: List rows kept in memory (a few screens); the rest are read again when they come back into view.
+ROWS_KEPT = 2000
 
 
 class UtteranceRows(ScrollView, can_focus=True):
@@ -77,7 +79,7 @@ class UtteranceRows(ScrollView, can_focus=True):
         self.order = np.zeros(0, dtype=np.int64)
         self.cursor = 0
         self.figures: ListFigures | None = None
-        self.rows: Recent = Recent()
+        self.rows: Recent = Recent(ROWS_KEPT)
         self._asked: set[int] = set()
         self._fetch_queued = False
 
