@@ -73,7 +73,7 @@ def scoring(engine: str, args: argparse.Namespace) -> dict:
     import torch
 
     from lorascope.core.formats import read_nbest
-    from lorascope.core.rescorer import load_rescorer
+    from lorascope.core.adapter import load_rescorer
 
     if args.threads:
         torch.set_num_threads(args.threads)

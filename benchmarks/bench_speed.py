@@ -14,7 +14,7 @@ host beforehand, and the timed loop copies them to the device and runs the model
 
 Training times one optimizer step (forward, MWER loss over lists of 8, backward, AdamW) on
 ``N x 24``-token batches: the plain path (Hugging Face + peft, bf16 autocast, AdamW; AdaLoRA adds peft's
-orthogonal regulariser and ``update_and_allocate``) against lorascope.core.fastpath (packed encoder, frozen
+orthogonal regulariser and ``update_and_allocate``) against benchmarks/graphed_step.py (packed encoder, frozen
 weights in bf16, folded LoRA products, fused AdamW, CUDA graph; AdaLoRA's extras batched).
 
 The lengths come from ../shared/data (tokenised once) or, where that folder is absent (the GPU machine),
@@ -274,7 +274,7 @@ def plain_step(model, head, strategy: str, device, ids, errors):
 
 
 def fast_step(model, head, strategy: str, device, ids, errors, cuda_graph: bool):
-    from lorascope.core.fastpath import fast_path, make_optimizer
+    from benchmarks.graphed_step import fast_path, make_optimizer
     from lorascope.core.packed import pack
 
     path = fast_path(model, strategy)
@@ -363,7 +363,7 @@ def dtype_name(device) -> str:
 
 def gradient_check(shape: str, device) -> list[str]:
     """bf16 fast path against the fp32 plain model: relative error of the trainable gradients, no dropout."""
-    from lorascope.core.fastpath import fast_path
+    from benchmarks.graphed_step import fast_path
     from lorascope.core.packed import pack
 
     out = []

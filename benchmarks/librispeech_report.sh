@@ -9,7 +9,7 @@ mkdir -p "$work"
 export LORASCOPE_DB="$work/store.db"
 python3 - "$work" <<'PY'
 import sys
-from benchmarks.bench_quality import LIBRISPEECH, split
+from benchmarks.bench_quality import HYPORADISE as LIBRISPEECH, split
 from lorascope.core.formats import read_nbest, write_jsonl
 for name, part in zip(("ls-train", "ls-dev", "ls-test"), split(read_nbest(LIBRISPEECH))):
     write_jsonl(part, f"{sys.argv[1]}/{name}.jsonl")

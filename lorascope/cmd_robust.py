@@ -11,88 +11,82 @@ from lorascope.core.errors import InputError
 
 from . import console
 from .console import pct
+from .options import db_option
 
 @click.command("robustness")
 @click.option("--run", "run_id", type=int, required=True, help="A finished run whose adapter is evaluated.")
 @click.option("--data", help="Dataset name in the store or an N-best file. Default: the run's test set.")
 @click.option("--mode", type=click.Choice(["1", "N", "both"]), default="both", show_default=True,
-              help="perturb-1 (only the lowest-scored hypothesis), perturb-N (every hypothesis), or both.")
+              help="perturb-1 (only the first pass's worst hypothesis, the last in the list), perturb-N (every "
+                   "hypothesis), or both.")
 @click.option("--p", "p", type=float, default=0.5, show_default=True,
               help="Probability that a word with a sound-alike candidate is replaced (the paper's 0.5).")
 @click.option("--seed", "seeds", type=int, multiple=True, help="Perturbation seed (repeatable). Default: 0.")
 @click.option("--seeds", "n_seeds", type=click.IntRange(min=1),
               help="Use seeds 0..N-1, so NPRR comes with its spread over N perturbations.")
-@click.option("--max-distance", type=click.FloatRange(min=0),
-              help="Only sound-alikes within this weighted phoneme distance (0: exact homophones, splits and "
-                   "merges). Default: every candidate kind.")
-@click.option("--lam", type=float, help="Combination weight λ. Default: the run's dev-tuned λ.")
+@click.option("--perturbation", "model", default="paper", show_default=True, metavar="NAME[:KEY=VALUE,...]",
+              help="The perturbation model: paper (the round trip: most likely spelling of the pronunciation), "
+                   "mined (the recogniser's own confusions; mined:from=DATASET, default the run's training set, "
+                   "never the set under test), lexicon (every kind of sound-alike: the stress test; "
+                   "lexicon:max_distance=0 keeps homophones, splits and merges).")
+@click.option("--lam", type=float, help="The LM weight λ of the combination. Default: the run's dev-tuned one.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--first-pass", type=click.Choice(["order", "score"]), help="For an N-best file imported on the way: "
+              "order (default) takes each list's order as the first pass, score sorts each list by its scores. A "
+              "stored dataset keeps the first pass it was imported with.")
+@db_option
 @click.pass_context
 def robustness_cmd(ctx: click.Context, run_id: int, data: str | None, mode: str, p: float, seeds: tuple[int, ...],
-                   n_seeds: int | None, max_distance: float | None, lam: float | None, device: str) -> None:
+                   n_seeds: int | None, model: str, lam: float | None, device: str,
+                   first_pass: str | None) -> None:
     """Perturb the N-best lists with sound-alike words and measure WER, oracle WER, ΔWER and NPRR.
 
-    Stores one metric row per condition and seed, and the per-utterance rank changes.
+    Stores one metric row per condition and seed, and the per-utterance rank changes, in one transaction.
     """
-    from lorascope.core.perturb import check_p
-    from lorascope.core.rescorer import load_rescorer, rescore_fn
-    from lorascope.core.robustness import evaluate_robustness
+    from .jobs import robustness_job
 
-    from .cli import open_store
-    from .datasets import resolve_dataset
-
-    check_p(p)
     if seeds and n_seeds:
         raise click.UsageError("give --seed or --seeds, not both")
     seed_list = list(seeds) or list(range(n_seeds or 1))
     modes = ("1", "N") if mode == "both" else (mode,)
-    with open_store(ctx) as store:
-        run = store.run(run_id)
-        if not run.adapter_path:
-            raise InputError(f"run {run_id}", f"has no adapter to evaluate (status {run.status})")
-        target = data or run.test_dataset or run.dev_dataset
-        if target is None:
-            raise InputError(f"run {run_id}", "has no test set; name one with --data")
-        name, utts = resolve_dataset(store, target, need_references="robustness needs WER")
-    console.err.print(f"run {run_id} ({run.strategy}) on {name}: {len(utts)} utterances, perturb-{'/'.join(modes)}, "
-                      f"p {p}, seeds {', '.join(map(str, seed_list))}")
-    rescorer = load_rescorer(run.adapter_path, device=None if device == "auto" else device)
-    score = rescore_fn(rescorer, lam)
-    total = 1 + len(modes) * len(seed_list)
     with console.progress() as bar:
-        task = bar.add_task("score", total=total, status="clean")
+        task = bar.add_task("score", total=1 + len(modes) * len(seed_list), status="", start=False)
 
-        def rescore(lists):
-            out = score(lists)
-            bar.advance(task)
-            return out
+        def started(name: str, utterances: int) -> None:
+            console.err.print(f"run {run_id} on {name}: {utterances} utterances, perturb-{'/'.join(modes)}, p {p}, "
+                              f"seeds {', '.join(map(str, seed_list))}")
+            bar.start_task(task)
 
-        report = evaluate_robustness(utts, rescore, modes=modes, p=p, seeds=seed_list, max_distance=max_distance)
-    with open_store(ctx) as store:
-        store.add_robustness(run_id, name, report)
+        job = robustness_job(ctx.obj["db"], run_id, data=data, modes=modes, p=p, seeds=seed_list,
+                             perturbation=model, lam=lam, device=device, first_pass=first_pass,
+                             on_start=started,
+                             on_rescore=lambda: bar.advance(task))
+    report, name = job.report, job.dataset
     rows = [("clean", pct(report.clean.wer), pct(report.clean.oracle_wer), pct(report.clean.delta_wer), "-", "-")]
     for s in report.summaries:
         spread = f" ± {100 * s.nprr_std:.2f}" if len(s.seeds) > 1 else ""
         rows.append((s.condition, pct(s.wer_mean), pct(s.oracle_wer_mean), pct(s.delta_wer_mean),
                      f"{100 * s.nprr_mean:.2f}{spread}", f"{100 * s.flip_rate_mean:.1f}"))
-    console.out.print(console.table(f"run {run_id} ({run.strategy}) on {name}, p {p}",
+    console.out.print(console.table(f"run {run_id} ({job.strategy}) on {name}, p {p}, {job.model_spec}",
                                     ["perturbation", "WER%", "oracle WER%", "ΔWER", "NPRR%", "flips%"], rows))
 
 
 @click.command("report")
 @click.option("--runs", "run_ids", type=int, multiple=True, help="Only these runs (repeatable). Default: all.")
 @click.option("--data", "dataset", help="Only this dataset.")
+@click.option("--perturbation", "model", help="Only this perturbation model (paper, mined, lexicon).")
 @click.option("--format", "fmt", type=click.Choice(["md", "csv"]), default="md", show_default=True,
               help="Markdown table or CSV.")
+@db_option
 @click.pass_context
-def report_cmd(ctx: click.Context, run_ids: tuple[int, ...], dataset: str | None, fmt: str) -> None:
+def report_cmd(ctx: click.Context, run_ids: tuple[int, ...], dataset: str | None, model: str | None,
+               fmt: str) -> None:
     """Print the paper's Table 3 layout (WER, oracle WER, ΔWER, NPRR) for stored robustness results."""
+    from lorascope.store import Store
     from lorascope.store.reports import table3_rows
 
-    from .cli import open_store
-
-    with open_store(ctx, readonly=True) as store:
-        rows = table3_rows(store, list(run_ids) or None, dataset)
+    with Store(ctx.obj["db"], readonly=True) as store:
+        rows = table3_rows(store, list(run_ids) or None, dataset, model)
     if not rows:
         raise InputError("report", "no robustness results stored yet; run `lorascope robustness --run ID` first")
     if fmt == "csv":
@@ -102,11 +96,11 @@ def report_cmd(ctx: click.Context, run_ids: tuple[int, ...], dataset: str | None
         w.writerows(rows)
         click.echo(buf.getvalue(), nl=False)
         return
-    click.echo("| run | strategy | dataset | perturbation | WER | Oracle | ΔWER | NPRR% |")
-    click.echo("|---|---|---|---|---:|---:|---:|---:|")
+    click.echo("| run | strategy | dataset | perturbation | model | WER | Oracle | ΔWER | NPRR% |")
+    click.echo("|---|---|---|---|---|---:|---:|---:|---:|")
     for r in rows:
         nprr = "-" if r["nprr"] is None else f"{100 * r['nprr']:.2f}"
         if r["nprr_std"] is not None:
             nprr += f" ± {100 * r['nprr_std']:.2f}"
-        click.echo(f"| {r['run']} | {r['strategy']} | {r['dataset']} | {r['perturbation']} | {pct(r['wer'])} | "
+        click.echo(f"| {r['run']} | {r['strategy']} | {r['dataset']} | {r['perturbation']} | {r['model']} | {pct(r['wer'])} | "
                    f"{pct(r['oracle_wer'])} | {pct(r['delta_wer'])} | {nprr} |")

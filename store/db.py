@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 import sqlite_utils
 
 from lorascope.core.errors import LorascopeError
-from lorascope.core.metrics import hypothesis_errors, summarize
-from lorascope.core.nbest import Hypothesis, Utterance, scores_state
+from lorascope.core.nbest import FIRST_PASS, FIRST_PASS_CHOICES, Hypothesis, Utterance
 
+from .ingest import DuplicateUtterance, write_lists
+from .ownership import Owner, owner_alive
 from .schema import SCHEMA_VERSION, migrate
 
 if TYPE_CHECKING:  # core types the store writes; imported lazily by their callers
@@ -25,10 +28,15 @@ if TYPE_CHECKING:  # core types the store writes; imported lazily by their calle
     from lorascope.core.robustness import RobustnessReport
 
 ENV_DB = "LORASCOPE_DB"
+_LOCK_RETRIES = 5
 
 
 class StoreError(LorascopeError):
     """A problem with the store or with what was asked of it (missing run, unknown dataset, newer schema)."""
+
+
+class DatasetExists(StoreError):
+    """A dataset of that name is already stored (perhaps just now, by another process)."""
 
 
 def default_db_path() -> Path:
@@ -65,6 +73,7 @@ class DatasetInfo:
     one_best_wer: float | None
     oracle_wer: float | None
     created_at: str
+    first_pass: str = FIRST_PASS  # 'order' (the list order as given) or 'score' (sorted by score at import)
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,24 @@ class RunInfo:
     adapter_path: str | None
     trainable_params: int | None
     trainable_share: float | None
+    owner_host: str | None = None
+    owner_pid: int | None = None
+    owner_started: str | None = None
+    heartbeat_at: str | None = None
+    processes: int = 1
+
+    @property
+    def owner(self) -> Owner | None:
+        if self.owner_host is None or self.owner_pid is None:
+            return None
+        return Owner(self.owner_host, self.owner_pid, self.owner_started)
+
+    @property
+    def shown_status(self) -> str:
+        """The status to show: ``stale`` for a ``running`` run whose owner is gone (store/ownership.py)."""
+        if self.status == "running" and not owner_alive(self.owner, self.heartbeat_at or self.started_at):
+            return "stale"
+        return self.status
 
 
 def _read_user_version(path: Path) -> int:
@@ -144,6 +171,33 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator["Store"]:
+        """One write transaction (a savepoint inside another). It takes the write lock at its start (BEGIN
+        IMMEDIATE), so two processes writing one store wait for each other (up to the busy timeout, then a
+        few retries) instead of one failing on a stale snapshot; an exception rolls everything back."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            with self.db.atomic():
+                yield self
+            return
+        for attempt in range(_LOCK_RETRIES):
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == _LOCK_RETRIES - 1:
+                    raise StoreError(f"{self.path}: busy: another process has held the write lock too long "
+                                     f"({exc})") from None
+                time.sleep(0.5 * (attempt + 1))
+        try:
+            yield self
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
     @property
     def schema_version(self) -> int:
         return self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -155,36 +209,36 @@ class Store:
 
     # -- datasets ---------------------------------------------------------------------------------
 
-    def add_dataset(self, name: str, utterances: Sequence[Utterance], *, source: str | None = None,
-                    format: str | None = None, replace: bool = False) -> DatasetInfo:
-        """Store N-best lists under ``name`` in one transaction; WERs are computed when references exist."""
-        if not utterances:
-            raise StoreError(f"dataset {name!r}: no utterances to store")
-        have_refs = all(u.reference is not None for u in utterances)
-        summary = summarize(utterances) if have_refs else None
-        errors = hypothesis_errors(utterances) if have_refs else None
-        with self.db.atomic():
+    def add_dataset(self, name: str, utterances: Iterable[Utterance], *, source: str | None = None,
+                    format: str | None = None, replace: bool = False, first_pass: str = FIRST_PASS) -> DatasetInfo:
+        """Store N-best lists under ``name`` in one transaction; WERs are computed when references exist.
+
+        ``utterances`` may be a stream (a reader's :func:`~lorascope.core.formats.iter_nbest`): it is read once
+        and written in chunks, and whatever it raises, at any utterance, undoes the whole write. ``first_pass``
+        records how the lists were ordered (see :data:`~lorascope.core.nbest.FIRST_PASS`); the lists are stored
+        in the order given. Each hypothesis' word errors are stored where its utterance has a reference; the
+        1-best and oracle WER when every utterance has one.
+        """
+        if first_pass not in FIRST_PASS_CHOICES:
+            raise StoreError(f"dataset {name!r}: first pass must be one of {', '.join(FIRST_PASS_CHOICES)}")
+        with self.atomic():
             existing = self.db.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchone()
             if existing:
                 if not replace:
-                    raise StoreError(f"dataset {name!r} already exists (choose another --name, or --replace)")
+                    raise DatasetExists(f"dataset {name!r} already exists (choose another --name, or --replace)")
                 self.db.execute("DELETE FROM datasets WHERE id = ?", [existing[0]])
-            ds_id = self.db["datasets"].insert({
-                "name": name, "source": source, "format": format, "scores": scores_state(list(utterances)),
-                "utterances": len(utterances), "hypotheses": sum(len(u.hypotheses) for u in utterances),
-                "reference_words": summary.reference_words if summary else None,
-                "one_best_wer": summary.one_best_wer if summary else None,
-                "oracle_wer": summary.oracle_wer if summary else None,
-                "created_at": now(),
-            }).last_pk
-            for pos, u in enumerate(utterances):
-                uid = self.db.execute(
-                    "INSERT INTO utterances (dataset_id, position, utt_id, reference, meta) VALUES (?,?,?,?,?)",
-                    [ds_id, pos, u.id, u.reference, json.dumps(u.meta) if u.meta else None]).lastrowid
-                self.db.conn.executemany(
-                    "INSERT INTO hypotheses (utterance_id, rank, text, score, errors, extra) VALUES (?,?,?,?,?,?)",
-                    [(uid, r, h.text, h.score, errors[pos][r] if errors else None,
-                      json.dumps(h.extra) if h.extra else None) for r, h in enumerate(u.hypotheses)])
+            ds_id = self.db.execute(
+                "INSERT INTO datasets (name, source, format, scores, utterances, hypotheses, first_pass, created_at) "
+                "VALUES (?, ?, ?, 'rank-only', 0, 0, ?, ?)", [name, source, format, first_pass, now()]).lastrowid
+            try:
+                totals = write_lists(self.db.conn, ds_id, utterances)
+            except DuplicateUtterance as exc:
+                raise StoreError(f"dataset {name!r}: utterance {exc.args[0]!r} appears twice") from None
+            if not totals.utterances:
+                raise StoreError(f"dataset {name!r}: no utterances to store")
+            self.db.execute(
+                "UPDATE datasets SET scores = ?, utterances = ?, hypotheses = ?, reference_words = ?, "
+                "one_best_wer = ?, oracle_wer = ? WHERE id = ?", [*totals.summary(), ds_id])
         return self.dataset(name)
 
     def datasets(self) -> list[DatasetInfo]:
@@ -230,14 +284,43 @@ class Store:
     def create_run(self, *, strategy: str, config: dict[str, Any], seed: int | None = None,
                    backbone: str | None = None, versions: dict[str, str] | None = None,
                    train_dataset: str | None = None, dev_dataset: str | None = None,
-                   test_dataset: str | None = None) -> int:
-        with self.db.atomic():
+                   test_dataset: str | None = None, owner: Owner | None = None, processes: int = 1) -> int:
+        """A new run, ``running`` and owned by ``owner`` (the process that will train it)."""
+        with self.atomic():
             return self.db["runs"].insert({
                 "strategy": strategy, "status": "running", "backbone": backbone, "seed": seed,
                 "config": json.dumps(config, sort_keys=True), "versions": json.dumps(versions or {}, sort_keys=True),
                 "train_dataset": train_dataset, "dev_dataset": dev_dataset, "test_dataset": test_dataset,
-                "started_at": now(),
+                "started_at": now(), "processes": processes, **self._owner_fields(owner),
             }).last_pk
+
+    @staticmethod
+    def _owner_fields(owner: Owner | None) -> dict[str, Any]:
+        if owner is None:
+            return {"owner_host": None, "owner_pid": None, "owner_started": None, "heartbeat_at": None}
+        return {"owner_host": owner.host, "owner_pid": owner.pid, "owner_started": owner.started,
+                "heartbeat_at": now()}
+
+    def claim_run(self, run_id: int, owner: Owner, *, previous: Owner | None) -> bool:
+        """Make ``owner`` the run's owner and mark it running, only if its owner is still ``previous``
+        (so two processes taking over one stale run cannot both win). Returns whether the claim held."""
+        prev = self._owner_fields(previous)
+        with self.atomic():
+            cur = self.db.execute(
+                "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL, owner_host = ?, owner_pid = ?, "
+                "owner_started = ?, heartbeat_at = ? WHERE id = ? AND owner_host IS ? AND owner_pid IS ? "
+                "AND owner_started IS ?",
+                [owner.host, owner.pid, owner.started, now(), run_id, prev["owner_host"], prev["owner_pid"],
+                 prev["owner_started"]])
+            return cur.rowcount == 1
+
+    def heartbeat(self, run_id: int, steps_done: int | None = None) -> None:
+        """The owner is alive (and has done ``steps_done`` steps)."""
+        fields = {"heartbeat_at": now()}
+        if steps_done is not None:
+            fields["steps_done"] = steps_done
+        with self.atomic():
+            self.db["runs"].update(run_id, fields)
 
     def update_run(self, run_id: int, **fields: Any) -> None:
         self.run(run_id)
@@ -245,7 +328,7 @@ class Store:
             fields["config"] = json.dumps(fields["config"], sort_keys=True)
         if fields.get("status") in ("done", "failed", "interrupted") and "finished_at" not in fields:
             fields["finished_at"] = now()
-        with self.db.atomic():
+        with self.atomic():
             self.db["runs"].update(run_id, fields)
 
     def run(self, run_id: int) -> RunInfo:
@@ -277,7 +360,7 @@ class Store:
     def add_adapter(self, run_id: int, *, path: str, trainable_params: int, total_params: int,
                     ranks: dict[str, int] | None = None) -> None:
         self.run(run_id)
-        with self.db.atomic():
+        with self.atomic():
             self.db["adapters"].upsert({
                 "run_id": run_id, "path": str(path), "trainable_params": trainable_params,
                 "total_params": total_params, "trainable_share": trainable_params / total_params if total_params else 0.0,
@@ -292,7 +375,7 @@ class Store:
         """Training curve points: dicts with step and any of loss, rank_budget, dev_wer."""
         rows = [{"run_id": run_id, "step": e["step"], "loss": _finite(e.get("loss")),
                  "rank_budget": e.get("rank_budget"), "dev_wer": _finite(e.get("dev_wer"))} for e in events]
-        with self.db.atomic():
+        with self.atomic():
             self.db["run_events"].upsert_all(rows, pk=("run_id", "step"))
 
     def events(self, run_id: int) -> list[dict[str, Any]]:
@@ -306,7 +389,7 @@ class Store:
         if run_id is not None:
             self.run(run_id)
         ids = []
-        with self.db.atomic():
+        with self.atomic():
             for r in rows:
                 rec = {
                     "run_id": run_id, "dataset": r["dataset"], "split": r.get("split", r["dataset"]),
@@ -315,6 +398,8 @@ class Store:
                     "wer": r["wer"], "oracle_wer": r["oracle_wer"],
                     "delta_wer": r.get("delta_wer", r["wer"] - r["oracle_wer"]),
                     "nprr": _finite(r.get("nprr")), "created_at": now(),
+                    "perturbation_model": r.get("perturbation_model"),
+                    "settings": json.dumps(r["settings"], sort_keys=True) if r.get("settings") is not None else None,
                 }
                 ids.append(self.db["metrics"].insert(rec).last_pk)
         return ids
@@ -334,7 +419,7 @@ class Store:
             if key not in hyp_ids:
                 raise StoreError(f"dataset {dataset!r}: no hypothesis {rank} of utterance {utt_id}")
             records.append((run_id, hyp_ids[key], float(lm), float(combined), int(new_rank)))
-        with self.db.atomic():
+        with self.atomic():
             self.db.conn.executemany(
                 "INSERT OR REPLACE INTO scores (run_id, hypothesis_id, lm_score, combined_score, rank) "
                 "VALUES (?,?,?,?,?)", records)
@@ -361,7 +446,7 @@ class Store:
                 raise StoreError(f"dataset {dataset!r}: no utterance {utt_id}")
             records.append((run_id, metric_id, utt_rows[utt_id], json.dumps(before), json.dumps(after),
                             int(bool(flipped)), delta))
-        with self.db.atomic():
+        with self.atomic():
             self.db.conn.executemany(
                 "INSERT OR REPLACE INTO rank_changes (run_id, metric_id, utterance_id, ranks_before, ranks_after, "
                 "top_flipped, delta_errors) VALUES (?,?,?,?,?,?,?)", records)
@@ -382,7 +467,7 @@ class Store:
     def add_evaluation(self, run_id: int, dataset: str, split: str, result: "EvalResult") -> int | None:
         """A clean evaluation of ``dataset`` in one transaction: its metric row (when the lists have references;
         returns its id) and every hypothesis' LM score, combined score and new rank."""
-        with self.db.atomic():
+        with self.atomic():
             metric = None
             if result.rescored_wer is not None:
                 (metric,) = self.add_metrics(run_id, [{
@@ -398,8 +483,9 @@ class Store:
     def add_robustness(self, run_id: int, dataset: str, report: "RobustnessReport") -> list[int]:
         """A robustness report in one transaction: the clean row, one row per (perturbation, seed) with its NPRR,
         and every utterance's rank changes. Returns the metric ids, clean first."""
-        common = {"dataset": dataset, "split": "robustness", "utterances": len(report.clean.choices), "p": report.p}
-        with self.db.atomic():
+        common = {"dataset": dataset, "split": "robustness", "utterances": len(report.clean.choices), "p": report.p,
+                  "perturbation_model": report.perturbation["name"], "settings": report.perturbation}
+        with self.atomic():
             ids = self.add_metrics(run_id, [dict(common, perturbation="clean", wer=report.clean.wer,
                                                  oracle_wer=report.clean.oracle_wer)])
             for res in report.runs:

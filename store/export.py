@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,21 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``: a reader (or a kill)
+    sees the old file or the new one, never half of one."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def export(store: Store, fmt: str, out: str | Path | None, *, scores: bool = False,
            runs: list[int] | None = None) -> list[Path] | str:
     """Write an export; returns the files written, or the text when ``out`` is None (JSON to standard output).
@@ -66,7 +83,7 @@ def export(store: Store, fmt: str, out: str | Path | None, *, scores: bool = Fal
             return text
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        _write_atomically(out, text)
         return [out]
     if fmt == "csv":
         folder = Path(out) if out is not None else Path("lorascope-export")
@@ -76,7 +93,7 @@ def export(store: Store, fmt: str, out: str | Path | None, *, scores: bool = Fal
         written = []
         for table, rows in data.items():
             path = folder / f"{table}.csv"
-            path.write_text(to_csv(rows), encoding="utf-8")
+            _write_atomically(path, to_csv(rows))
             written.append(path)
         return written
     raise StoreError(f"unknown export format {fmt!r} (choose csv or json)")

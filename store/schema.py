@@ -118,6 +118,18 @@ CREATE INDEX hypotheses_utterance ON hypotheses(utterance_id);
 CREATE INDEX utterances_dataset ON utterances(dataset_id, position);
 """
 
+V3 = """
+-- the first pass a dataset was imported with: the list order as given, or each list sorted by its scores
+ALTER TABLE datasets ADD COLUMN first_pass TEXT NOT NULL DEFAULT 'order' CHECK (first_pass IN ('order', 'score'));
+ALTER TABLE runs ADD COLUMN owner_host TEXT;       -- who trains the run: host name,
+ALTER TABLE runs ADD COLUMN owner_pid INTEGER;     -- process id,
+ALTER TABLE runs ADD COLUMN owner_started TEXT;    -- and that process's start (tells a reused pid apart)
+ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;     -- last sign of life of the owner, ISO time (UTC)
+ALTER TABLE runs ADD COLUMN processes INTEGER NOT NULL DEFAULT 1;   -- training processes (data parallel)
+ALTER TABLE metrics ADD COLUMN perturbation_model TEXT;             -- e.g. 'paper', 'mined', 'lexicon'
+ALTER TABLE metrics ADD COLUMN settings TEXT;      -- JSON: the perturbation model's settings and provenance
+"""
+
 # The inspector's full-text search over references and hypotheses (store/browse.py builds it lazily, one data
 # set at a time, on first open; `lorascope import` never pays for it). One row per utterance, rowid =
 # utterances.id; its text is the reference and every hypothesis, joined by " § " (a token of its own, so a
@@ -136,18 +148,40 @@ CREATE TRIGGER datasets_forget_search BEFORE DELETE ON datasets BEGIN
 END;
 """
 
-MIGRATIONS: list[str] = [V1, V2, SEARCH]
+MIGRATIONS: list[str] = [V1, V2, V3, SEARCH]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def _statements(script: str) -> list[str]:
+    """The SQL statements of a migration script, one by one (so they can run inside one explicit transaction)."""
+    out, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            out.append(current.strip())
+            current = ""
+    return out
+
+
 def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
-    """Bring ``conn``'s database from its ``user_version`` up to ``target``; returns the version reached."""
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
-    for version in range(current + 1, target + 1):
+    """Bring ``conn``'s database from its ``user_version`` up to ``target``; returns the version reached.
+
+    Each version is applied under the write lock (BEGIN IMMEDIATE) after reading the version again, so two
+    processes opening a new or old store at once do not both migrate it.
+    """
+    reached = conn.execute("PRAGMA user_version").fetchone()[0]
+    while reached < target:
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executescript(f"BEGIN;\n{MIGRATIONS[version - 1]}\nPRAGMA user_version = {version};\nCOMMIT;")
+            reached = conn.execute("PRAGMA user_version").fetchone()[0]
+            if reached < target:
+                for statement in _statements(MIGRATIONS[reached]):
+                    conn.execute(statement)
+                reached += 1
+                conn.execute(f"PRAGMA user_version = {reached}")
+            conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-    return max(current, target)
+    return reached

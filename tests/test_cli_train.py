@@ -156,7 +156,7 @@ def test_ctrl_c_marks_run_interrupted_and_resume_finishes_it(db_path, sets):
 @pytest.mark.slow
 def test_shipped_demo_adapter_reproduces_its_recorded_test_wer_real_minilm(db_path):
     """The demo adapter in sample_data/ (real MiniLM-L6 + LoRA) scores the sample test set as it did when made."""
-    from lorascope.cli import ensure_sample_sets
+    from lorascope.samples import ensure_sample_sets
 
     with Store(db_path) as s:
         added = ensure_sample_sets(s)

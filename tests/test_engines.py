@@ -12,7 +12,9 @@ from tests.test_packed import randomise_adapters
 from tests.test_train import assert_same_state, make_utts, state_of, tiny_config
 
 from lorascope.core.errors import InputError
-from lorascope.core.rescorer import Rescorer, RescorerModel, load_backbone, load_rescorer, resolve_engine
+from lorascope.core.adapter import load_rescorer
+from lorascope.core.backbone import load_backbone
+from lorascope.core.rescorer import Rescorer, RescorerModel, resolve_engine
 from lorascope.core.train import StepDone, TrainStarted, train
 
 peft = pytest.importorskip("peft")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lorascope.core.inference import configure_threads, merge_lora, prepare_for_inference
-from lorascope.core.rescorer import load_rescorer
+from lorascope.core.adapter import load_rescorer
 
 from .test_tui import tiny_adapter  # noqa: F401  (a LoRA adapter trained three steps, shared with the TUI tests)
 

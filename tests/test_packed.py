@@ -10,9 +10,9 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel
 
-from lorascope.core.fastpath import (AdaLoraImportance, AdaLoraOrthogonal, fast_path, foreach_update_ipt,
-                                     make_optimizer)
+from benchmarks.graphed_step import AdaLoraImportance, fast_path, make_optimizer
 from lorascope.core.packed import PackedBertEncoder, adapted_linear, pack, score_cls
+from lorascope.core.strategies.adalora import AdaLoraOrthogonal, foreach_update_ipt
 
 peft = pytest.importorskip("peft")
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pickle
+import random
 import socket
+import string
 import sys
 
 import pytest
 
-from lorascope.core import phonetics
+from lorascope.core import g2p, phonetics
+from lorascope.core.phonemes import is_phone
 from lorascope.core.phonetics import (INDEX_VERSION, Candidate, index_path, load_index, near_limit,
                                       phonetic_distance, strip_stress)
 
@@ -119,7 +122,7 @@ def test_vocabulary_is_restricted_to_ordinary_words(index):
 def test_index_is_cached_on_disk_and_reloads_the_same(index, tmp_path_factory):
     path = index_path(tmp_path_factory.getbasetemp() / "lorascope-cache")
     assert path.exists() and f"v{INDEX_VERSION}" in path.name
-    payload = phonetics._read_payload(path)
+    payload = phonetics.read_payload(path)
     reloaded = phonetics.PhoneticIndex(payload)
     assert reloaded.vocabulary == index.vocabulary
     assert reloaded.candidates("there") == index.candidates("there")
@@ -134,25 +137,45 @@ def test_default_cache_folder_follows_the_environment(index, monkeypatch, tmp_pa
 def test_stale_or_broken_cache_files_are_not_trusted(tmp_path):
     broken = tmp_path / "broken.pickle"
     broken.write_bytes(b"not a pickle")
-    assert phonetics._read_payload(broken) is None
+    assert phonetics.read_payload(broken) is None
     old = tmp_path / "old.pickle"
     old.write_bytes(pickle.dumps({"version": INDEX_VERSION - 1}))
-    assert phonetics._read_payload(old) is None
-    assert phonetics._read_payload(tmp_path / "missing.pickle") is None
+    assert phonetics.read_payload(old) is None
+    assert phonetics.read_payload(tmp_path / "missing.pickle") is None
 
 
 def test_out_of_vocabulary_words_use_g2p_without_network(index, no_network, monkeypatch):
-    # Import g2p-en afresh with every connection refused: its import-time nltk.download calls must not run.
-    for name in [m for m in sys.modules if m == "g2p_en" or m.startswith("g2p_en.")]:
-        monkeypatch.delitem(sys.modules, name)  # put back after the test
-    monkeypatch.setattr(phonetics, "_g2p_model", None)
+    # lorascope runs g2p-en's model from its shipped weights: neither g2p_en nor NLTK is imported for it.
+    before = set(sys.modules)
+    monkeypatch.setattr(g2p, "_model", None)  # load the weights afresh, with every connection refused
     phones = phonetics.predict_pronunciation("lorascope")
-    # Our partial copy of g2p_en (without its number expander) is not left behind for others to import.
-    assert not [m for m in sys.modules if m == "g2p_en" or m.startswith("g2p_en.")]
-    assert phones and all(strip_stress([p])[0] in phonetics._SUB for p in phones)
+    assert not [m for m in set(sys.modules) - before if m.split(".")[0] in ("g2p_en", "nltk")]
+    assert phones and all(is_phone(p) for p in phones)
     assert strip_stress(phones)[:3] == ("L", "AO", "R")
-    payload = phonetics._read_payload(index_path())  # the session's cache folder
+    payload = phonetics.read_payload(index_path())  # the session's cache folder
     fresh = phonetics.PhoneticIndex(payload)
     assert fresh.pronunciations("lorascope") == (phones,)
     assert fresh.candidates("lorascope")  # e.g. "laura scope"
     assert phonetics.PhoneticIndex(payload, use_g2p=False).pronunciations("lorascope") == ()
+
+
+def test_g2p_port_predicts_exactly_what_g2p_en_predicts(monkeypatch):
+    """The numpy port against g2p-en's own G2p.predict, on real and made-up words."""
+    import nltk
+
+    # Only to import the real package here: its import asks NLTK for data that predict() never uses.
+    monkeypatch.setattr(nltk, "download", lambda *args, **kwargs: False)
+    g2p_en = pytest.importorskip("g2p_en.g2p")
+
+    class NoLexicon:  # G2p() reads NLTK's cmudict corpus for __call__, which is not installed
+        @staticmethod
+        def dict():
+            return {}
+
+    monkeypatch.setattr(g2p_en, "cmudict", NoLexicon)
+    theirs = g2p_en.G2p()
+    ours = g2p.LetterToSound()
+    rng = random.Random(0)
+    made_up = ["".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(1, 14))) for _ in range(150)]
+    for word in ["lorascope", "hrothgar", "qwerty", "antidisestablishmentarianism", "a", "zz", *made_up]:
+        assert ours.predict(word) == list(theirs.predict(word)), word

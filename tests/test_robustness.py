@@ -11,7 +11,8 @@ from lorascope.core.errors import InputError
 from lorascope.core.metrics import corpus_wer, delta_wer, hypothesis_errors, nprr, reference_lengths
 from lorascope.core.nbest import Hypothesis, Utterance
 from lorascope.core.phonetics import PhoneticIndex, load_index
-from lorascope.core.robustness import choose, evaluate_robustness, ranks
+from lorascope.core.combine import best_index, new_ranks
+from lorascope.core.robustness import evaluate_robustness
 from lorascope.core.text import words
 
 
@@ -26,6 +27,7 @@ def index(tmp_path_factory):
 
 # A lexicon small enough to know every candidate: cat <-> kat and there <-> their are the only pairs; "a" has no
 # pronunciation. With p = 1 and top_k = 1 every word that has a candidate becomes it, so perturbation is certain.
+# These hand-computed tests use the lexicon model, whose candidates TINY fixes; the others use every model.
 TINY = PhoneticIndex.from_lexicon({
     "the": ["DH AH0"], "cat": ["K AE1 T"], "kat": ["K AE1 T"], "is": ["IH1 Z"],
     "there": ["DH EH1 R"], "their": ["DH EH1 R"], "dog": ["D AO1 G"],
@@ -59,14 +61,19 @@ HAND = [
 ]
 
 
-def test_choose_and_ranks_break_ties_in_first_pass_order():
-    assert choose([3, 5, 5, 1]) == 1
-    assert ranks([3, 5, 5, 1]) == (2, 0, 1, 3)
-    assert choose([-math.inf, -1.0]) == 1
+def test_choices_and_ranks_break_ties_in_first_pass_order():
+    # robustness chooses and ranks with combine's best_index / new_ranks, as rescoring does everywhere else.
+    assert best_index([3, 5, 5, 1]) == 1
+    assert new_ranks([3, 5, 5, 1]) == [2, 0, 1, 3]
+    assert best_index([-math.inf, -1.0]) == 1
+    report = evaluate_robustness(HAND, lambda us: [[3, 5, 5, 1][:len(u.hypotheses)] for u in us], modes=(),
+                                 index=TINY)
+    assert report.clean.choices == (1, 1, 1)
 
 
 def test_hand_computed_example():
-    report = evaluate_robustness(HAND, known_words, modes=("1", "N"), p=1.0, seeds=(0,), index=TINY, top_k=1)
+    report = evaluate_robustness(HAND, known_words, modes=("1", "N"), p=1.0, seeds=(0,), index=TINY,
+                                 model="lexicon:top_k=1")
     # Clean: the scorer picks u1 h0 (0 errors, tie with h1), u2 h0 (0), u3 h0 (1: "cat" for "kat"); 12 words.
     assert report.clean.choices == (0, 0, 0)
     assert report.clean.wer == pytest.approx(1 / 12)
@@ -104,7 +111,7 @@ def test_hand_computed_example():
 
 
 def test_p_zero_leaves_every_figure_as_clean():
-    report = evaluate_robustness(HAND, known_words, p=0.0, seeds=(0, 1), index=TINY)
+    report = evaluate_robustness(HAND, known_words, p=0.0, seeds=(0, 1), index=TINY, model="lexicon")
     for run in report.runs:
         assert run.wer == report.clean.wer and run.oracle_wer == report.clean.oracle_wer
         assert run.nprr == 0.0 and run.flips == 0 and run.edits == 0
@@ -136,7 +143,8 @@ def real_lists():
 
 def test_stored_values_agree_with_core_metrics_over_several_seeds(index):
     lists = real_lists()
-    report = evaluate_robustness(lists, fewest_words, modes=("1", "N"), p=0.5, seeds=(0, 1, 2), index=index)
+    report = evaluate_robustness(lists, fewest_words, modes=("1", "N"), p=0.5, seeds=(0, 1, 2), index=index,
+                                 model="lexicon")
     assert report.clean.choices == (1,) * len(lists) and report.clean.delta_wer > 0
     assert [r.condition for r in report.runs] == ["perturb-1"] * 3 + ["perturb-N"] * 3
     assert [r.seed for r in report.runs] == [0, 1, 2, 0, 1, 2]
@@ -145,7 +153,7 @@ def test_stored_values_agree_with_core_metrics_over_several_seeds(index):
         assert run.wer == pytest.approx(wer) and run.oracle_wer == pytest.approx(oracle)
         assert run.delta_wer == pytest.approx(delta)
         assert run.nprr == pytest.approx(nprr(report.clean.delta_wer, delta))
-        assert run.choices == tuple(choose(s) for s in fewest_words([p.utterance for p in run.perturbations]))
+        assert run.choices == tuple(best_index(s) for s in fewest_words([p.utterance for p in run.perturbations]))
     for mode in ("1", "N"):
         values = [r.nprr for r in report.runs_of(mode)]
         summary = report.summary(mode)
@@ -159,7 +167,7 @@ def test_stored_values_agree_with_core_metrics_over_several_seeds(index):
 
 def test_prior_only_rescorer_never_changes_its_choice(index):
     lists = real_lists()
-    report = evaluate_robustness(lists, prior_only, p=1.0, seeds=(3,), index=index)
+    report = evaluate_robustness(lists, prior_only, p=1.0, seeds=(3,), index=index, model="lexicon")
     assert report.clean.choices == (0,) * len(lists)
     for run in report.runs:
         assert run.choices == report.clean.choices and run.flips == 0

@@ -7,6 +7,7 @@ import sqlite3
 
 import pytest
 
+from lorascope.core.errors import InputError
 from lorascope.core.nbest import Hypothesis, Utterance
 from lorascope.store import SCHEMA_VERSION, Store, StoreError
 from lorascope.store.export import export
@@ -50,10 +51,59 @@ def test_duplicate_dataset_name_is_refused_and_nothing_changes(db_path):
 def test_failed_multi_row_write_leaves_no_partial_rows(db_path):
     bad = UTTS + [Utterance("u1", (Hypothesis("again"),), "again")]  # duplicate id violates UNIQUE mid-write
     with Store(db_path) as s:
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(StoreError, match="dataset 'bad': utterance 'u1' appears twice"):
             s.add_dataset("bad", bad)
         for table in ("datasets", "utterances", "hypotheses"):
             assert s.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
+
+
+def test_streamed_dataset_over_many_chunks_keeps_order_positions_and_figures(db_path):
+    def stream():
+        for i in range(4500):  # more than two write chunks
+            yield Utterance(f"u{i}", (Hypothesis("a b", -1.0), Hypothesis("a c", -2.0)), "a c" if i % 3 else "a b")
+
+    with Store(db_path) as s:
+        s.add_dataset("first", UTTS)
+        info = s.add_dataset("big", stream(), first_pass="score")
+        assert (info.utterances, info.hypotheses, info.first_pass) == (4500, 9000, "score")
+        assert info.one_best_wer == pytest.approx(3000 / 9000) and info.oracle_wer == 0.0
+        positions = s.db.execute("SELECT position, utt_id FROM utterances u JOIN datasets d ON d.id = u.dataset_id "
+                                 "WHERE d.name = 'big' ORDER BY u.id").fetchall()
+        assert positions == [(i, f"u{i}") for i in range(4500)]
+        assert [u.id for u in s.load_dataset("big")][:3] == ["u0", "u1", "u2"]
+        assert s.load_dataset("first") == UTTS
+
+
+def test_a_stream_that_fails_at_its_last_utterance_leaves_nothing(db_path):
+    def stream():
+        for i in range(5000):
+            yield Utterance(f"u{i}", (Hypothesis("a"),), "a")
+        raise InputError("data.jsonl line 5001", "invalid JSON")
+
+    with Store(db_path) as s:
+        s.add_dataset("keep", UTTS)
+    before = db_path.read_bytes()
+    with Store(db_path) as s:
+        with pytest.raises(InputError, match="line 5001"):
+            s.add_dataset("bad", stream())
+        with pytest.raises(InputError, match="line 5001"):
+            s.add_dataset("keep", stream(), replace=True)  # the replaced dataset survives a failed replacement
+        assert [d.name for d in s.datasets()] == ["keep"] and s.load_dataset("keep") == UTTS
+    assert db_path.read_bytes() == before
+
+
+def test_migration_to_version_3_adds_first_pass_and_keeps_datasets(db_path):
+    conn = sqlite3.connect(db_path)
+    migrate(conn, target=2)
+    conn.execute("INSERT INTO datasets (name, scores, utterances, hypotheses, created_at) "
+                 "VALUES ('old', 'scored', 0, 0, 'then')")
+    conn.commit()
+    conn.close()
+    with Store(db_path) as s:
+        assert s.schema_version >= 3   # later migrations (the search index, V4) come along
+        assert s.dataset("old").first_pass == "order"
+        with pytest.raises(sqlite3.IntegrityError):
+            s.db.execute("UPDATE datasets SET first_pass = 'best'")
 
 
 def test_migration_from_version_1_keeps_data(db_path):

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from lorascope.core.errors import InputError
-from lorascope.core.rescorer import RescorerModel, tiny_backbone
+from lorascope.core.backbone import tiny_backbone
+from lorascope.core.rescorer import RescorerModel
 from lorascope.core.strategies import (STRATEGIES, TARGETS, count_parameters, orthogonal_penalty, scale_steps,
                                        strategy_config)
 

@@ -99,3 +99,109 @@ def test_nan_rejected_even_though_python_json_accepts_it(tmp_path):
     with pytest.raises(InputError, match="line 1: utterance u: hypothesis 1: score nan is not a finite number"):
         read_nbest(path)
     assert math.isnan(float("nan"))
+
+
+# -- Kaldi and ESPnet -------------------------------------------------------------------------------
+
+
+def kaldi_folder(tmp_path, costs=True):
+    """A real-shaped nbest-to-linear output: text, ac_cost and lm_cost of two 3-best lists."""
+    k = tmp_path / "nbest"
+    k.mkdir()
+    (k / "text").write_text("2830-3980-0043-1 the cat sat\n2830-3980-0043-2 the cats at\n2830-3980-0043-3 a cat sat\n"
+                            "2830-3980-0044-1 a dock\n2830-3980-0044-2 a dog\n2830-3980-0044-3 the dock\n")
+    if costs:
+        (k / "ac_cost").write_text("2830-3980-0043-1 2100.5\n2830-3980-0043-2 2090.25\n2830-3980-0043-3 2300\n"
+                                   "2830-3980-0044-1 800\n2830-3980-0044-2 810.5\n2830-3980-0044-3 790\n")
+        (k / "lm_cost").write_text("2830-3980-0043-1 40.5\n2830-3980-0043-2 52.25\n2830-3980-0043-3 41\n"
+                                   "2830-3980-0044-1 20\n2830-3980-0044-2 18.5\n2830-3980-0044-3 25\n")
+    ref = tmp_path / "ref.txt"
+    ref.write_text("2830-3980-0044 a dog\n2830-3980-0043 the cat sat\n")
+    return k, ref
+
+
+def test_kaldi_folder_scores_features_and_reference(tmp_path):
+    k, ref = kaldi_folder(tmp_path)
+    assert sniff_format(k) == "kaldi" and sniff_format(k / "text") == "kaldi"
+    utts = read_nbest(k, reference=ref)
+    assert [u.id for u in utts] == ["2830-3980-0043", "2830-3980-0044"]
+    assert [u.reference for u in utts] == ["the cat sat", "a dog"]
+    h = utts[0].hypotheses[1]
+    assert h.text == "the cats at" and h.extra == {"ac_cost": 2090.25, "lm_cost": 52.25}
+    assert h.score == pytest.approx(-(52.25 + 0.1 * 2090.25))
+    assert read_nbest(k / "text", "kaldi", reference=ref) == utts  # the text file gives the same lists
+    scaled = read_nbest(k, reference=ref, acoustic_scale=1.0)
+    assert scaled[0].hypotheses[1].score == pytest.approx(-(52.25 + 2090.25))
+    # 0043: -250.55 > -261.275 > -271; 0044: -100 < -99.55 (the second list's order and scores disagree)
+    assert not utts[0].scores_disagree and utts[1].scores_disagree
+
+
+def test_kaldi_text_alone_is_rank_only(tmp_path):
+    k, _ = kaldi_folder(tmp_path, costs=False)
+    (k / "lm_cost").write_text("".join(f"{line.split()[0]} 1.5\n" for line in (k / "text").read_text().splitlines()))
+    utts = read_nbest(k)
+    assert not any(u.has_scores for u in utts) and utts[0].reference is None
+    assert utts[0].hypotheses[0].extra == {"lm_cost": 1.5}  # the cost that is there is kept as a feature
+
+
+def espnet_folder(tmp_path, espnet2=True):
+    d = tmp_path / "decode_asr" / "test_clean"
+    for k, (text, score) in enumerate([("u1 the cat sat\nu2 a dock\n", (-1.5, -2.25)),
+                                       ("u1 the cats at\nu2 a dog\n", (-3.0, -2.5))], 1):
+        folder = d / f"{k}best_recog"
+        folder.mkdir(parents=True)
+        (folder / "text").write_text(text)
+        spell = (lambda v: f"tensor({v})") if espnet2 else str
+        (folder / "score").write_text(f"u1 {spell(score[0])}\nu2 {spell(score[1])}\n")
+    ref = tmp_path / "text"
+    ref.write_text("u1 the cat sat\nu2 a dog\n")
+    return d, ref
+
+
+@pytest.mark.parametrize("espnet2", [True, False], ids=["espnet2-tensor", "espnet1-float"])
+def test_espnet_decode_folder(tmp_path, espnet2):
+    d, ref = espnet_folder(tmp_path, espnet2)
+    assert sniff_format(d) == "espnet"
+    utts = read_nbest(d, reference=ref)
+    assert [u.texts for u in utts] == [["the cat sat", "the cats at"], ["a dock", "a dog"]]
+    assert [[h.score for h in u.hypotheses] for u in utts] == [[-1.5, -3.0], [-2.25, -2.5]]
+    assert [u.reference for u in utts] == ["the cat sat", "a dog"]
+
+
+def test_a_plain_text_file_is_not_taken_for_kaldi(tmp_path):
+    words_file = tmp_path / "notes.txt"
+    words_file.write_text("meeting-1 notes about things\n")
+    with pytest.raises(InputError, match="unknown format"):
+        sniff_format(words_file)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="neither a Kaldi N-best folder"):
+        sniff_format(tmp_path / "empty")
+
+
+# -- streaming --------------------------------------------------------------------------------------
+
+
+def test_readers_stream_a_problem_far_into_the_file_is_met_only_when_reached(tmp_path):
+    from lorascope.core.formats import iter_nbest
+
+    good = [{"input": ["a b"], "output": "a b"}] * 50_000
+    path = tmp_path / "late.json"
+    path.write_text(json.dumps(good)[:-1] + ', {"input": [1]}]')
+    utts = iter_nbest(path)
+    assert next(utts).texts == ["a b"]  # read without looking at the end of the 1.7 MB document
+    with pytest.raises(InputError, match="item 50000 .*hypothesis 1: text is not a string"):
+        for _ in utts:
+            pass
+
+
+def test_progress_reports_bytes_up_to_the_whole_file(tmp_path):
+    from lorascope.core.formats import iter_nbest
+
+    path = tmp_path / "p.jsonl"
+    write_jsonl([Utterance(f"u{i}", (Hypothesis("a b c d e f g h"),), "a b") for i in range(60_000)], path)
+    seen = []
+    n = sum(1 for _ in iter_nbest(path, progress=lambda done, total: seen.append((done, total))))
+    size = path.stat().st_size
+    assert n == 60_000 and size > 3 * 2**20
+    assert len(seen) >= 3 and seen[-1] == (size, size)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and {t for _, t in seen} == {size}

@@ -13,7 +13,8 @@ import torch
 from lorascope.core.combine import new_ranks
 from lorascope.core.errors import InputError
 from lorascope.core.nbest import Hypothesis, Utterance
-from lorascope.core.rescorer import evaluate, load_rescorer, rescore_fn
+from lorascope.core.adapter import load_rescorer
+from lorascope.core.rescorer import evaluate, rescore_fn
 from lorascope.core.train import (CheckpointSaved, DevEvaluated, LambdaTuned, StepDone, TrainConfig, TrainFinished,
                                   TrainStarted, train)
 

@@ -1,6 +1,6 @@
 """The adapters the inspector can score with: stored runs and the bare backbone, loading one, and its LM scores.
 
-Loading goes through core (:func:`lorascope.core.rescorer.load_rescorer`, then
+Loading goes through core (:func:`lorascope.core.adapter.load_rescorer`, then
 :func:`lorascope.core.inference.prepare_for_inference`); nothing here changes a model itself.
 """
 
@@ -162,7 +162,7 @@ def load_scorer(choice: AdapterChoice) -> Scorer:
     if choice.is_bare:
         return Scorer(choice)
     from lorascope.core.inference import prepare_for_inference
-    from lorascope.core.rescorer import load_rescorer
+    from lorascope.core.adapter import load_rescorer
 
     assert choice.path is not None
     rescorer = load_rescorer(choice.path)

@@ -51,19 +51,6 @@ class ScoreCache:
         return sum(len(v) for v in self._by_adapter.values())
 
 
-class ErrorCache:
-    """Word errors per (reference, hypothesis text)."""
-
-    def __init__(self) -> None:
-        self._seen: dict[tuple[str, str], int] = {}
-
-    def __call__(self, reference: str | None, text: str) -> int | None:
-        if reference is None:
-            return None
-        key = (reference, text)
-        if key not in self._seen:
-            self._seen[key] = word_errors(reference, text)
-        return self._seen[key]
 
 
 class Recent(OrderedDict):
@@ -165,7 +152,6 @@ class Inspector:
     """The state behind the inspect screen: data set, current utterance, adapter, λ, perturbation and caches."""
 
     cache: ScoreCache = field(default_factory=ScoreCache)
-    errors: ErrorCache = field(default_factory=ErrorCache)
     dataset: str | None = None
     size: int = 0                          # utterances in the data set
     position: int = 0                      # the current utterance's place in the data set
@@ -316,8 +302,9 @@ class Inspector:
         _, clean_ranks = _ranks(clean, clean_lm, self.combination) if self.combination_known else unknown
         ref = clean.reference
         ref_words = reference_length(ref) if ref is not None else None
-        errs = [self.errors(ref, h.text) for h in shown.hypotheses]
-        clean_errs = [self.errors(ref, h.text) for h in clean.hypotheses]
+        # core's word_errors counts each (reference, text) pair once and remembers it
+        errs = [None if ref is None else word_errors(ref, h.text) for h in shown.hypotheses]
+        clean_errs = [None if ref is None else word_errors(ref, h.text) for h in clean.hypotheses]
 
         def wer(e: int | None) -> float | None:
             if e is None or not ref_words:

@@ -68,5 +68,5 @@ def dataset_robustness(dataset: str, utterances: Sequence[Utterance], scorer: Sc
         return combined_scores(lists, [[scores[t] for t in u.texts] for u in lists], combination)
 
     report = evaluate_robustness(list(utterances), rescore, modes=modes, p=settings.p, seeds=(settings.seed,),
-                                 index=index)
+                                 model=settings.model, index=index)
     return DatasetRobustness(dataset, scorer.choice.key, lam, settings, modes, report, new)

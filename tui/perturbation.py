@@ -21,6 +21,7 @@ class PerturbSettings:
     mode: str = "off"   # "off", "1" (perturb-1) or "N" (perturb-N)
     p: float = 0.5
     seed: int = 0
+    model: str = "lexicon"   # the perturbation model spec (core/perturbation_models.py)
 
     def describe(self) -> str:
         if self.mode == "off":
@@ -67,7 +68,7 @@ def perturb_utterance(utt: Utterance, settings: PerturbSettings, manual: Sequenc
     current = utt
     if settings.mode != "off":
         fn = perturb_one if settings.mode == "1" else perturb_all
-        result = fn(utt, settings.p, settings.seed, index=index)
+        result = fn(utt, settings.p, settings.seed, model=settings.model, index=index)
         current, edits = result.utterance, list(result.edits)
     for m in manual:
         result = apply_candidate(current, m.hypothesis, m.position, m.candidate, index=index)

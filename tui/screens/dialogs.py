@@ -102,7 +102,7 @@ class WordSwapScreen(ModalScreen[tuple[int, object] | None]):
         from lorascope.core.perturb import token_candidates
 
         index = self.index_loader()
-        found = token_candidates(self.utterance, self.hypothesis, position, index=index, limit=12)
+        found = token_candidates(self.utterance, self.hypothesis, position, model="lexicon", index=index, limit=12)
         if not get_current_worker().is_cancelled:
             self.post_message(self.CandidatesFound(position, found))
 

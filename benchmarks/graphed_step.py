@@ -1,4 +1,10 @@
-"""Training fast path: the packed encoder, the AdaLoRA extras and a CUDA-graph-captured step, per strategy.
+"""A CUDA-graph-captured training step over the packed encoder, for the speed benchmarks (not used by lorascope train).
+
+lorascope's training loop (core/train.py) runs the packed encoder eagerly; this module keeps the experiment of
+capturing a whole step (forward, loss, backward, AdamW, AdaLoRA's importance update) in one CUDA graph, so
+``bench_speed.py`` can time it against the loop. Its AdaLoRA arithmetic is core's
+(:mod:`lorascope.core.strategies.adalora`); only the in-place buffers a captured graph needs are its own.
+
 
 ``fast_path(model, strategy)`` looks at a model the way the training loop builds it (plain BertModel or a
 head model with every parameter trainable for ``ft`` and S2's warm-up; a peft LoRA model for ``lora``, S2
@@ -33,66 +39,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .packed import PackedBatch, PackedBertEncoder, compute_dtype, resolve_attention
+from lorascope.core.packed import PackedBatch, PackedBertEncoder, compute_dtype, resolve_attention
+from lorascope.core.strategies import STRATEGIES as _REGISTRY
+from lorascope.core.strategies.adalora import AdaLoraOrthogonal, find_adalora, importance_step
 
-STRATEGIES = ("ft", "lora", "s1", "s2", "s3")
+STRATEGIES = tuple(_REGISTRY)
 ADALORA_STRATEGIES = ("s1", "s3")
-
-
-def find_adalora(model: nn.Module):
-    """The peft AdaLoraModel inside ``model`` (it holds the rank allocator), or None."""
-    for module in model.modules():
-        if hasattr(module, "rankallocator") and hasattr(module, "update_and_allocate"):
-            return module
-    return None
-
-
-class AdaLoraOrthogonal:
-    """AdaLoRA's orthogonal regulariser, peft's formula, one batched product per matrix shape."""
-
-    def __init__(self, adalora_model: nn.Module):
-        adapter = adalora_model.trainable_adapter_name
-        self.weight = float(adalora_model.peft_config[adapter].orth_reg_weight)
-        groups: dict[tuple, list[torch.Tensor]] = {}
-        for name, param in adalora_model.model.named_parameters():
-            if adapter not in name or not param.requires_grad or param.numel() == 0:
-                continue
-            if "lora_A" in name or "lora_B" in name:
-                groups.setdefault(("lora_A" in name, tuple(param.shape)), []).append(param)
-        self.groups = list(groups.items())
-        self.count = sum(len(ps) for _, ps in self.groups)
-
-    def __call__(self) -> torch.Tensor:
-        total = None
-        for (is_a, _), params in self.groups:
-            m = torch.stack(params)
-            cov = m @ m.transpose(1, 2) if is_a else m.transpose(1, 2) @ m      # (n, r, r)
-            eye = torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device)
-            norms = (cov - eye).pow(2).sum(dim=(1, 2)).sqrt().sum()
-            total = norms if total is None else total + norms
-        if total is None:
-            raise ValueError("AdaLoRA regulariser: the model has no trainable lora_A / lora_B matrices")
-        return self.weight * total / self.count
-
-
-def _importance_step(params: list[torch.Tensor], exp_avg_ipt: list[torch.Tensor], exp_avg_unc: list[torch.Tensor],
-                     beta1: float, beta2: float) -> tuple[list[torch.Tensor], ...]:
-    """peft's sensitivity update over many matrices at once: new ``(ipt, exp_avg_ipt, exp_avg_unc)`` lists.
-
-    ``ipt = |p * grad|``, ``avg = beta1 avg + (1 - beta1) ipt``, ``unc = beta2 unc + (1 - beta2) |ipt - avg|``,
-    the operations in peft's order, so the numbers are peft's bit for bit.
-    """
-    grads = [p.grad for p in params]
-    if any(g is None for g in grads):
-        raise ValueError("AdaLoRA importance: an adapter matrix has no gradient yet")
-    with torch.no_grad():
-        ipt = torch._foreach_mul(params, grads)
-        torch._foreach_abs_(ipt)
-        avg = torch._foreach_add(torch._foreach_mul(exp_avg_ipt, beta1), torch._foreach_mul(ipt, 1 - beta1))
-        diff = torch._foreach_sub(ipt, avg)
-        torch._foreach_abs_(diff)
-        unc = torch._foreach_add(torch._foreach_mul(exp_avg_unc, beta2), torch._foreach_mul(diff, 1 - beta2))
-    return ipt, avg, unc
 
 
 class AdaLoraImportance:
@@ -118,7 +70,7 @@ class AdaLoraImportance:
     @torch.no_grad()
     def update(self) -> None:
         """One update, written into the buffers in place (a captured graph keeps their addresses)."""
-        new = _importance_step(self.params, self.exp_avg_ipt, self.exp_avg_unc, self.beta1, self.beta2)
+        new = importance_step(self.params, self.exp_avg_ipt, self.exp_avg_unc, self.beta1, self.beta2)
         for buffers, values in zip((self.ipt, self.exp_avg_ipt, self.exp_avg_unc), new):
             torch._foreach_copy_(buffers, values)
 
@@ -133,34 +85,6 @@ class AdaLoraImportance:
         alloc.exp_avg_ipt = dict(zip(self.names, self.exp_avg_ipt))
         alloc.exp_avg_unc = dict(zip(self.names, self.exp_avg_unc))
         alloc.update_ipt = (lambda model: None) if updated_elsewhere else (lambda model: self.update())
-
-
-def foreach_update_ipt(allocator) -> Callable[[nn.Module], None]:
-    """peft's ``RankAllocator.update_ipt`` with multi-tensor ops, for ``allocator.update_ipt = ...``.
-
-    :func:`_importance_step`: peft's numbers bit for bit, but about ten operations in all instead of about
-    ten per adapter matrix; reads and writes the allocator's own
-    dictionaries (new tensors each step, as peft does), so ``reset_ipt``, ``mask_to_budget`` and checkpoints
-    see what they would see with peft's.
-    """
-    beta1, beta2 = float(allocator.beta1), float(allocator.beta2)
-
-    def update_ipt(model: nn.Module) -> None:
-        named = [(n, p) for n, p in model.named_parameters() if "lora_" in n and allocator.adapter_name in n]
-        if not named:
-            return
-        for n, p in named:
-            if n not in allocator.ipt:
-                allocator.ipt[n] = torch.zeros_like(p)
-                allocator.exp_avg_ipt[n] = torch.zeros_like(p)
-                allocator.exp_avg_unc[n] = torch.zeros_like(p)
-        names = [n for n, _ in named]
-        ipt, avg, unc = _importance_step([p for _, p in named], [allocator.exp_avg_ipt[n] for n in names],
-                                         [allocator.exp_avg_unc[n] for n in names], beta1, beta2)
-        for n, a, b, c in zip(names, ipt, avg, unc):
-            allocator.ipt[n], allocator.exp_avg_ipt[n], allocator.exp_avg_unc[n] = a, b, c
-
-    return update_ipt
 
 
 def make_optimizer(params: Sequence[nn.Parameter], lr: float, **kwargs) -> torch.optim.Optimizer:

