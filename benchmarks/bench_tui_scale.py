@@ -1,7 +1,8 @@
 """The inspector on big data sets: open time, key latency (move, search, sort) and peak memory at 10k-1M hypotheses.
 
 Run: ``python benchmarks/bench_tui_scale.py [--copies 1,7,34,68] [--presses 20] [--adapter] [--keep DIR]``.
-Other scripts call :func:`build_store`, :func:`measure` and :func:`table` (``benchmarks/bench_scale.py``).
+Other scripts call :func:`build_store`, :func:`measure` and :func:`table` or :func:`row`
+(``benchmarks/bench_scale.py``).
 
 Set-up (not timed): the LibriSpeech test-other lists of ../shared (HyPoradise, 2,939 lists, 14,695 hypotheses;
 rank only) imported with ``Store.add_dataset``, then repeated ``copies`` times inside the store with new
@@ -234,6 +235,14 @@ def measure(store: ScaleStore, *, presses: int = 20, adapter: bool = False, thre
     found = json.loads(proc.stdout.strip().splitlines()[-1])
     found.update(copies=store.copies, hypotheses=store.hypotheses, adapter=adapter)
     return found
+
+
+def row(result: dict) -> dict:
+    """One :func:`measure` result as a flat row (medians in ms), for tables such as bench_scale.print_table's."""
+    flat = {k: result[k] for k in ("hypotheses", "utterances", "adapter", "open_s", "figures_s", "index_s")}
+    flat.update({f"{k}_ms": statistics.median(v) * 1e3 for k, v in result["times"].items()})
+    flat["peak_rss_mib"] = result["peak_rss_mb"]
+    return flat
 
 
 def _ms(xs: list[float]) -> str:

@@ -56,7 +56,6 @@ Press [b]q[/b] to quit, [b]?[/b] for help."""
 PENDING_DELAY = 0.15
 
 
-
 class InspectScreen(DatasetPart, InspectWork, Screen):
     """Utterance list, N-best table, perturb panel."""
 
@@ -152,10 +151,7 @@ class InspectScreen(DatasetPart, InspectWork, Screen):
     # -- rendering -------------------------------------------------------------------------------------
 
     def render_context(self) -> None:
-        table = self.utt_list.table
-        self.query_one(ContextBar).show(self.inspector, index=table.cursor if table.row_count else None,
-                                        shown=table.row_count if self.matches is not None else None,
-                                        status=self.status)
+        self.query_one(ContextBar).show(self.inspector, status=self.status)
 
     def render_current(self) -> None:
         """Show the current utterance from what is known now (missing LM scores show as …)."""

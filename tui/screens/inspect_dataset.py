@@ -42,6 +42,11 @@ class DatasetPart:
             handler(message.result, **message.context)
 
     def on_failed(self, message: Failed) -> None:
+        if message.job == "store":  # a store this lorascope cannot read: say so where the lists would be
+            empty = self.query_one("#empty", Static)
+            empty.update(Text(f"cannot open the store: {message.error}", style="red"))
+            empty.display = True
+            return
         if message.job == "adapter":
             choice = message.context.get("choice")
             if choice is None or choice.key != self.inspector.adapter.key:

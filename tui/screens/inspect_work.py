@@ -44,7 +44,8 @@ class Failed(Message):
 
 
 class Done(Message):
-    """A job's result: ``kind`` names the job, ``result`` is what its function returned."""
+    """A job's result: ``kind`` names the job (the screen's ``_on_<kind>`` takes it), ``result`` is what its
+    function returned (None with ``stopped`` when it was stopped), ``context`` what the handler needs besides."""
 
     def __init__(self, kind: str, result: Any, **context: Any) -> None:
         super().__init__()

@@ -9,16 +9,12 @@ from ..inspector import Inspector
 
 
 class ContextBar(Static):
-    """`` Inspect  sample-test 3/250 test-000003 │ run 2 s1 λ 0.396 (tuned 0.5) │ note``."""
+    """`` Inspect  sample-test 3/250 test-000003 │ run 2 s1 λ 0.396 (tuned 0.5) │ note``: 3 is the place in the set."""
 
-    def show(self, ins: Inspector, *, index: int | None = None, shown: int | None = None, status: str = "") -> None:
-        """``index`` / ``shown``: the current utterance's row in the list and the rows listed (search, sort)."""
+    def show(self, ins: Inspector, *, status: str = "") -> None:
         parts = [Text(" Inspect ", style="bold reverse")]
         if ins.dataset:
-            place = ""
-            if ins.size:
-                k = ins.position + 1 if index is None else index + 1
-                place = f" {k}/{ins.size if shown is None else shown}"
+            place = f" {ins.position + 1}/{ins.size}" if ins.size else ""
             parts.append(Text(f" {ins.dataset}{place}", style="bold"))
         utt = ins.utterance()
         if utt is not None:

@@ -41,6 +41,7 @@ class UtteranceRows(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     UtteranceRows {
         background: $surface;
+        overflow-x: hidden;
         & > .utterance-rows--header { text-style: bold; background: $panel; color: $foreground; }
         & > .utterance-rows--even { background: $surface-lighten-1 50%; }
         & > .utterance-rows--pending { color: $text-muted; }
@@ -105,7 +106,7 @@ class UtteranceRows(ScrollView, can_focus=True):
         self.order = order
         where = np.flatnonzero(order == keep) if keep is not None and len(order) else np.zeros(0)
         self.cursor = int(where[0]) if len(where) else 0
-        self.virtual_size = Size(self.size.width, len(order) + 1)
+        self.virtual_size = Size(self._width, len(order) + 1)
         self._scroll_to_cursor()
         self.refresh()
         return self.position
@@ -162,12 +163,17 @@ class UtteranceRows(ScrollView, can_focus=True):
             self.move_cursor(int(self.scroll_offset.y) + event.y - 1)
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self.order) + 1)
+        self.virtual_size = Size(self._width, len(self.order) + 1)
 
     # -- rendering -----------------------------------------------------------------------------------
 
+    @property
+    def _width(self) -> int:
+        """The width the lines fill: the widget's, less its vertical scrollbar."""
+        return self.scrollable_content_region.width
+
     def columns(self) -> list[tuple[str, int]]:
-        width = self.size.width
+        width = self._width
         wide = width >= 50 or width == 0
         id_width = 22 if width >= 90 else 14 if wide else 11
         out = [("utterance", id_width), ("flips", 5), ("ΔWER", 6)]
@@ -192,7 +198,7 @@ class UtteranceRows(ScrollView, can_focus=True):
             cell.truncate(width, overflow="ellipsis", pad=True)
             text.append_text(cell)
         strip = Strip(list(text.render(self.app.console, end=""))).apply_style(base)
-        return strip.adjust_cell_length(self.size.width, base)
+        return strip.adjust_cell_length(self._width, base)
 
     def render_line(self, y: int) -> Strip:
         base = self.rich_style
@@ -201,7 +207,7 @@ class UtteranceRows(ScrollView, can_focus=True):
             return self._line([(label, "") for label, _ in self.columns()], base + header)
         k = int(self.scroll_offset.y) + y - 1
         if k >= len(self.order):
-            return Strip.blank(self.size.width, base)
+            return Strip.blank(self._width, base)
         style = base
         if k % 2:
             style = style + self.get_component_rich_style("utterance-rows--even")
