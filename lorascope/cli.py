@@ -53,7 +53,9 @@ class LorascopeGroup(click.Group):
             where = exc.ctx.command_path if exc.ctx is not None else "lorascope"
             raise OneLineUsageError(f"{where}: {exc.format_message()}") from exc
         except PeerFailed:
-            ctx.exit(1)                    # rank 0 reports the error; this training process only stops
+            from .launch import PEER_FAILED
+
+            ctx.exit(PEER_FAILED)          # rank 0 reports the error; this training process only stops
         except LorascopeError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise (exc.__cause__ or exc)   # a crashed run's own traceback

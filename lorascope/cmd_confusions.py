@@ -23,11 +23,11 @@ def confusions_cmd(ctx: click.Context, data: str, top: int, max_distance: float 
     `mined` perturbation model draws from (mined:from=DATA).
     """
     from lorascope.core.confusions import MAX_DISTANCE, mine_confusions
+    from lorascope.store import Store
 
-    from .cli import open_store
     from .datasets import resolve_dataset
 
-    with open_store(ctx) as store:
+    with Store(ctx.obj["db"]) as store:
         name, utts = resolve_dataset(store, data, need_references="confusions need references to align against")
     found = mine_confusions(utts, max_distance=MAX_DISTANCE if max_distance is None else max_distance)
     rows = [(p.reference, p.hypothesis, p.kind, p.count, f"{100 * p.rate_to_hypothesis:.1f}",

@@ -422,6 +422,9 @@ def _store_results(store: Store, run_id: int, result, names: dict[str, str],
     if test is not None and test.selected_errors is not None:
         lens = reference_lengths(store.load_dataset(names["test"]))
         boot = paired_bootstrap(test.first_pass_errors, test.selected_errors, lens, resamples=1000, seed=0)
+    if boot is not None:
+        cfg["test_bootstrap"] = {"difference": boot.difference, "low": boot.low, "high": boot.high,
+                                 "confidence": boot.confidence, "resamples": boot.resamples}
     with store.atomic():
         progress.flush(store)
         store.add_events(run_id, progress.curve.values())

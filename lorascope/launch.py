@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 
 GRACE_S = 30.0
+#: The exit code of a process that stops because another one failed (and reports it): not worth a line of its own.
+PEER_FAILED = 3
 
 
 def free_port() -> int:
@@ -55,12 +57,9 @@ def launch(nproc: int, args: list[str], *, err=sys.stderr) -> int:
                    OMP_NUM_THREADS=threads)
         quiet = {} if rank == 0 else {"stdout": subprocess.DEVNULL, "stderr": open(logs / f"rank-{rank}.log", "w")}
         procs.append(subprocess.Popen([sys.executable, "-m", "lorascope", *args], env=env, **quiet))
-    code = 0
     try:
         while any(p.poll() is None for p in procs):
-            failed = [(r, p.returncode) for r, p in enumerate(procs) if p.returncode not in (None, 0)]
-            if failed:
-                code = code or failed[0][1]
+            if any(p.returncode not in (None, 0) for p in procs):
                 _stop(procs)
                 break
             time.sleep(0.2)
@@ -68,14 +67,17 @@ def launch(nproc: int, args: list[str], *, err=sys.stderr) -> int:
         for p in procs:
             p.wait()
         return 130
-    for rank, p in enumerate(procs):
+    for p in procs:
         p.wait()
-        if p.returncode not in (0, None) and rank > 0 and p.returncode != -signal.SIGTERM:
+    for rank, p in enumerate(procs[1:], 1):
+        if p.returncode not in (0, PEER_FAILED, -signal.SIGTERM, -signal.SIGKILL):
             text = (logs / f"rank-{rank}.log").read_text(errors="replace").strip()
             if text:
                 print(f"lorascope: rank {rank}: {text.splitlines()[-1]}", file=err)
     codes = [p.returncode for p in procs]
-    return code or next((c for c in codes if c), 0)
+    if codes[0]:
+        return codes[0] if codes[0] > 0 else 1
+    return next((c if c > 0 else 1 for c in codes if c not in (0, PEER_FAILED)), 0 if not any(codes) else 1)
 
 
 def _stop(procs: list[subprocess.Popen]) -> None:

@@ -178,3 +178,21 @@ def test_the_command_lines_torch_free_name_lists_match_the_engines():
 
     assert ENGINE_NAMES == ENGINES
     assert tuple(STRATEGY_NAMES) == tuple(STRATEGIES)
+
+
+def test_gpu_check_runs_on_a_cpu_in_its_reduced_form(tmp_path):
+    """benchmarks/gpu_check.py is the one prepared GPU command; here its reduced form runs on the CPU, so the
+    script is known to work before device time is spent on it (the figures themselves mean nothing here)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
+    res = subprocess.run([sys.executable, str(script), "--reduced", "--device", "cpu"], capture_output=True,
+                         text=True, timeout=900, cwd=tmp_path, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = res.stdout
+    for heading in ("## 1. Dev WER on both engines", "## 2. Training step", "## 3. Scoring"):
+        assert heading in out
+    assert out.count("| lora | packed |") == 2 and out.count("| s1 | hf |") == 2   # both tables, both engines
+    assert "best LoRA step" in out and "packed " in out and "padded list order (goal >= 4x" in out
