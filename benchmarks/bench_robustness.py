@@ -13,7 +13,8 @@ and on the sample sets; then perturb-1 and perturb-N of the test part with ``--p
 seeds 0..2. Prints WER, oracle, ΔWER and NPRR (mean ± sd over seeds) per strategy, data set and condition.
 
 ``augment``: lora on the sample sets with ``--augment perturb:0.5`` under each perturbation model (``none``:
-without augmentation), for each training seed; each run is evaluated under every model (perturb-N and
+without augmentation; ``MODEL+kl``: with ``--consistency 1``, the list and its perturbed twin side by side), for
+each training seed; each run is evaluated under every model (perturb-N and
 perturb-1, seeds 0..2). Prints clean test WER with its 95% bootstrap interval and NPRR per evaluation model.
 """
 
@@ -116,14 +117,16 @@ def table3(args, db: Path) -> None:
 
 def augment(args, db: Path) -> None:
     models = args.models.split(",")
-    evals = [m for m in models if m != "none"]
+    evals = [m for m in dict.fromkeys(m.split("+")[0] for m in models) if m != "none"]
     head = " | ".join(f"{m} NPRR-1 | {m} NPRR-N" for m in evals)
     print(f"| augmentation | train seed | steps | clean test WER | 95% interval vs 1-best | {head} |")
     print("|---|---:|---:|---:|---|" + "---:|" * (2 * len(evals)), flush=True)
     for model in models:
         for seed in (int(s) for s in args.train_seeds.split(",")):
-            options = TrainOptions(strategy="lora", seed=seed, augment=None if model == "none" else 0.5,
-                                   augment_model=None if model == "none" else model)
+            name, _, kl = model.partition("+")      # "paper+kl": with the consistency term (weight 1)
+            options = TrainOptions(strategy="lora", seed=seed, augment=None if name == "none" else 0.5,
+                                   augment_model=None if name == "none" else name,
+                                   consistency=1.0 if kl == "kl" else None)
             run_id = trained(db, options, f"augment {model} seed {seed}")
             with Store(db) as store:
                 run = store.run(run_id)

@@ -76,3 +76,17 @@ def correlation_penalty(hidden: torch.Tensor, eps: float = 1e-5) -> torch.Tensor
     corr = z.T @ z / m
     off_diagonal = corr.pow(2).sum() - torch.diagonal(corr).pow(2).sum()
     return off_diagonal / (d * (d - 1))
+
+
+def consistency_kl(scores: torch.Tensor, twin_scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over lists of KL(p ‖ q) between the N-best softmax ``p`` of ``scores`` and ``q`` of ``twin_scores``.
+
+    The twin is a perturbed copy of the list (same hypotheses in number, some words changed); ``p`` is taken as
+    the target (no gradient through it), so the term asks the rescorer to rank the perturbed list as it ranks
+    the clean one: robust training's consistency term.
+    """
+    neg = float("-inf")
+    log_p = torch.log_softmax(scores.float().detach().masked_fill(~mask, neg), dim=1)
+    log_q = torch.log_softmax(twin_scores.float().masked_fill(~mask, neg), dim=1)
+    terms = (log_p.exp() * (log_p - log_q)).masked_fill(~mask, 0.0)
+    return terms.sum(dim=1).mean()

@@ -55,7 +55,7 @@ from .checkpoint import (BestSnapshot, TrainState, check_resumable, fingerprint,
 from .combine import ScoreTable, evaluate_scores, lambda_grid, search_lambda, training_combination, tune_combination
 from .distributed import Distributed, data_parallel
 from .errors import InputError
-from .losses import correlation_penalty, mwer_loss, pad_lists
+from .losses import consistency_kl, correlation_penalty, mwer_loss, pad_lists
 from .metrics import hypothesis_errors, reference_lengths
 from .nbest import Utterance
 from .optim import Batches, load_optimizer_state, lr_multiplier, make_optimizer, set_learning_rate
@@ -167,10 +167,13 @@ class _Setup:
     priors: list[list[float]]
     errors: list[list[int]]
     batches: Batches
+    twin_ids: list[list[list[int]]] | None = None      # the perturbed twin of each training list (consistency)
+    twin_errors: list[list[int]] | None = None
 
 
 def _build(config: TrainConfig, strategy: StrategyConfig, total: int, utts: Sequence[Utterance],
-           dev_utts: Sequence[Utterance], prior_weight: float, start: int) -> _Setup:
+           dev_utts: Sequence[Utterance], prior_weight: float, start: int,
+           twins: Sequence[Utterance] | None = None) -> _Setup:
     """Seed, load the backbone, apply the strategy at step ``start``, tokenise the lists."""
     seed_everything(config.seed)
     device = resolve_device(config.device)
@@ -186,7 +189,9 @@ def _build(config: TrainConfig, strategy: StrategyConfig, total: int, utts: Sequ
     return _Setup(model=model, rescorer=rescorer, run=run, engine=engine, device=device,
                   train_ids=[rescorer.encode(u.texts) for u in utts], dev_ids=[rescorer.encode(u.texts) for u in dev_utts],
                   priors=[u.prior_scores() for u in utts], errors=hypothesis_errors(utts),
-                  batches=Batches(len(utts), config.batch_size, config.seed))
+                  batches=Batches(len(utts), config.batch_size, config.seed),
+                  twin_ids=None if twins is None else [rescorer.encode(u.texts) for u in twins],
+                  twin_errors=None if twins is None else hypothesis_errors(twins))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -197,13 +202,16 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
           on_event: Callable[[Any], None] | None = None, checkpoint_dir: str | Path | None = None,
           resume_from: str | Path | None = None, should_stop: Callable[[], bool] | None = None, *,
           eval_sets: dict[str, Sequence[Utterance]] | None = None, adapter_dir: str | Path | None = None,
-          distributed: Distributed | None = None) -> TrainResult:
+          distributed: Distributed | None = None, twins: Sequence[Utterance] | None = None) -> TrainResult:
     """Train, tune the combination on ``dev_utts``, evaluate ``eval_sets`` and save the adapter to ``adapter_dir``.
 
     ``should_stop`` is asked after every step; when it returns True the run writes a checkpoint (given
     ``checkpoint_dir``) and returns with status ``"interrupted"``. A KeyboardInterrupt writes the checkpoint
     and is raised again. ``resume_from`` (a checkpoint file or its folder) continues such a run; the config,
     training data and number of processes must be the ones it was written with.
+
+    ``twins[k]``, a perturbed copy of ``train_utts[k]``, trains beside it: MWER on both lists and, with
+    ``config.consistency_weight``, KL(list ‖ twin) of their N-best distributions (the list's taken as the target).
     """
     started = time.perf_counter()
     dist = distributed or Distributed()
@@ -216,8 +224,15 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
     if config.batch_size < dist.world_size:
         raise InputError("--batch-size", f"{config.batch_size} lists a step cannot be shared by {dist.world_size} "
                                          f"processes")
+    if config.consistency_weight > 0 and twins is None:
+        raise InputError("consistency", "the consistency term needs perturbed twins of the training lists "
+                                        "(train --augment perturb --consistency W)")
+    if twins is not None and [len(t.hypotheses) for t in twins] != [len(u.hypotheses) for u in train_utts]:
+        raise InputError("twins", "each perturbed twin must have its list's number of hypotheses")
     table = hypothesis_errors(train_utts)
-    utts = [u for u, row in zip(train_utts, table) if len(set(row)) > 1]
+    keep = [k for k, row in enumerate(table) if len(set(row)) > 1]
+    utts = [train_utts[k] for k in keep]
+    twins = None if twins is None else [twins[k] for k in keep]
     if not utts:
         raise InputError("training set", "in no utterance do the hypotheses differ in word errors, so MWER has "
                                          "nothing to learn")
@@ -226,14 +241,14 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
     scaled = strategy.scaled_steps(total)
     prior_weight = config.prior_weight or auto_prior_weight(utts)
     dev_table, dev_lens = hypothesis_errors(dev_utts), reference_lengths(dev_utts)
-    data = fingerprint(train_utts)
+    data = fingerprint(list(train_utts) + list(twins or []))
     checkpoint = read_checkpoint(resume_from) if resume_from is not None else None
     if checkpoint is not None:
         check_resumable(checkpoint, config.to_dict(), TrainConfig(strategy=config.strategy).to_dict(), data,
                         dist.world_size)
     state = TrainState.from_dict(checkpoint["state"]) if checkpoint else TrainState(world_size=dist.world_size)
 
-    s = _build(config, strategy, total, utts, dev_utts, prior_weight, state.step)
+    s = _build(config, strategy, total, utts, dev_utts, prior_weight, state.step, twins)
     model, rescorer, run, device = s.model, s.rescorer, s.run, s.device
     if config.normalize_features and checkpoint is None:
         with torch.no_grad():
@@ -303,16 +318,20 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
             # forward: this process's share of the step's lists, every hypothesis in one batch
             idx = dist.share(s.batches(step))
             model.train()
-            lm_flat, cls = forward([seq for k in idx for seq in s.train_ids[k]])
-            prior, mask = pad_lists([s.priors[k] for k in idx], device=device)
-            errs, _ = pad_lists([s.errors[k] for k in idx], device=device)
-            lm = torch.zeros_like(prior).masked_scatter(mask, lm_flat)
+            ids = [s.train_ids[k] for k in idx] + ([s.twin_ids[k] for k in idx] if s.twin_ids else [])
+            lm_flat, cls = forward([seq for lists in ids for seq in lists])
+            prior, mask = pad_lists([s.priors[k] for k in idx] * (2 if s.twin_ids else 1), device=device)
+            errs, _ = pad_lists([s.errors[k] for k in idx] + ([s.twin_errors[k] for k in idx] if s.twin_ids else []),
+                                device=device)
+            logits = prior_weight * prior + torch.zeros_like(prior).masked_scatter(mask, lm_flat)
             share = len(idx) * dist.world_size / config.batch_size   # the processes' mean is the batch's mean
-            mwer = mwer_loss(prior_weight * prior + lm, errs, mask) * share
+            mwer = mwer_loss(logits, errs, mask) * share
+            agree = (consistency_kl(logits[:len(idx)], logits[len(idx):], mask[:len(idx)]) * share
+                     if config.consistency_weight > 0 else torch.zeros((), device=device))
             cor = correlation_penalty(cls) if config.cor_weight > 0 else torch.zeros((), device=device)
             orth = run.regularizer(model)
             orth = torch.zeros((), device=device) if orth is None else orth.to(device)
-            loss = mwer + config.cor_weight * cor + orth
+            loss = mwer + config.cor_weight * cor + orth + config.consistency_weight * agree
 
             # backward (gradients averaged over the processes), step, rank allocation
             optimizer.zero_grad(set_to_none=True)
@@ -326,12 +345,12 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
             in_update = mid_step = False
 
             # log, evaluate dev (keeping the best weights), checkpoint, stop
-            values = dist.mean([loss.item(), mwer.item(), cor.item(), orth.item()])
+            values = dist.mean([loss.item(), mwer.item(), cor.item(), orth.item(), agree.item()])
             budget = run.rank_budget(step)
             record = StepRecord(step=step, loss=values[0], mwer=values[1], correlation=values[2],
                                 orthogonal=values[3], lr=optimizer.param_groups[0]["lr"], rank_budget=budget,
                                 mean_rank=budget / len(run.adapted) if budget is not None and run.adapted else None,
-                                phase=run.phase(step - 1))
+                                phase=run.phase(step - 1), consistency=values[4])
             state.history.append(asdict(record))
             emit(StepDone(record=record, total_steps=total, elapsed_s=clock + time.perf_counter()))
             if dist.is_main and eval_every and step % eval_every == 0 and step < total:

@@ -39,6 +39,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     cor_weight: float = 0.0    # LoRB correlation regulariser
+    consistency_weight: float = 0.0   # KL between a list's and its perturbed twin's N-best distributions
     dropout: float | None = None   # the backbone's hidden and attention dropout (None: as its config has it)
     prior_weight: float | None = None
     normalize_features: bool = True   # scale [CLS] dimensions to unit within-list spread before the head
@@ -79,8 +80,8 @@ class TrainConfig:
             raise bad(f"lambda_confidence must be in [0, 1], got {self.lambda_confidence}")
         if self.dropout is not None and not 0 <= self.dropout < 1:
             raise bad(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.cor_weight < 0 or self.weight_decay < 0 or self.grad_clip < 0:
-            raise bad("cor_weight, weight_decay and grad_clip must be >= 0")
+        if self.cor_weight < 0 or self.weight_decay < 0 or self.grad_clip < 0 or self.consistency_weight < 0:
+            raise bad("cor_weight, consistency_weight, weight_decay and grad_clip must be >= 0")
         if self.prior_weight is not None and not self.prior_weight > 0:
             raise bad(f"prior_weight must be positive, got {self.prior_weight}")
         for key in ("eval_every", "checkpoint_every"):
@@ -136,6 +137,7 @@ class StepRecord:
     rank_budget: int | None         # total rank over the adapted matrices (s1/s3, and s3's warm-up at full rank)
     mean_rank: float | None
     phase: str
+    consistency: float = 0.0        # KL(list ‖ its perturbed twin), when training with twins
 
 
 @dataclass(frozen=True)

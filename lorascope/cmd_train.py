@@ -153,6 +153,9 @@ def _print_summary(job) -> None:
 @click.option("--cor-weight", type=click.FloatRange(min=0), help="Weight of LoRB's correlation regulariser.")
 @click.option("--augment", help="perturb[:P]: add perturb-N copies (probability P, default 0.5) of the "
               "training lists.")
+@click.option("--consistency", type=click.FloatRange(min=0, min_open=True),
+              help="Train each list beside its perturbed copy (with --augment) and add this weight times "
+              "KL(list ‖ copy) of their N-best distributions: the rescorer is asked to rank both alike.")
 @click.option("--perturbation", "augment_model", metavar="NAME[:KEY=VALUE,...]",
               help="The perturbation model of --augment: paper (default), mined (the training set's own "
               "confusions, or mined:from=DATASET) or lexicon.")
@@ -176,7 +179,7 @@ def _print_summary(job) -> None:
 def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_data: str, test_data: str,
               backbone: str | None, steps: int | None, epochs: float | None, batch_size: int | None, lr: float | None,
               seed: int, device: str, engine: str, layers: str | None, cor_weight: float | None, augment: str | None,
-              augment_model: str | None,
+              consistency: float | None, augment_model: str | None,
               lambda_confidence: float, checkpoint_every: int, resume: int | None, nproc: int,
               dropout: float | None, first_pass: str | None) -> None:
     """Train a rescorer on N-best lists with one of the papers' strategies, headless.
@@ -201,7 +204,7 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
         options = TrainOptions(strategy=strategy, data=train_data, dev=dev_data, test=test_data, backbone=backbone,
                                steps=steps, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
                                engine=engine, layers=_parse_layers(layers), cor_weight=cor_weight,
-                               augment=_parse_augment(augment), augment_model=augment_model,
+                               augment=_parse_augment(augment), augment_model=augment_model, consistency=consistency,
                                lambda_confidence=lambda_confidence,
                                checkpoint_every=checkpoint_every, first_pass=first_pass, dropout=dropout)
     with _Bar() as bar:   # on resume only the device may change

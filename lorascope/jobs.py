@@ -99,6 +99,7 @@ class TrainOptions:
     engine: str = "auto"
     layers: tuple[int, ...] | None = None
     cor_weight: float | None = None
+    consistency: float | None = None    # weight of the consistency term between lists and their perturbed twins
     dropout: float | None = None        # the backbone's hidden/attention dropout and, for LoRA strategies, the adapters'
     augment: float | None = None        # perturb-N probability of the perturbed copies added to the training lists
     augment_model: str | None = None    # their perturbation model spec (default paper; mined: the training set's)
@@ -122,6 +123,11 @@ class TrainOptions:
             strategy_options["dropout"] = self.dropout
         if strategy_options:
             kwargs["strategy_options"] = strategy_options
+        if self.consistency is not None:
+            if self.augment is None:
+                raise InputError("--consistency", "needs perturbed twins of the training lists: add --augment "
+                                                  "perturb[:P]")
+            kwargs["consistency_weight"] = self.consistency
         for key in ("backbone", "steps", "epochs", "batch_size", "cor_weight", "dropout"):
             if getattr(self, key) is not None:
                 kwargs[key] = getattr(self, key)
@@ -154,14 +160,13 @@ class TrainJob:
     takeover: str | None = None
 
 
-def _augment(utts: Sequence[Utterance], p: float, seed: int, model: Any) -> list[Utterance]:
+def _perturbed_copies(utts: Sequence[Utterance], p: float, seed: int, model: Any) -> list[Utterance]:
     """Perturbed copies (perturb-N at probability p, with ``model``) of the training lists, ids suffixed
-    ``#perturbed``."""
+    ``#perturbed``: added to the lists (augmentation), or trained as their twins (the consistency term)."""
     from lorascope.core.perturb import perturb_utterances
 
-    copies = [replace(x.utterance, id=f"{x.utterance.id}#perturbed")
-              for x in perturb_utterances(utts, "N", p, seed, model=model)]
-    return list(utts) + copies
+    return [replace(x.utterance, id=f"{x.utterance.id}#perturbed")
+            for x in perturb_utterances(utts, "N", p, seed, model=model)]
 
 
 def _resume_checks(store: Store, run_id: int, processes: int) -> tuple[Any, str | None]:
@@ -355,9 +360,13 @@ def train_job(db_path: str | Path, options: TrainOptions | None = None, *, resum
             model = None if recorded.augment is None else perturbation_model(store, recorded.augment_model,
                                                                              mined_from=names["train"])
         folder = run_folder(db_path, run_id)
-        train_utts = sets["train"]
+        train_utts, twins = sets["train"], None
         if model is not None:
-            train_utts = _augment(train_utts, recorded.augment, config.seed, model)
+            copies = _perturbed_copies(train_utts, recorded.augment, config.seed, model)
+            if config.consistency_weight > 0:
+                twins = copies
+            else:
+                train_utts = list(train_utts) + copies
         progress = _StoreProgress(db_path, run_id, on_event) if dist.is_main else None
         if progress is not None:
             progress(RunStarted(run_id=run_id, strategy=config.strategy, names=names, train_lists=len(train_utts),
@@ -370,7 +379,7 @@ def train_job(db_path: str | Path, options: TrainOptions | None = None, *, resum
                                checkpoint_dir=folder / "checkpoints",
                                resume_from=(folder / "checkpoints") if resume is not None else None, should_stop=stop,
                                eval_sets={k: v for k, v in sets.items() if k == "test"},
-                               adapter_dir=folder / "adapter", distributed=dist)
+                               adapter_dir=folder / "adapter", distributed=dist, twins=twins)
         except KeyboardInterrupt:
             _mark(db_path, run_id, progress, status="interrupted")
             return job

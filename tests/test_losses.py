@@ -84,3 +84,17 @@ def test_correlation_penalty_is_one_for_identical_dimensions_and_pushes_them_apa
     value.backward()
     with torch.no_grad():
         assert correlation_penalty(noisy - 0.5 * noisy.grad).item() < value.item()
+
+
+def test_consistency_kl_is_zero_for_the_same_ranking_and_only_the_twin_gets_gradient():
+    from lorascope.core.losses import consistency_kl
+
+    mask = torch.tensor([[True, True, True], [True, True, False]])
+    scores = torch.tensor([[1.0, 0.0, -1.0], [0.5, 0.2, 0.0]], requires_grad=True)
+    same = consistency_kl(scores, scores.detach().clone() + 3.0, mask)   # a shift changes no softmax
+    assert same.item() == pytest.approx(0.0, abs=1e-7)
+    twin = torch.tensor([[-1.0, 0.0, 1.0], [0.5, 0.2, 9.0]], requires_grad=True)   # padded entry ignored
+    kl = consistency_kl(scores, twin, mask)
+    assert kl.item() > 0.1
+    kl.backward()
+    assert scores.grad is None and twin.grad is not None and twin.grad[1, 2] == 0

@@ -223,3 +223,19 @@ def test_real_minilm_lora_trains_saves_only_the_adapter_and_reloads(tmp_path):
     loaded = load_rescorer(tmp_path / "adapter", device="cpu")
     for x, y in zip(result.rescorer.score_utterances(dev_utts), loaded.score_utterances(dev_utts)):
         assert x == pytest.approx(y, abs=1e-4)
+
+
+def test_perturbed_twins_train_beside_their_lists_with_the_consistency_term_tiny_random():
+    from dataclasses import replace
+
+    train_utts, dev_utts = make_utts(16, seed=11), make_utts(8, seed=12)
+    twins = [replace(u, hypotheses=tuple(replace(h, text=h.text.replace("the", "a")) for h in u.hypotheses))
+             for u in train_utts]
+    result = train(tiny_config(strategy="lora", steps=6, consistency_weight=1.0), train_utts, dev_utts, twins=twins)
+    assert result.status == "finished"
+    assert any(r.consistency > 0 for r in result.loss_history)     # the twins' distributions differ, then align
+    assert all(r.loss == pytest.approx(r.mwer + r.consistency, abs=1e-5) for r in result.loss_history)
+    with pytest.raises(InputError, match="needs perturbed twins"):
+        train(tiny_config(strategy="lora", steps=2, consistency_weight=1.0), train_utts, dev_utts)
+    with pytest.raises(InputError, match="number of hypotheses"):
+        train(tiny_config(strategy="lora", steps=2), train_utts, dev_utts, twins=twins[:-1] + [make_utts(1, 99, 2)[0]])
