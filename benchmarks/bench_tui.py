@@ -19,7 +19,7 @@ step (no model call: cached LM scores recombined), and moving between the first 
 their LM scores forgotten. The table says how many hypotheses each press sent to the model.
 
 torch runs with one CPU thread unless ``--threads`` says otherwise (the app's default; see
-``lorascope.tui.inspector.configure_torch``). The load average printed with the table tells how busy the
+``lorascope.core.inference``). Big data sets (open time, move / search / sort, memory): bench_tui_scale.py. The load average printed with the table tells how busy the
 machine was: on a shared machine the figures move with it.
 """
 
@@ -239,17 +239,18 @@ async def presses(db: Path, n: int) -> tuple[dict[str, list[float]], dict[str, l
             await idle()
         screen.utt_list.table.focus()
         for _ in range(n):  # back and forth between the first two 8-best lists, forgetting the target's scores
-            target = 1 - ins.current
-            for t in ins.utterances[target].texts:
+            target = 1 - ins.position
+            held = ins.loaded.get(target)
+            for t in held.texts if held is not None else ():
                 ins.cache.of(ins.adapter.key).pop(t, None)
             await press("next utterance (its scores not cached)", *(("down", None) if target == 1
                                                                              else ("up", None)))
-            assert ins.current == target
+            assert ins.position == target
             await idle()
 
         # the model alone, for comparison: the 8 texts of the first utterance scored directly, in a fresh thread
         # as the app's workers do (torch's thread settings are per thread: this one started before they were set)
-        texts = ins.utterances[0].texts[:8]
+        texts = ins.loaded[0].texts[:8]
 
         def timed_score() -> float:
             t0 = time.perf_counter()

@@ -130,7 +130,25 @@ ALTER TABLE metrics ADD COLUMN perturbation_model TEXT;             -- e.g. 'pap
 ALTER TABLE metrics ADD COLUMN settings TEXT;      -- JSON: the perturbation model's settings and provenance
 """
 
-MIGRATIONS: list[str] = [V1, V2, V3]
+# The inspector's full-text search over references and hypotheses (store/browse.py builds it lazily, one data
+# set at a time, on first open; `lorascope import` never pays for it). One row per utterance, rowid =
+# utterances.id; its text is the reference and every hypothesis, joined by " § " (a token of its own, so a
+# phrase cannot run from one hypothesis into the next). search_index records how far each data set's rows go.
+SEARCH = """
+CREATE VIRTUAL TABLE utterance_search USING fts5(
+    text, tokenize = "unicode61 remove_diacritics 0 tokenchars '§'"
+);
+CREATE TABLE search_index (
+    dataset_id INTEGER PRIMARY KEY REFERENCES datasets(id) ON DELETE CASCADE,
+    utterances INTEGER NOT NULL,       -- positions 0 .. utterances-1 are indexed
+    built_at TEXT
+);
+CREATE TRIGGER datasets_forget_search BEFORE DELETE ON datasets BEGIN
+    DELETE FROM utterance_search WHERE rowid IN (SELECT id FROM utterances WHERE dataset_id = old.id);
+END;
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3, SEARCH]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -11,16 +11,19 @@ import csv
 import math
 
 import pytest
-from textual.widgets import DataTable, OptionList, ProgressBar
+from textual.widgets import DataTable, OptionList
 
 from lorascope.core.nbest import Hypothesis as H
 from lorascope.core.nbest import Utterance as U
 from lorascope.store import Store
 from lorascope.tui.app import LorascopeApp
-from lorascope.tui.capture import screen_text
+from lorascope.tui.adapters import BARE, Scorer
 from lorascope.tui.diff import DEL, EQUAL, INS, SUB, word_diff
-from lorascope.tui.inspector import BARE, Inspector, ManualEdit, PerturbSettings, Scorer, order
+from lorascope.tui.inspector import Inspector, ManualEdit
+from lorascope.tui.perturbation import PerturbSettings
 from lorascope.tui.screens.inspect import InspectScreen
+from tools import capture
+from tools.capture import screen_text
 from lorascope.tui.widgets.nbest_table import NbestTable
 from lorascope.tui.widgets.rank_grid import parse_module, rank_grid
 
@@ -91,6 +94,16 @@ def tiny_adapter(tmp_path_factory):
     return result
 
 
+def store_lm_scores(store, run_id: int, dataset: str, utterances, lm: dict[str, list[float]]) -> None:
+    """LM scores for a run's data set as `lorascope train` stores its test evaluation (core's evaluate_scores at the
+    run's combination: prior + λ·LM, λ = the run's)."""
+    from lorascope.core.combine import Combination, evaluate_scores
+
+    lam = store.run(run_id).lam
+    result = evaluate_scores(utterances, [lm[u.id] for u in utterances], Combination.of({"prior": 1.0}, lam))
+    store.add_evaluation(run_id, dataset, "test", result)
+
+
 def build_store(path, adapter=None, *, runs: bool = True):
     """A real store: the fixture set as 'toy-test' (and a copy as 'toy-dev'), and, with ``adapter``, two runs.
 
@@ -111,8 +124,7 @@ def build_store(path, adapter=None, *, runs: bool = True):
             store.add_events(rid, [{"step": s, "loss": 1.0 / (1 + 0.3 * s) + (0.05 if strategy == "s1" else 0)}
                                    for s in range(1, 21)])
             store.update_run(rid, status="done", lam=1.0, steps_done=20)
-        store.add_scores(1, "toy-test", [(u.id, k, STORED_LM[u.id][k], 0.0, 0)
-                                         for u in UTTERANCES for k in range(len(u.hypotheses))])
+        store_lm_scores(store, 1, "toy-test", UTTERANCES, STORED_LM)
         store.add_metrics(2, [{"dataset": "toy-test", "split": "test", "perturbation": "clean",
                                "wer": 0.0602, "oracle_wer": 0.0361}])
         common = {"dataset": "toy-test", "split": "robustness", "utterances": 5, "p": 0.5}
@@ -130,22 +142,9 @@ def store_path(db_path, tiny_adapter):
     return build_store(db_path, tiny_adapter)
 
 
-async def settle(pilot, rounds: int = 200) -> None:
-    """Wait until no worker runs and no message is pending (workers start further workers)."""
-    app = pilot.app
-    quiet = 0
-    for _ in range(rounds):
-        await pilot.pause()
-        busy = [w for w in app.workers if w.is_running]
-        if busy:
-            quiet = 0
-            await app.workers.wait_for_complete(busy)
-            continue
-        quiet += 1
-        if quiet >= 3:
-            await pilot.pause()
-            return
-    raise AssertionError("the app did not settle")
+async def settle(pilot) -> None:
+    """Wait until no worker runs and no message is pending (workers start further workers, timers start workers)."""
+    await capture.settle(pilot, 500, step=0.01, quiet=4, final=None)
 
 
 def inspect_screen(app) -> InspectScreen:
@@ -175,35 +174,20 @@ def test_lambda_moves_use_cached_scores_and_never_rescore():
             raise AssertionError(f"rescored {texts}")
 
     ins = Inspector()
-    ins.set_dataset("toy", UTTERANCES)
+    ins.set_dataset("toy", len(UTTERANCES))
+    for k, u in enumerate(UTTERANCES):
+        ins.loaded.remember(k, u)
     choice = BARE.__class__("run:9", "fixture", run_id=9, lam=1.0)
     ins.set_scorer(Refuses(choice))
     for u in UTTERANCES:
         ins.cache.put("run:9", dict(zip(u.texts, STORED_LM[u.id])))
-    ins.current = 1
+    ins.move_to(1)
     at_one = ins.view()
     assert at_one.complete and [r.new_rank for r in at_one.rows] == [1, 0, 3, 2]
     ins.lam = 0.0
     at_zero = ins.view()
     assert [r.new_rank for r in at_zero.rows] == [0, 1, 2, 3]
     assert ins.texts_to_score() == []
-
-
-def test_list_sorts_by_rank_flips_and_wer_change():
-    ins = Inspector()
-    ins.set_dataset("toy", UTTERANCES)
-    ins.adapter = BARE.__class__("run:9", "fixture", run_id=9)
-    for u in UTTERANCES:
-        ins.cache.put("run:9", dict(zip(u.texts, STORED_LM[u.id])))
-    ins.lam = 1.0
-    summaries = ins.summaries()
-    by_id = {s.id: s for s in summaries}
-    assert by_id["1089-0002"].wer_change < 0 and by_id["1089-0002"].choice_changed
-    assert by_id["2300-0004"].flips == 0 and by_id["2300-0004"].wer_change == 0
-    flips = order(summaries, "flips")
-    assert flips[0].flips == max(s.flips for s in summaries)
-    improved = order(summaries, "wer-up")
-    assert improved[0].wer_change == min(s.wer_change for s in summaries)
 
 
 def test_rank_grid_places_every_bert_and_distilbert_matrix():
@@ -220,6 +204,7 @@ def test_rank_grid_places_every_bert_and_distilbert_matrix():
 async def test_empty_store_says_what_to_do_next(db_path):
     app = LorascopeApp(db_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)  # the store is read in a worker
         text = screen_text(app)
         assert "The store is empty" in text and "lorascope import FILE" in text
         await pilot.press("2")
@@ -268,7 +253,7 @@ async def test_pick_utterance_and_change_adapter(store_path):
         screen.utt_list.table.focus()
         await pilot.press("down")
         await settle(pilot)
-        assert screen.inspector.current == 1
+        assert screen.inspector.position == 1
         assert screen.nbest.row_count == 4
         # change adapter: run 1 (stored LM scores favour the reference, so ranks move)
         await pilot.press("a")
@@ -324,8 +309,8 @@ async def test_search_and_sort_the_utterance_list(store_path):
         await pilot.press(*"knight")
         await settle(pilot)
         table = screen.utt_list.table
-        assert table.row_count == 1 and table.get_row_at(0)[0].plain == "2300-0005"
-        assert screen.inspector.current == 4  # the list jumped to the only match
+        assert table.row_count == 1 and table.cells(0)[0] == "2300-0005"
+        assert screen.inspector.position == 4  # the list jumped to the only match
         await pilot.press("enter")
         for _ in "knight":
             screen.utt_list.search.action_delete_left()
@@ -333,12 +318,11 @@ async def test_search_and_sort_the_utterance_list(store_path):
         assert table.row_count == len(UTTERANCES)
         await pilot.press("s")  # rank flips, most first
         await settle(pilot)
-        first = table.get_row_at(0)
-        flips = [int(table.get_row_at(k)[1].plain) for k in range(table.row_count)]
-        assert flips == sorted(flips, reverse=True) and first[1].plain == str(max(flips))
+        flips = [int(table.cells(k)[1]) for k in range(table.row_count)]
+        assert flips == sorted(flips, reverse=True) and flips[0] > 0
         await pilot.press("s")  # WER change, most improved first
         await settle(pilot)
-        assert table.get_row_at(0)[0].plain == "1089-0003"  # 1 of 8 words fixed beats 1 of 9
+        assert table.cells(0)[0] == "1089-0003"  # 1 of 8 words fixed beats 1 of 9
 
 
 async def test_perturb_modes_reroll_and_utterance_delta_wer(store_path):
@@ -428,10 +412,10 @@ async def test_dataset_nprr_runs_in_a_worker_with_progress(store_path):
         await settle(pilot)
         await pilot.press("c")
         await settle(pilot)
-        bar = screen.query_one("#progress", ProgressBar)
+        bar = screen.jobs.bar
         hypotheses = sum(len(u.hypotheses) for u in UTTERANCES)
         assert bar.total == 2 * hypotheses and bar.progress == bar.total  # clean + perturb-N, all reported
-        assert not screen.robustness_running and not bar.display
+        assert not screen.robustness_running and not screen.jobs.display
         result = screen.robustness
         assert result is not None and result.modes == ("N",)
         summary = result.report.summary("N")
@@ -495,7 +479,7 @@ async def test_inspect_export_writes_the_nbest_table(store_path, tmp_path):
 
 async def test_help_screen_lists_keys_and_closes(store_path):
     app = LorascopeApp(store_path)
-    async with app.run_test(size=(100, 70)) as pilot:  # tall enough to show all of it without scrolling
+    async with app.run_test(size=(100, 80)) as pilot:  # tall enough to show all of it without scrolling
         await settle(pilot)
         await pilot.press("question_mark")
         text = screen_text(app)
@@ -558,4 +542,4 @@ async def test_mouse_clicks_pick_rows_and_perturbation_modes(store_path):
         table = screen.utt_list.table
         await pilot.click(table, offset=(3, 3))  # the third utterance (row 2, under the header)
         await settle(pilot)
-        assert screen.inspector.current == 2
+        assert screen.inspector.position == 2

@@ -1,12 +1,18 @@
 """Snapshots pin the look of every screen at a fixed size on fixed data (tests/__snapshots__/, SVG).
 
 The store is the one tests/test_tui.py builds: the fixture N-best lists, run 1 (LoRA) with stored LM scores and
-Table 3 rows, run 2 (S1) with final ranks; both point at an adapter trained three steps on the tiny random
-backbone. Update after a deliberate change with ``pytest tests/test_tui_snapshots.py --snapshot-update``
-and look at the SVGs before committing them.
+Table 3 rows, run 2 (S1) with final ranks. Both point at the tiny random adapter with its head set to zero, so
+every LM score the app computes itself (run 2's, perturbed hypotheses') is exactly 0 on any CPU: a live score
+of the trained tiny adapter differs in its last digit between CPUs and would move the pictures. Run 1's stored
+scores carry the ranking. Update after a deliberate change with ``pytest tests/test_tui_snapshots.py
+--snapshot-update`` and look at the SVGs before committing them.
 """
 
 from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -16,10 +22,32 @@ from lorascope.tui.app import LorascopeApp
 from .test_tui import _phonetic_cache, build_store, phonetic_cache, settle, tiny_adapter  # noqa: F401
 
 
+@pytest.fixture(scope="session")
+def zero_head_adapter(tiny_adapter, tmp_path_factory):  # noqa: F811
+    """The tiny adapter with a zero head: it scores every text exactly 0 (the encoder's rounding cannot show)."""
+    from safetensors.torch import load_file, save_file
+
+    folder = tmp_path_factory.mktemp("zero-head") / "run-1"
+    shutil.copytree(tiny_adapter.adapter_dir, folder)
+    head = load_file(folder / "head.safetensors")
+    for name in ("head.weight", "head.bias"):
+        head[name].zero_()
+    save_file(head, folder / "head.safetensors")
+    return SimpleNamespace(adapter_dir=str(folder))
+
+
 @pytest.fixture
-def app(db_path, tiny_adapter, tmp_path):
-    build_store(db_path, tiny_adapter)
+def app(db_path, zero_head_adapter, tmp_path):
+    build_store(db_path, zero_head_adapter)
     return LorascopeApp(db_path, export_dir=tmp_path)
+
+
+def test_zero_head_adapter_scores_exactly_zero_tiny_random(zero_head_adapter):
+    """What the snapshots rely on."""
+    from lorascope.core.adapter import load_rescorer
+
+    rescorer = load_rescorer(Path(zero_head_adapter.adapter_dir))
+    assert rescorer.score_texts(["he hoped there would be stew", "wee ore hunting ether"]) == [0.0, 0.0]
 
 
 def steps(*groups: tuple[str, ...]):

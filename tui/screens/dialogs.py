@@ -1,4 +1,4 @@
-"""Modal dialogs: pick one of a list, type one value, and swap a word for a sound-alike candidate."""
+"""Modal dialogs: type one value, and swap a word for a sound-alike candidate."""
 
 from __future__ import annotations
 
@@ -12,42 +12,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
-
-
-class ChoiceScreen(ModalScreen[str | None]):
-    """A titled list; Enter returns the chosen option's id, Escape returns None."""
-
-    BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
-
-    def __init__(self, title: str, options: list[tuple[str, str]], current: str | None = None,
-                 note: str = "") -> None:
-        super().__init__()
-        self.title_text = title
-        self.options = options
-        self.current = current
-        self.note = note
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Static(self.title_text, classes="dialog-title")
-            yield OptionList(*[Option(Text(("● " if key == self.current else "  ") + label), id=key)
-                               for key, label in self.options], id="choices")
-            if self.note:
-                yield Static(self.note, classes="dialog-note")
-            yield Static("enter choose · esc cancel", classes="dialog-keys")
-
-    def on_mount(self) -> None:
-        options = self.query_one(OptionList)
-        keys = [k for k, _ in self.options]
-        if self.current in keys:
-            options.highlighted = keys.index(self.current)
-        options.focus()
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
-
-    def action_dismiss_none(self) -> None:
-        self.dismiss(None)
 
 
 class InputScreen(ModalScreen[str | None]):

@@ -20,9 +20,9 @@ KEYS = {
         ("tab", "next pane"),
     ],
     "Inspect": [
-        ("/", "search utterances by id or words (enter returns to the list)"),
+        ("/", "search utterances by id or whole words (substrings while the index is built; enter returns)"),
         ("s", "sort the list: data-set order, rank flips, WER change (improved / harmed first)"),
-        ("↑ ↓", "move in the focused list; the utterance list picks as it moves"),
+        ("↑ ↓", "move in the focused list; the utterance list picks as it moves (pgup / pgdn, home / end)"),
         ("d", "pick the data set"),
         ("a", "pick the adapter: a stored run, or the bare backbone"),
         ("+ / -", "λ up / down along the dev search grid; 0 back to the tuned λ"),
@@ -34,6 +34,8 @@ KEYS = {
         ("w", "swap a word of the highlighted hypothesis for a sound-alike"),
         ("x", "undo the hand-made swaps"),
         ("c", "data set NPRR for the current adapter, λ and perturbation (in the background)"),
+        ("g", "score the whole data set for the list's columns (goes on after esc)"),
+        ("esc", "stop the data-set scoring or NPRR running in the background"),
         ("e", "export the N-best table to CSV"),
     ],
     "Runs": [
@@ -74,7 +76,7 @@ def help_text() -> Table:
     table.add_row(Text("Utterance list", style="bold underline"),
                   "flips = hypotheses whose rank the rescorer moved (bold: it chose another one); ΔWER = the "
                   "utterance's WER under the rescored choice minus the first-pass 1-best's (clean lists, "
-                  "current adapter and λ)")
+                  "current adapter and λ); under it, the data set's 1-best → rescored WER and oracle WER")
     table.add_row(Text("Utterance ΔWER", style="bold underline"),
                   "the paper's ΔWER for one utterance: WER of the choice minus the list's oracle WER, "
                   "clean → perturbed")

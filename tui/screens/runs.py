@@ -1,24 +1,29 @@
-"""The runs screen: the paper's Table 3 over stored runs (sortable, exportable), a run's loss curve and final ranks."""
+"""The runs screen: the paper's Table 3 over stored runs (sortable, exportable), a run's loss curve and final ranks.
+
+The table and the highlighted run's curve and ranks are read from the store in workers and arrive as messages.
+"""
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
 
 from lorascope.core.fmt import pct
-from lorascope.store.reports import table3_rows
 from lorascope.store import Store
+from lorascope.store.reports import table3_rows
 
+from ..export import export_rows
 from ..widgets.rank_grid import RankGrid
 from .dialogs import InputScreen
 
@@ -27,8 +32,6 @@ COLUMNS = (("run", "run", 3), ("strategy", "strategy", 8), ("dataset", "data set
            ("seeds", "seeds", 5), ("wer", "WER", 6), ("oracle_wer", "Oracle", 6), ("delta_wer", "ΔWER", 6),
            ("nprr", "NPRR%", 10))
 SHORT_CONDITION = {"clean": "clean", "perturb-1": "p-1", "perturb-N": "p-N", "test": "test*"}
-CSV_FIELDS = ("run", "strategy", "dataset", "perturbation", "seeds", "wer", "oracle_wer", "delta_wer", "nprr",
-              "nprr_std", "source")
 
 NO_RUNS = ("[b]No runs yet.[/b]\n\nTrain a rescorer headless, then look at it here:\n\n"
            "  [b]lorascope train --strategy lora[/b]     (or s1, s2, s3, ft)\n"
@@ -69,6 +72,23 @@ def sort_rows(rows: list[dict[str, Any]], key: str, reverse: bool = False) -> li
 
     present = sorted((r for r in rows if not missing(r)), key=lambda r: r[key], reverse=reverse)
     return present + [r for r in rows if missing(r)]
+
+
+class RowsRead(Message):
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.rows = rows
+
+
+class RunRead(Message):
+    """One run's record, training curve and final ranks (None: not stored)."""
+
+    def __init__(self, run_id: int, run: Any, events: list[dict[str, Any]], ranks: dict[str, int] | None) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.run = run
+        self.events = events
+        self.ranks = ranks
 
 
 class RunsScreen(Screen):
@@ -121,8 +141,15 @@ class RunsScreen(Screen):
         self.action_reload()
 
     def action_reload(self) -> None:
+        self.read_rows()
+
+    @work(thread=True, exclusive=True, group="rows", exit_on_error=False)
+    def read_rows(self) -> None:
         with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
-            self.base_rows = comparison_rows(store)
+            self.post_message(RowsRead(comparison_rows(store)))
+
+    def on_rows_read(self, message: RowsRead) -> None:
+        self.base_rows = message.rows
         self.rows = list(self.base_rows)
         empty = not self.rows
         self.query_one("#runs-body").display = not empty
@@ -182,10 +209,17 @@ class RunsScreen(Screen):
         if run_id == self.run_id and not force:
             return
         self.run_id = run_id
-        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
-            run = store.run(run_id)
-            events = store.events(run_id)
-            ranks = store.adapter_ranks(run_id)
+        self.read_run(run_id)
+
+    @work(thread=True, exclusive=True, group="run", exit_on_error=False)
+    def read_run(self, run_id: int) -> None:
+        with Store(self.app.db_path, readonly=True) as store:  # type: ignore[attr-defined]
+            self.post_message(RunRead(run_id, store.run(run_id), store.events(run_id), store.adapter_ranks(run_id)))
+
+    def on_run_read(self, message: RunRead) -> None:
+        if message.run_id != self.run_id:
+            return  # the cursor moved on
+        run_id, run, events, ranks = message.run_id, message.run, message.events, message.ranks
         plot = self.query_one("#loss", PlotextPlot)
         plt = plot.plt
         plt.clear_data()
@@ -230,13 +264,3 @@ class RunsScreen(Screen):
 
         self.app.push_screen(InputScreen("export the table to CSV", default,
                                          note="rows in the order shown; WERs as fractions"), done)
-
-
-def export_rows(path: Path, rows: list[dict[str, Any]]) -> Path:
-    """The comparison rows, in the order given, as CSV (the columns of ``lorascope report --format csv`` + source)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(CSV_FIELDS), extrasaction="ignore", lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-    return path

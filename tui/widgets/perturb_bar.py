@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from ..inspector import PERTURB_MODES, PerturbSettings, UtteranceView, fmt_pct
+from ..inspector import UtteranceView, fmt_pct
+from ..perturbation import PERTURB_MODES, PerturbSettings
 
 
 def _utterance_delta(view: UtteranceView | None) -> str:

@@ -1,6 +1,6 @@
 """Plain-text captures of the running app's screens (tui/SCREENS.md) and a helper that reads the screen as text.
 
-``python -m lorascope.tui.capture --db STORE [--size 80x24] [--out tui/SCREENS.md] [--svg DIR]`` opens the
+``python -m tools.capture --db STORE [--size 80x24] [--out tui/SCREENS.md] [--svg DIR]`` opens the
 app headless on STORE, walks through every screen (keys below), waits for the workers after each step and
 writes one text capture per screen (and SVG screenshots with ``--svg``).
 """
@@ -46,27 +46,29 @@ def screen_text(app: App) -> str:
     return "\n".join(line.rstrip() for line in lines[:height])
 
 
-async def settle(pilot, rounds: int = 3000) -> None:
-    """Wait until no worker runs (workers start further workers) and the screen has been redrawn."""
+async def settle(pilot, rounds: int = 3000, *, step: float = 0.02, quiet: int = 5,
+                 final: float | None = 0.3) -> None:
+    """Wait until no worker has run for ``quiet`` pauses of ``step`` seconds (workers start further workers, timers
+    start workers), then ``final`` seconds (None: until the screen is idle) for it to be redrawn."""
     app = pilot.app
-    quiet = 0
+    calm = 0
     for _ in range(rounds):
-        await pilot.pause(0.02)
+        await pilot.pause(step)
         busy = [w for w in app.workers if w.is_running]
         if busy:
-            quiet = 0
+            calm = 0
             await app.workers.wait_for_complete(busy)
             continue
-        quiet += 1
-        if quiet >= 5:
-            await pilot.pause(0.3)
+        calm += 1
+        if calm >= quiet:
+            await pilot.pause(final)
             return
     raise RuntimeError("the app did not settle")
 
 
 async def capture(db: Path, size: tuple[int, int], flows=FLOWS, svg: Path | None = None) -> list[tuple[str, str, str]]:
     """(title, description, text) for every flow, each from a fresh app."""
-    from .app import LorascopeApp
+    from lorascope.tui.app import LorascopeApp
 
     out = []
     for k, (title, about, groups) in enumerate(flows):
@@ -87,7 +89,7 @@ async def capture(db: Path, size: tuple[int, int], flows=FLOWS, svg: Path | None
 
 
 async def capture_empty(size: tuple[int, int]) -> str:
-    from .app import LorascopeApp
+    from lorascope.tui.app import LorascopeApp
 
     with tempfile.TemporaryDirectory() as tmp:
         app = LorascopeApp(Path(tmp) / "lorascope.db")

@@ -1,0 +1,1 @@
+"""Documentation tools run from the repository root (python -m tools.NAME); not part of the installed package."""
