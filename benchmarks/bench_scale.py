@@ -14,6 +14,13 @@ number as a last word, so that no pair repeats (closer to real data; every list 
 
 Other benchmarks may add measures: each is a function returning a row dict, and :func:`print_table` prints
 any list of row dicts whose keys it knows.
+
+``--inspector`` adds the inspector on stores of about the same sizes (benchmarks/bench_tui_scale.py: a fresh
+process per store, driven by Pilot: open time, key latency for move / search / sort, peak RSS). ``--ddp`` adds the
+training step of ``lorascope train --nproc 1`` and ``--nproc 2`` on this CPU (MiniLM-L6, lora, 8 LibriSpeech
+lists a step, so 4 per process with 2): each is timed as two runs of 10 and 40 steps from the outside, and the
+difference over 30 steps is the step time, so start-up, the dev evaluations (8 in either run) and the final
+tuning cancel out.
 """
 
 from __future__ import annotations
@@ -116,17 +123,58 @@ def print_table(rows: list[dict]) -> None:
         print("| " + " | ".join("-" if r.get(k) is None else COLUMNS[k][1].format(r[k]) for k in keys) + " |")
 
 
+def inspector_rows(sizes: list[int]) -> str:
+    """The inspector on stores of about these sizes (bench_tui_scale), as its Markdown table."""
+    sys.path.insert(0, str(REPO))
+    from benchmarks import bench_tui_scale as tui
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-scale-tui-") as tmp:
+        per_copy = sum(len(item["input"]) for item in source_lists())
+        for n in sizes:
+            store = tui.build_store(Path(tmp), max(1, round(n / per_copy)))
+            tui.drop_search_index(store)
+            results.append(tui.measure(store))
+    return tui.table(results)
+
+
+def ddp_step_ms(nproc: int, folder: Path, short: int = 10, long: int = 40) -> float:
+    """ms per training step of ``lorascope train --nproc N`` on this CPU (module docstring)."""
+    sys.path.insert(0, str(REPO))
+    from benchmarks.bench_quality import split
+    from lorascope.core.formats import read_nbest, write_jsonl
+
+    train, dev = folder / "ddp-train.jsonl", folder / "ddp-dev.jsonl"
+    if not train.exists():
+        tr, dv, _ = split(read_nbest(SOURCE))
+        write_jsonl(tr, train)
+        write_jsonl(dv[:40], dev)
+    seconds = []
+    for steps in (short, long):
+        with tempfile.TemporaryDirectory(prefix="bench-scale-ddp-") as tmp:
+            cmd = [sys.executable, "-m", "lorascope", "--db", f"{tmp}/store.db", "train", "--strategy", "lora",
+                   "--data", str(train), "--dev", str(dev), "--test", "none", "--steps", str(steps), "--batch-size",
+                   "8", "--checkpoint-every", "0", "--nproc", str(nproc)]
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+            seconds.append(time.perf_counter() - start)
+    return 1000 * (seconds[1] - seconds[0]) / (long - short)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--sizes", default="10k,100k,1M", help="hypotheses per file: 10k, 100k, 1M or a number")
     ap.add_argument("--formats", default="hyporadise,jsonl")
     ap.add_argument("--unique", action="store_true", help="also import JSONL files whose pairs never repeat")
     ap.add_argument("--python", default=sys.executable, help="the interpreter whose lorascope imports")
+    ap.add_argument("--inspector", action="store_true", help="also the inspector on stores of these sizes")
+    ap.add_argument("--ddp", action="store_true", help="also the training step with 1 and 2 processes")
+    ap.add_argument("--no-import", action="store_true", help="skip the import rows")
     args = ap.parse_args()
     kinds = args.formats.split(",") + (["jsonl-unique"] if args.unique else [])
     rows = []
-    for size in args.sizes.split(","):
-        n = SIZES.get(size) or int(size)
+    sizes = [SIZES.get(size) or int(size) for size in args.sizes.split(",")]
+    for n in ([] if args.no_import else sizes):
         for kind in kinds:
             path = build_file(kind, n)
             print(f"import {path.name} ({path.stat().st_size / 2**20:.0f} MiB)", file=sys.stderr, flush=True)
@@ -134,7 +182,14 @@ def main() -> None:
             row["format"] = kind
             rows.append(row)
             print(f"  {row['rate']:,.0f} hyps/s, {row['peak_rss_mib']:.0f} MiB; {row['output']}", file=sys.stderr)
-    print_table(rows)
+    if rows:
+        print_table(rows)
+    if args.inspector:
+        print("\n" + inspector_rows(sizes))
+    if args.ddp:
+        CACHE.mkdir(parents=True, exist_ok=True)
+        one, two = ddp_step_ms(1, CACHE), ddp_step_ms(2, CACHE)
+        print(f"\n| processes | ms per step (8 lists) |\n|---:|---:|\n| 1 | {one:.0f} |\n| 2 | {two:.0f} |")
     print(f"\n{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end; python {args.python}")
 
 
