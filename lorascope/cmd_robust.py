@@ -11,7 +11,7 @@ from lorascope.core.errors import InputError
 
 from . import console
 from .console import pct
-from .options import db_option
+from .options import db_option, device_option, first_pass_option
 
 @click.command("robustness")
 @click.option("--run", "run_id", type=int, required=True, help="A finished run whose adapter is evaluated.")
@@ -30,10 +30,8 @@ from .options import db_option
                    "never the set under test), lexicon (every kind of sound-alike: the stress test; "
                    "lexicon:max_distance=0 keeps homophones, splits and merges).")
 @click.option("--lam", type=float, help="The LM weight λ of the combination. Default: the run's dev-tuned one.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--first-pass", type=click.Choice(["order", "score"]), help="For an N-best file imported on the way: "
-              "order (default) takes each list's order as the first pass, score sorts each list by its scores. A "
-              "stored dataset keeps the first pass it was imported with.")
+@device_option
+@first_pass_option
 @db_option
 @click.pass_context
 def robustness_cmd(ctx: click.Context, run_id: int, data: str | None, mode: str, p: float, seeds: tuple[int, ...],

@@ -8,7 +8,7 @@ import click
 
 from . import console
 from .console import pct
-from .options import db_option
+from .options import db_option, device_option, first_pass_option
 
 STRATEGY_NAMES = ("ft", "lora", "s1", "s2", "s3")   # core.strategies.STRATEGIES, kept here so --help needs no torch
 ENGINE_NAMES = ("auto", "hf", "packed")              # core.rescorer.ENGINES, likewise
@@ -145,7 +145,7 @@ def _print_summary(job) -> None:
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True),
               help="Learning rate of the adapted weights (all encoder weights for ft).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for weights, data order and dropout.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@device_option
 @click.option("--engine", type=click.Choice(ENGINE_NAMES), default="auto", show_default=True,
               help="hf: Hugging Face model on padded batches; packed: lorascope's packed encoder (no padding, "
               "LoRA folded into the frozen product, bf16 on CUDA); auto: packed on CUDA for BERT backbones, hf on a CPU.")
@@ -171,9 +171,7 @@ def _print_summary(job) -> None:
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True),
               help="The backbone's hidden and attention dropout, and the adapters' (LoRA strategies). Default: "
               "the backbone's own and the strategy's 0.1.")
-@click.option("--first-pass", type=click.Choice(["order", "score"]), help="For an N-best file imported on the way: "
-              "order (default) takes each list's order as the first pass, score sorts each list by its scores. A "
-              "stored dataset keeps the first pass it was imported with.")
+@first_pass_option
 @db_option
 @click.pass_context
 def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_data: str, test_data: str,
@@ -222,13 +220,11 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
 @click.option("--run", "run_id", type=int, required=True, help="A finished run whose adapter scores the data.")
 @click.option("--data", required=True, help="A dataset name in the store or an N-best file (imported on first use).")
 @click.option("--lam", type=float, help="The LM weight λ of the combination. Default: the run's dev-tuned one.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@device_option
 @click.option("--engine", type=click.Choice(ENGINE_NAMES), default="auto", show_default=True,
               help="Scoring engine: hf (padded, sorted by length), packed (no padding), auto (packed for BERT "
               "backbones).")
-@click.option("--first-pass", type=click.Choice(["order", "score"]), help="For an N-best file imported on the way: "
-              "order (default) takes each list's order as the first pass, score sorts each list by its scores. A "
-              "stored dataset keeps the first pass it was imported with.")
+@first_pass_option
 @db_option
 @click.pass_context
 def eval_cmd(ctx: click.Context, run_id: int, data: str, lam: float | None, device: str, engine: str,
