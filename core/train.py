@@ -7,7 +7,7 @@ dataclasses below through ``on_event``; nothing here prints.
 
 Length. By default a run lasts ``epochs`` (3) passes over the informative lists (those whose hypotheses differ
 in word errors; the others give MWER no gradient), ``ceil(epochs * lists / batch_size)`` steps; ``steps`` fixes
-it instead. Dev WER (the best λ on top of the first pass) is measured ``DEV_EVALUATIONS`` times over the run,
+it instead. Dev WER (the best λ on top of the training prior) is measured ``DEV_EVALUATIONS`` times over the run,
 and the weights of the best evaluation are kept and restored at the end when they beat the final ones; only
 evaluations from the step at which the strategy's model has its final shape count (after s2/s3's warm-up, after
 s1/s3 reach their target ranks). The rule used, the steps and the step kept are reported and stored.
@@ -52,7 +52,12 @@ from .adapter import save_rescorer
 from .backbone import load_backbone, resolve_device
 from .checkpoint import (BestSnapshot, TrainState, check_resumable, fingerprint, read_checkpoint, rng_state,
                          seed_everything, set_rng_state, write_checkpoint)
-from .combine import ScoreTable, evaluate_scores, lambda_grid, search_lambda, training_combination, tune_combination
+from .combine import (FIRST_PASS_COMBINATION, Combination, ScoreTable, evaluate_scores, lambda_grid, search_lambda,
+                      training_combination, tune_combination)
+
+#: The periodic dev evaluations pick λ on top of the prior the model trains against (the first-pass score, or the
+#: rank for rank-only lists): the model's own family of combinations, a quick proxy for the final tuning.
+TRAINING_PRIOR = Combination.of({"prior": 1.0})
 from .distributed import Distributed, data_parallel
 from .errors import InputError
 from .losses import consistency_kl, correlation_penalty, mwer_loss, pad_lists
@@ -288,9 +293,10 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
     def evaluate_dev(step: int) -> tuple[list[list[float]], float]:
         lm = _dev_scores(rescorer, s.dev_ids, config.score_batch_size)
         table = ScoreTable(dev_utts, lm, error_table=dev_table, ref_lengths=dev_lens, features=("prior",))
-        search = search_lambda(dev_utts, lm, grid, table=table)
+        search = search_lambda(dev_utts, lm, grid, table=table, base=TRAINING_PRIOR)
         record = DevEvaluated(step=step, wer=table.wer(training_combination(prior_weight)), lam=train_lam,
-                              best_wer=search.wer, best_lam=search.lam, first_pass_wer=search.first_pass_wer)
+                              best_wer=search.wer, best_lam=search.lam,
+                              first_pass_wer=table.wer(FIRST_PASS_COMBINATION))
         state.dev_history.append(asdict(record))
         emit(record)
         return lm, search.wer

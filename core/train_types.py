@@ -152,7 +152,7 @@ class DevEvaluated:
     step: int
     wer: float                      # under the training combination (prior + LM / prior weight)
     lam: float                      # the training λ, 1 / prior weight
-    best_wer: float                 # best over the λ grid on top of the first pass: what selects the kept step
+    best_wer: float                 # best over the λ grid on top of the training prior: what selects the kept step
     best_lam: float
     first_pass_wer: float
 
