@@ -16,7 +16,8 @@ pass, exactly, and every tuned combination falls back to it.
 Tuning (:func:`tune_combination`) is a coordinate line search on dev WER. The features are normalised by their
 mean within-list spread on dev, ``rank``'s weight is held at 1 (the scale of a combination does not change its
 choices), and each other weight in turn (λ first) takes the best value of its grid, a few sweeps until nothing
-moves; a tie keeps the current value, then the one nearest 0. λ's grid is :data:`LAMBDA_MULTIPLES` times the
+moves; a tie keeps the current value, then the one nearest 0. It starts from the first pass and, where the lists
+have scores, also from the score dominating the rank, and keeps the better end. λ's grid is :data:`LAMBDA_MULTIPLES` times the
 first-pass weight in normalised units, so λ = 1 there is the LM's weight during training (the prior then had
 unit within-list spread; see :mod:`.train`). Every grid holds 0, so the search never leaves the first pass for
 a worse dev WER. Because a combination that wins on dev by a handful of words can still lose on unseen data,
@@ -362,9 +363,6 @@ def tune_combination(utterances: Sequence[Utterance], lm_scores: Sequence[Sequen
     chosen = tuple(f for f in chosen if spreads[f] > 0)
     rank_spread = spreads["rank"] or 1.0
     # normalised weights g (rank's is 1) -> raw weights: w_k = g_k * rank_spread / spread_k, λ = γ * rank_spread
-    g = {"rank": 1.0, **{f: 0.0 for f in chosen}}
-    gamma = 0.0
-
     def raw(g: dict[str, float], gamma: float) -> Combination:
         weights = {"rank": 1.0, **{f: g[f] * rank_spread / spreads[f] for f in chosen}}
         return Combination.of(weights, gamma * rank_spread)
@@ -374,27 +372,39 @@ def tune_combination(utterances: Sequence[Utterance], lm_scores: Sequence[Sequen
         wer, _, value = min(scored)
         return value, wer
 
+    def descend(g: dict[str, float], start: int) -> tuple[dict[str, float], float, float, list[SearchStep]]:
+        """Coordinate descent from normalised weights ``g`` (λ 0); returns weights, γ, dev WER and the steps."""
+        g, gamma, wer, steps = dict(g), 0.0, table.wer(raw(g, 0.0)), []
+        for sweep in range(start, start + sweeps):
+            moved = False
+            for name in coordinates:
+                if name == "lm":
+                    mass = sum(abs(v) for v in g.values())
+                    grid = [0.0] + [m * mass for m in LAMBDA_MULTIPLES]
+                    value, wer = line(gamma, grid, lambda v: raw(g, v))
+                    moved |= value != gamma
+                    gamma = value
+                    steps.append(SearchStep(sweep, "lm", raw(g, gamma).lam, wer))
+                else:
+                    value, wer = line(g[name], _GRIDS[name], lambda v, name=name: raw({**g, name: v}, gamma))
+                    moved |= value != g[name]
+                    g[name] = value
+                    steps.append(SearchStep(sweep, name, raw(g, gamma).weight(name), wer))
+            if not moved:
+                break
+        return g, gamma, wer, steps
+
     first_pass_wer = table.wer(FIRST_PASS_COMBINATION)
-    wer = first_pass_wer
-    steps: list[SearchStep] = []
     coordinates = (["lm"] if lm_scores is not None else []) + list(chosen)
-    for sweep in range(sweeps):
-        moved = False
-        for name in coordinates:
-            if name == "lm":
-                mass = sum(abs(v) for v in g.values())
-                grid = [0.0] + [m * mass for m in LAMBDA_MULTIPLES]
-                value, wer = line(gamma, grid, lambda v: raw(g, v))
-                moved |= value != gamma
-                gamma = value
-                steps.append(SearchStep(sweep, "lm", raw(g, gamma).lam, wer))
-            else:
-                value, wer = line(g[name], _GRIDS[name], lambda v, name=name: raw({**g, name: v}, gamma))
-                moved |= value != g[name]
-                g[name] = value
-                steps.append(SearchStep(sweep, name, raw(g, gamma).weight(name), wer))
-        if not moved:
-            break
+    # Two starts. From the first pass itself; and, where the lists have scores, from the score dominating the
+    # rank (the rank then only breaks ties): rank moves in whole steps, so beside it a small weight on another
+    # feature changes nothing, while beside the score it interpolates (a length penalty, say).
+    starts = [{"rank": 1.0, **{f: 0.0 for f in chosen}}]
+    if "score" in chosen:
+        starts.append({**starts[0], "score": _SCORE_GRID[-1]})
+    found = [descend(start, k * sweeps) for k, start in enumerate(starts)]
+    g, gamma, _, _ = min(found, key=lambda r: r[2])   # ties: the first start
+    steps = [step for r in found for step in r[3]]
     best = raw(g, gamma)
     best_wer = table.wer(best)
     combination, p_better = best, None
