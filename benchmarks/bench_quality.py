@@ -119,9 +119,11 @@ def main() -> None:
     ap.add_argument("--epochs", type=float)
     ap.add_argument("--batch-size", type=int)
     ap.add_argument("--lr", type=float)
+    ap.add_argument("--lr-head", type=float)
     ap.add_argument("--cor-weight", type=float)
     ap.add_argument("--model", help="backbone: a local folder (default: the shipped MiniLM-L6)")
     ap.add_argument("--lambda-confidence", type=float)
+    ap.add_argument("--label", default="", help="a note for the table's first column (the lever tried)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--engine", default="auto")
@@ -141,7 +143,7 @@ def main() -> None:
     for strategy in args.strategies.split(","):
         for size in sizes:
             kw = {"strategy": strategy, "seed": args.seed, "device": args.device, "engine": args.engine}
-            for key in ("steps", "epochs", "batch_size", "cor_weight", "lambda_confidence"):
+            for key in ("steps", "epochs", "batch_size", "cor_weight", "lambda_confidence", "lr_head"):
                 if getattr(args, key) is not None:
                     kw[key] = getattr(args, key)
             if args.model:
@@ -156,13 +158,13 @@ def main() -> None:
             ungated = "-"
             if search.fell_back:
                 ungated = f"{100 * evaluate_scores(test, t.lm_scores, search.best).rescored_wer:.2f}"
-            row = {"data": args.data, "strategy": strategy, "train_lists": size, "steps": res.total_steps,
+            row = {"data": args.data, "strategy": strategy, "label": args.label, "train_lists": size, "steps": res.total_steps,
                    "steps_rule": res.steps_rule, "kept_step": res.kept_step, "train_s": round(res.wall_time_s),
                    "one_best": t.one_best_wer, "oracle": t.oracle_wer, "rescored": t.rescored_wer, "relative": rel,
                    "low": boot.low, "high": boot.high, "combination": search.combination.describe(),
                    "dev_p": search.p_better, "ungated": ungated, "config": {k: v for k, v in kw.items()}}
             p_better = "-" if search.p_better is None else f"{search.p_better:.3f}"
-            print(f"| {strategy} | {size} | {res.total_steps} | {res.kept_step} | {res.wall_time_s:.0f} s | "
+            print(f"| {strategy}{' ' + args.label if args.label else ''} | {size} | {res.total_steps} | {res.kept_step} | {res.wall_time_s:.0f} s | "
                   f"{100 * t.one_best_wer:.2f} | {100 * t.oracle_wer:.2f} | {100 * t.rescored_wer:.2f} | "
                   f"{100 * rel:+.1f}% | [{100 * boot.low:+.2f}, {100 * boot.high:+.2f}] | "
                   f"{search.combination.describe()} | {p_better} | {ungated} |", flush=True)
