@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .metrics import corpus_wer, hypothesis_errors, paired_bootstrap, reference_lengths
+from .metrics import first_pass_and_oracle_wer, hypothesis_errors, paired_bootstrap, reference_lengths, selected_wer
 from .nbest import Utterance, is_finite_number
 from .text import words
 
@@ -476,9 +476,8 @@ def evaluate_scores(utterances: Sequence[Utterance], lm_scores: Sequence[Sequenc
     if utterances and all(u.reference is not None for u in utterances):
         table = hypothesis_errors(utterances)
         lens = reference_lengths(utterances)
-        one_best = corpus_wer([row[0] for row in table], lens)
-        oracle = corpus_wer([min(row) for row in table], lens)
-        rescored = corpus_wer([row[c] for row, c in zip(table, choices)], lens)
+        one_best, oracle = first_pass_and_oracle_wer(table, lens)
+        rescored = selected_wer(table, lens, choices)
     return EvalResult(
         combination=combination, utterance_ids=tuple(u.id for u in utterances),
         lm_scores=[list(map(float, s)) for s in lm_scores], combined=combined, ranks=ranks, choices=choices,

@@ -56,6 +56,12 @@ def selected_wer(error_table: Sequence[Sequence[int]], ref_lengths: Sequence[int
     return corpus_wer([row[c] for row, c in zip(error_table, choices)], ref_lengths)
 
 
+def first_pass_and_oracle_wer(error_table: Sequence[Sequence[int]], ref_lengths: Sequence[int]) -> tuple[float, float]:
+    """The 1-best WER (the first pass: each list's first hypothesis) and the oracle WER (each list's best)."""
+    return (selected_wer(error_table, ref_lengths, [0] * len(error_table)),
+            corpus_wer([min(row) for row in error_table], ref_lengths))
+
+
 @dataclass(frozen=True)
 class NbestSummary:
     """Counts and first-pass WERs of a set of N-best lists."""
@@ -75,13 +81,9 @@ def summarize(utterances: Sequence[Utterance]) -> NbestSummary:
     """1-best and oracle WER of N-best lists that carry references."""
     table = hypothesis_errors(utterances)
     lens = reference_lengths(utterances)
-    return NbestSummary(
-        utterances=len(utterances),
-        hypotheses=sum(len(u.hypotheses) for u in utterances),
-        reference_words=sum(lens),
-        one_best_wer=corpus_wer([row[0] for row in table], lens),
-        oracle_wer=corpus_wer([min(row) for row in table], lens),
-    )
+    one_best, oracle = first_pass_and_oracle_wer(table, lens)
+    return NbestSummary(utterances=len(utterances), hypotheses=sum(len(u.hypotheses) for u in utterances),
+                        reference_words=sum(lens), one_best_wer=one_best, oracle_wer=oracle)
 
 
 def one_best_wer(utterances: Sequence[Utterance]) -> float:

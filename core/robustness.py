@@ -21,7 +21,7 @@ from typing import Any
 
 from .combine import best_index, new_ranks
 from .errors import InputError
-from .metrics import corpus_wer, delta_wer, hypothesis_errors, nprr, reference_length
+from .metrics import delta_wer, first_pass_and_oracle_wer, hypothesis_errors, nprr, reference_length, selected_wer
 from .nbest import Utterance
 from .perturb import MODES, Model, Perturbation, check_p, perturb_utterances
 from .perturbation_models import LexiconConfig, PerturbationConfig, resolve_perturbation
@@ -164,9 +164,7 @@ def _measure(rows: list[list[float]], errors: list[list[int]],
              lengths: list[int]) -> tuple[float, float, tuple[int, ...]]:
     """WER of the rescorer's choices, oracle WER of the lists, and the choices."""
     choices = tuple(best_index(r) for r in rows)
-    wer = corpus_wer([e[c] for e, c in zip(errors, choices)], lengths)
-    oracle = corpus_wer([min(e) for e in errors], lengths)
-    return wer, oracle, choices
+    return selected_wer(errors, lengths, choices), first_pass_and_oracle_wer(errors, lengths)[1], choices
 
 
 def _check(utterances: Sequence[Utterance]) -> None:
