@@ -20,7 +20,9 @@ from ..widgets.context_bar import ContextBar
 from .inspect_work import DatasetScores, Done, Failed, Progress
 from .pickers import AdapterPicker, DatasetPicker
 
-STOPPABLE = ("dataset-score", "nprr")
+STOPPABLE = ("dataset-score", "nprr", "mining")
+#: The progress line's name of a job whose worker reports under another name.
+JOB_NAMES = {"nprr": "data set NPRR", "mined": "mining confusions"}
 
 
 def pick_dataset(names: list[str], choice: AdapterChoice) -> str | None:
@@ -57,7 +59,10 @@ class DatasetPart:
             return
         if message.job == "nprr":
             self.robustness_running = False
-        self.jobs.finish(message.job)
+        if message.job == "mined":
+            self._mining_failed(message.error, message.context["dataset"])
+            return
+        self.jobs.finish(JOB_NAMES.get(message.job, message.job))
         self.notify(message.error, title=message.job, severity="error")
         self.render_current()
 
@@ -144,9 +149,11 @@ class DatasetPart:
         self.jobs.finish("scoring data set")
         ins.set_adapter(choice)
         self.status = ""
+        self.perturb_note = ""
         self.robustness = None
         self.figures = None
         self.utt_list.set_figures(None)
+        self.follow_adapter()
         if choice.key in self.scorers:
             self._on_adapter(self.scorers[choice.key], choice)
         else:
@@ -312,8 +319,8 @@ class DatasetPart:
         self.status = f"data set NPRR ({modes})…"
         self.jobs.update_job("data set NPRR", 0, None, stoppable=True)
         self.render_current()
-        self.run_robustness(self.info.name, ins.scorer, dict(ins.cache.of(ins.adapter.key)), ins.lam,
-                            ins.settings, ins.base)
+        self.run_robustness(self.info, ins.scorer, dict(ins.cache.of(ins.adapter.key)), ins.lam, ins.settings,
+                            ins.base, self.perturbation_model())
 
     def _on_nprr(self, result: DatasetRobustness | None, stopped: bool = False) -> None:
         self.robustness_running = False
@@ -327,7 +334,12 @@ class DatasetPart:
             for s in r.summaries:
                 lines.append(f"{MODE_NAMES[s.mode]}: ΔWER {fmt_pct(s.delta_wer_mean, 2)}  NPRR "
                              f"{fmt_pct(s.nprr_mean, 2)}%  flips {fmt_pct(s.flip_rate_mean, 1)}%")
-            self.notify("\n".join(lines), title=f"{result.dataset}: NPRR", timeout=8)
+            if result.metric_ids:
+                lines.append(f"stored with run {result.run_id}: Table 3 on the Runs screen (2)")
+            else:
+                lines.append(f"not stored: {result.not_stored}")
+            self.notify("\n".join(lines), title=f"{result.dataset}: NPRR ({r.perturbation.get('name')})",
+                        timeout=8)
         self.refresh_bindings()
         self.render_current()
 
