@@ -154,6 +154,11 @@ def inspect_screen(app) -> InspectScreen:
     return screen
 
 
+def table_cell(table: DataTable, row: int, column: str) -> str:
+    """The text of a cell of the Runs screen's table, by row and column key."""
+    return table.get_cell_at(Coordinate(row, table.get_column_index(column))).plain.strip()
+
+
 async def use_model(pilot, name: str) -> InspectScreen:
     """Pick perturbation model ``name`` as the M key does (for tests whose figures are one model's)."""
     screen = inspect_screen(pilot.app)
@@ -447,7 +452,7 @@ async def test_runs_screen_table3_curve_ranks_and_export(store_path, tmp_path):
         assert table.row_count == 4
 
         def cell(row: int, column: str) -> str:
-            return table.get_cell_at(Coordinate(row, table.get_column_index(column))).plain.strip()
+            return table_cell(table, row, column)
 
         conditions = [cell(k, "perturbation") for k in range(4)]
         assert conditions == ["clean", "p-1", "p-N", "test*"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from textual.coordinate import Coordinate
 from textual.widgets import DataTable, OptionList
 
 from lorascope.core.confusions import mine_confusions
@@ -23,7 +22,7 @@ from lorascope.tui.screens.inspect_perturb import MINING
 from tools.capture import screen_text
 
 from .test_tui import (UTTERANCES, _phonetic_cache, build_store, inspect_screen, phonetic_cache,  # noqa: F401
-                       settle, tiny_adapter, use_model)
+                       settle, table_cell, tiny_adapter, use_model)
 
 # A training set whose only confusions are night -> knight and blew -> blue (each in half of the hypotheses);
 # the set under test (UTTERANCES) has others of its own (there / their, see / sea, ...).
@@ -240,7 +239,7 @@ async def test_c_stores_the_nprr_with_its_model_and_the_runs_screen_shows_it(sto
         table = app.screen.query_one("#table3", DataTable)
 
         def cell(row: int, column: str) -> str:
-            return table.get_cell_at(Coordinate(row, table.get_column_index(column))).plain.strip()
+            return table_cell(table, row, column)
 
         shown = [(cell(k, "run"), cell(k, "model"), cell(k, "perturbation")) for k in range(table.row_count)]
         assert shown == [("1", "lexicon", "clean"), ("1", "lexicon", "p-1"), ("1", "lexicon", "p-N"),
@@ -263,3 +262,39 @@ async def test_c_on_the_bare_backbone_computes_but_stores_nothing(store_path):
         assert "bare backbone" in result.not_stored
         with Store(store_path) as store:
             assert [m["run_id"] for m in store.metrics() if m["split"] == "robustness"] == [1, 1, 1, 1]
+
+
+async def test_a_training_set_without_references_or_a_stop_leaves_the_model(db_path, tiny_adapter):  # noqa: F811
+    with Store(db_path) as store:
+        store.add_dataset("toy-test", UTTERANCES, source="fixture", format="jsonl")
+        store.add_dataset("toy-train", training_set(), source="fixture", format="jsonl")
+        store.add_dataset("no-refs", [U(u.id, u.hypotheses) for u in UTTERANCES], source="fixture", format="jsonl")
+        for train in ("toy-train", "no-refs"):   # run 2, trained on no-refs, is the newest
+            rid = store.create_run(strategy="lora", config={}, seed=0, backbone="tiny-random", train_dataset=train,
+                                   test_dataset="toy-test")
+            store.add_adapter(rid, path=tiny_adapter.adapter_dir, trainable_params=1, total_params=2)
+            store.update_run(rid, status="done", lam=1.0)
+    app = LorascopeApp(db_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = inspect_screen(app)
+        ins = screen.inspector
+        assert ins.adapter.run_id == 2
+        await pilot.press("M")
+        await settle(pilot)
+        assert ins.settings.model == "paper" and not screen.jobs.display
+        assert "mined: data set no-refs: has no references to mine" in bar_text(app)
+        await pilot.press("a", "down", "enter")   # run 1, trained on toy-train: M starts mining, esc stops it
+        await settle(pilot)
+        await pilot.press("M")                    # lexicon (after the refused mined)
+        await settle(pilot)
+        screen.action_cycle_model()               # paper, then mined, each without waiting
+        screen.action_cycle_model()
+        assert screen.mining == "toy-train" and screen.jobs.running(MINING)
+        screen.action_stop_jobs()                 # esc
+        await settle(pilot)
+        assert screen.mining is None and not screen.jobs.display and "mining toy-train stopped" in bar_text(app)
+        assert ins.settings.model == "paper"
+        await pilot.press("M")                    # and M mines it again
+        await settle(pilot)
+        assert ins.settings.model == "mined:dataset=toy-train"

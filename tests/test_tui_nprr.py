@@ -6,8 +6,6 @@ from __future__ import annotations
 import pytest
 
 from lorascope.core.combine import Combination, combined_scores
-from lorascope.core.nbest import Hypothesis as H
-from lorascope.core.nbest import Utterance as U
 from lorascope.core.perturbation_models import LexiconConfig
 from lorascope.core.robustness import evaluate_robustness
 from lorascope.store import Store

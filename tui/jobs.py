@@ -199,7 +199,7 @@ def mine_model(db: Path, dataset: str, *, on_progress: Callable[[int, int], None
         utts.extend(page)
         on_progress(len(utts), info.utterances)
     if not any(u.reference for u in utts):
-        raise InputError(f"data set {dataset}", "has no references, so it has no confusions to mine")
+        raise InputError(f"data set {dataset}", "has no references to mine")
     return MinedConfig(dataset=dataset).mine(utts, index=index_loader())
 
 

@@ -62,7 +62,7 @@ def merge_reports(parts: Sequence[tuple[Any, int]]) -> Any:
     One seed per mode, as the inspector runs it.
     """
     from lorascope.core.metrics import corpus_wer, delta_wer, nprr
-    from lorascope.core.robustness import ConditionResult, ModeSummary, RobustnessReport
+    from lorascope.core.robustness import ConditionResult, ModeSummary
 
     first = parts[0][0]
     if len(first.seeds) != 1:

@@ -100,8 +100,10 @@ class InspectScreen(DatasetPart, PerturbPart, InspectWork, Screen):
         self.matches: int | None = None
         self.robustness: DatasetRobustness | None = None
         self.robustness_running = False
+        self.nprr_token = 0                       # of the NPRR run asked for last; others' answers are stale
         self.mined = MinedModels()
         self.mining: str | None = None            # the training set being mined
+        self.mining_token = 0                     # of the mining asked for last; others' answers are stale
         self.model_asked = DEFAULT_MODEL          # the model last asked for (M goes on from it)
         self.before_mined = DEFAULT_MODEL         # the model a mined one falls back to
         self.perturb_note = ""                    # why a model could not be used, in the perturb bar

@@ -20,7 +20,7 @@ from ..widgets.context_bar import ContextBar
 from .inspect_work import DatasetScores, Done, Failed, Progress
 from .pickers import AdapterPicker, DatasetPicker
 
-STOPPABLE = ("dataset-score", "nprr", "mining")
+STOPPABLE = ("dataset-score", "nprr")   # and mining (stop_mining)
 #: The progress line's name of a job whose worker reports under another name.
 JOB_NAMES = {"nprr": "data set NPRR", "mined": "mining confusions"}
 
@@ -58,9 +58,12 @@ class DatasetPart:
             self.render_context()
             return
         if message.job == "nprr":
+            if message.context.get("token") != self.nprr_token:
+                return
+            self.nprr_token += 1
             self.robustness_running = False
         if message.job == "mined":
-            self._mining_failed(message.error, message.context["dataset"])
+            self._mining_failed(message.error, message.context["dataset"], message.context["token"])
             return
         self.jobs.finish(JOB_NAMES.get(message.job, message.job))
         self.notify(message.error, title=message.job, severity="error")
@@ -92,6 +95,7 @@ class DatasetPart:
         for job in ("scoring data set", "indexing for search", "data set NPRR"):
             self.jobs.finish(job)
         self.robustness_running = False
+        self.nprr_token += 1
         self.table = self.texts = self.figures = None
         self.stored_lm = {}
         self.status = f"opening {name}…"
@@ -278,6 +282,9 @@ class DatasetPart:
             self.render_current()
 
     def on_progress(self, message: Progress) -> None:
+        if (message.job == JOB_NAMES["mined"] and self.mining is None
+                or message.job == JOB_NAMES["nprr"] and not self.robustness_running):
+            return   # from a worker stopped meanwhile
         self.jobs.update_job(message.job, message.done, message.total, stoppable=message.stoppable)
         self.refresh_bindings()
 
@@ -291,6 +298,9 @@ class DatasetPart:
     def action_stop_jobs(self) -> None:
         for group in STOPPABLE:
             self.workers.cancel_group(self, group)
+        if self.robustness_running:   # said here: a worker stopped before it started never answers
+            self._on_nprr(None, self.nprr_token, stopped=True)
+        self.stop_mining()
 
     # -- search index ----------------------------------------------------------------------------
 
@@ -319,10 +329,14 @@ class DatasetPart:
         self.status = f"data set NPRR ({modes})…"
         self.jobs.update_job("data set NPRR", 0, None, stoppable=True)
         self.render_current()
+        self.nprr_token += 1
         self.run_robustness(self.info, ins.scorer, dict(ins.cache.of(ins.adapter.key)), ins.lam, ins.settings,
-                            ins.base, self.perturbation_model())
+                            ins.base, self.perturbation_model(), self.nprr_token)
 
-    def _on_nprr(self, result: DatasetRobustness | None, stopped: bool = False) -> None:
+    def _on_nprr(self, result: DatasetRobustness | None, token: int, stopped: bool = False) -> None:
+        if token != self.nprr_token:
+            return   # a run stopped or replaced meanwhile
+        self.nprr_token += 1
         self.robustness_running = False
         self.jobs.finish("data set NPRR")
         self.status = "data set NPRR stopped" if stopped else ""

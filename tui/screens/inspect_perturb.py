@@ -73,8 +73,9 @@ class PerturbPart:
             return
         if self.mining != dataset:
             self.mining = dataset
+            self.mining_token += 1
             self.jobs.update_job(MINING, 0, None, stoppable=True)
-            self.mine_confusions(dataset)
+            self.mine_confusions(dataset, self.mining_token)
         self.render_current()
 
     def _refuse_mined(self, problem: str) -> None:
@@ -93,28 +94,40 @@ class PerturbPart:
         if problem is None:
             self.use_mined()
             return
-        self.mining = None
-        self.workers.cancel_group(self, "mining")
-        self.jobs.finish(MINING)
+        self._forget_mining()
         self.model_asked = model_name(self.before_mined)
         if model_name(self.inspector.settings.model) == "mined":
             self._set_model(self.before_mined)
         self.perturb_note = f"mined: {problem}; back to {self.model_asked}"
         self.render_current()
 
-    def _on_mined(self, config, dataset: str, stopped: bool = False) -> None:
-        if self.mining == dataset:   # else another training set is being mined now, or none is wanted
+    def _forget_mining(self) -> None:
+        """No mining is wanted any more: stop the worker; whatever it still answers is stale."""
+        self.workers.cancel_group(self, "mining")
+        self.mining = None
+        self.mining_token += 1
+        self.jobs.finish(MINING)
+
+    def stop_mining(self) -> None:
+        """esc: stop mining (here, not when the worker answers: a worker stopped before it started never does)."""
+        if self.mining is None:
+            return
+        self.perturb_note = f"mining {self.mining} stopped"
+        self._forget_mining()
+        self.model_asked = model_name(self.inspector.settings.model)
+        self.render_current()
+
+    def _on_mined(self, config, dataset: str, token: int, stopped: bool = False) -> None:
+        current = token == self.mining_token
+        if current:
             self.mining = None
             self.jobs.finish(MINING)
-            if config is None and stopped:
-                self.model_asked = model_name(self.inspector.settings.model)
-                self.perturb_note = f"mining {dataset} stopped"
         self.refresh_bindings()
         if config is None:
             self.render_current()
             return
-        self.mined.add(config)
-        if self.model_asked == "mined" and self.inspector.adapter.train_dataset == dataset:
+        self.mined.add(config)   # kept even when stale: the next mined model of that set needs no mining
+        if current and self.model_asked == "mined" and self.inspector.adapter.train_dataset == dataset:
             pairs = len(config.confusions.pairs)
             self.notify(f"{pairs} confusions mined from {dataset}, the training set of "
                         f"{self.inspector.adapter.short}", title="mined", timeout=4)
@@ -122,13 +135,13 @@ class PerturbPart:
         else:
             self.render_current()
 
-    def _mining_failed(self, error: str, dataset: str) -> None:
+    def _mining_failed(self, error: str, dataset: str, token: int) -> None:
         """Mining ``dataset`` failed: say so; M goes on to the next model."""
-        if self.mining != dataset:
+        if token != self.mining_token:
             return
         self.mining = None
         self.jobs.finish(MINING)
-        self._refuse_mined(f"cannot mine {dataset}: {error}")
+        self._refuse_mined(error if error.startswith(f"data set {dataset}") else f"cannot mine {dataset}: {error}")
 
     # -- mode, p, seed ---------------------------------------------------------------------------
 

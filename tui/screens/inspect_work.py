@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.worker import get_current_worker
 
 from lorascope.core.combine import Combination
+from lorascope.core.errors import InputError
 from lorascope.store.db import DatasetInfo
 
 from .. import jobs
@@ -32,7 +33,8 @@ SCORE_CHUNK = 64
 
 
 def _error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+    """One line: an InputError says the place and the problem itself; anything else says what it is too."""
+    return (str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}").splitlines()[0]
 
 
 class Failed(Message):
@@ -202,10 +204,10 @@ class InspectWork:
         self._run("phonetic index", lambda: index_loader().pronunciations("qxzvbrt"))
 
     @work(thread=True, exclusive=True, group="mining", exit_on_error=False)
-    def mine_confusions(self, dataset: str) -> None:
+    def mine_confusions(self, dataset: str, token: int) -> None:
         """The mined perturbation model of ``dataset`` (a run's training set), with progress; stoppable."""
         worker = get_current_worker()
-        job = "mining confusions"
+        job = "mining confusions"   # inspect_perturb.MINING
 
         def progress(done: int, total: int) -> None:
             # reading the set, then mining it whole: no figures for the second part
@@ -213,11 +215,12 @@ class InspectWork:
                               else Progress(job, 0, None, stoppable=True))
 
         self._run("mined", lambda: jobs.mine_model(self.db_path, dataset, on_progress=_throttled(progress),
-                                                   should_stop=lambda: worker.is_cancelled), dataset=dataset)
+                                                   should_stop=lambda: worker.is_cancelled),
+                  dataset=dataset, token=token)
 
     @work(thread=True, exclusive=True, group="nprr", exit_on_error=False)
     def run_robustness(self, dataset: DatasetInfo, scorer: Scorer, known: dict[str, float], lam: float,
-                       settings: PerturbSettings, base: Combination, model) -> None:
+                       settings: PerturbSettings, base: Combination, model, token: int) -> None:
         """The data set's NPRR, page by page, stored with the run (``Store.add_robustness``) unless the adapter is
         the bare backbone; a failure to store is reported with the result."""
         worker = get_current_worker()
@@ -237,4 +240,4 @@ class InspectWork:
                 return replace(result, not_stored=_error(exc))
             return replace(result, metric_ids=tuple(ids))
 
-        self._run("nprr", job)
+        self._run("nprr", job, token=token)
