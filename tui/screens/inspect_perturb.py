@@ -39,8 +39,10 @@ class PerturbPart:
         self.perturb_note = ""
         if name == "mined":
             self.use_mined()
-        else:
-            self._set_model(name)
+            return
+        if self.mining is not None:   # another model is wanted now
+            self._forget_mining()
+        self._set_model(name)
 
     def _set_model(self, spec: str) -> None:
         ins = self.inspector
