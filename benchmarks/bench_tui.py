@@ -1,6 +1,6 @@
 """Speed of the inspector: start-up to the first screen, and a key press to the rescored N-best table.
 
-Run: ``python benchmarks/bench_tui.py [--presses 30] [--starts 5] [--threads 1] [--adapter DIR]``.
+Run: ``python benchmarks/bench_tui.py [--presses 30] [--starts 5] [--threads 1] [--adapter DIR] [--model lexicon]``.
 
 Set-up (not timed): a temporary store with the sample test set (sample_data/test.jsonl; a synthetic 8-best list
 when it is missing), reordered so that the first utterance has 8 hypotheses, and a LoRA adapter on the real
@@ -16,7 +16,9 @@ rescored value (the screen's ``rendered`` mark); the terminal paint that follows
 included. Background scoring of the data set has finished before timing starts. Cases: perturb-N reroll
 (every hypothesis the new seed changes is rescored), perturb-1 reroll (the lowest-scored hypothesis), a λ
 step (no model call: cached LM scores recombined), and moving between the first two 8-best utterances with
-their LM scores forgotten. The table says how many hypotheses each press sent to the model.
+their LM scores forgotten. The table says how many hypotheses each press sent to the model. The rerolls draw
+from ``--model`` (default ``lexicon``, the inspector's default before the models: a new seed changes nearly every
+hypothesis, the heaviest case; the app's default, ``paper``, changes far fewer).
 
 torch runs with one CPU thread unless ``--threads`` says otherwise (the app's default; see
 ``lorascope.core.inference``). Big data sets (open time, move / search / sort, memory): bench_tui_scale.py. The load average printed with the table tells how busy the
@@ -165,7 +167,7 @@ def send_key(app, key: str, char: str | None) -> None:
     app._driver.send_message(event)
 
 
-async def presses(db: Path, n: int) -> tuple[dict[str, list[float]], dict[str, list[int]]]:
+async def presses(db: Path, n: int, model: str = "lexicon") -> tuple[dict[str, list[float]], dict[str, list[int]]]:
     from lorascope.tui.app import LorascopeApp
     from lorascope.tui.screens.inspect import InspectScreen
 
@@ -218,6 +220,8 @@ async def presses(db: Path, n: int) -> tuple[dict[str, list[float]], dict[str, l
 
         ins.scorer.score = counting
         assert len(ins.utterance().hypotheses) >= 8
+        screen.select_model(model)   # what M picks
+        await idle()
         await pilot.press("m", "m")  # off -> perturb-1 -> perturb-N
         await idle()
         assert ins.settings.mode == "N"
@@ -277,19 +281,21 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads, as $LORASCOPE_TUI_THREADS (default 1, the app's default)")
     parser.add_argument("--adapter", help="an existing MiniLM adapter folder instead of training one")
+    parser.add_argument("--model", default="lexicon", choices=["paper", "lexicon"],
+                        help="the perturbation model the rerolls draw from (default lexicon: the heaviest)")
     args = parser.parse_args()
 
     os.environ["LORASCOPE_TUI_THREADS"] = str(args.threads)  # the app sets torch's threads from it
     with tempfile.TemporaryDirectory() as tmp:
         db, data, n_hyp = build(Path(tmp), args.adapter)
         first, rescored = startup(db, args.starts, args.threads)
-        keys, counts = asyncio.run(presses(db, args.presses))
+        keys, counts = asyncio.run(presses(db, args.presses, args.model))
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"lorascope TUI benchmark: MiniLM-L6 LoRA adapter (merged for inference) on CPU, "
           f"torch threads {args.threads}, "
           f"{os.cpu_count()} CPUs visible, load average {load:.1f}")
-    print(f"data: {data}; timed utterance: {n_hyp}-best\n")
+    print(f"data: {data}; timed utterance: {n_hyp}-best; perturbation model {args.model}\n")
     print("| measure | n | hypotheses scored per press (mean) | median ms | p90 ms | goal |")
     print("|---|---:|---:|---:|---:|---|")
     print(_row("start-up to first screen (process start → list and first N-best table)", first, "-", "< 2000 ms"))

@@ -92,17 +92,28 @@ def page(store: Store, dataset_id: int, positions: Sequence[int]) -> list[ListRo
 
 def utterance(store: Store, dataset_id: int, position: int) -> tuple[int, Utterance] | None:
     """The utterance at ``position`` with its row id, or None past the end."""
+    found = utterances(store, dataset_id, position, position + 1)
+    return found[0] if found else None
+
+
+def utterances(store: Store, dataset_id: int, start: int, stop: int) -> list[tuple[int, Utterance]]:
+    """The utterances at positions ``start`` to ``stop - 1`` with their row ids, in position order: a page of
+    a data set that is never held whole (the inspector's data-set NPRR and mining go through it page by page)."""
     import json
 
-    found = store.db.execute("SELECT id, utt_id, reference, meta FROM utterances WHERE dataset_id = ? AND "
-                             "position = ?", [dataset_id, int(position)]).fetchone()
-    if found is None:
-        return None
-    rowid, utt_id, reference, meta = found
-    hyps = tuple(Hypothesis(text, score, json.loads(extra) if extra else {}) for text, score, extra in
-                 store.db.execute("SELECT text, score, extra FROM hypotheses WHERE utterance_id = ? ORDER BY rank",
-                                  [rowid]))
-    return rowid, Utterance(utt_id, hyps, reference, json.loads(meta) if meta else {})
+    heads = store.db.execute("SELECT id, utt_id, reference, meta FROM utterances WHERE dataset_id = ? AND "
+                             "position >= ? AND position < ? ORDER BY position",
+                             [dataset_id, int(start), int(stop)]).fetchall()
+    if not heads:
+        return []
+    hyps: dict[int, list[Hypothesis]] = {}
+    for rowid, text, score, extra in store.db.execute(
+            "SELECT h.utterance_id, h.text, h.score, h.extra FROM utterances u JOIN hypotheses h ON "
+            "h.utterance_id = u.id WHERE u.dataset_id = ? AND u.position >= ? AND u.position < ? "
+            "ORDER BY u.position, h.rank", [dataset_id, int(start), int(stop)]):
+        hyps.setdefault(rowid, []).append(Hypothesis(text, score, json.loads(extra) if extra else {}))
+    return [(rowid, Utterance(utt_id, tuple(hyps.get(rowid, ())), reference, json.loads(meta) if meta else {}))
+            for rowid, utt_id, reference, meta in heads]
 
 
 def stored_lm(store: Store, run_id: int, utterance_row_id: int) -> list[float] | None:

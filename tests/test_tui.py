@@ -11,6 +11,7 @@ import csv
 import math
 
 import pytest
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, OptionList
 
 from lorascope.core.nbest import Hypothesis as H
@@ -150,6 +151,20 @@ async def settle(pilot) -> None:
 def inspect_screen(app) -> InspectScreen:
     screen = app.screen
     assert isinstance(screen, InspectScreen), type(screen)
+    return screen
+
+
+def table_cell(table: DataTable, row: int, column: str) -> str:
+    """The text of a cell of the Runs screen's table, by row and column key."""
+    return table.get_cell_at(Coordinate(row, table.get_column_index(column))).plain.strip()
+
+
+async def use_model(pilot, name: str) -> InspectScreen:
+    """Pick perturbation model ``name`` as the M key does (for tests whose figures are one model's)."""
+    screen = inspect_screen(pilot.app)
+    screen.select_model(name)
+    await settle(pilot)
+    assert screen.inspector.settings.model.startswith(name)
     return screen
 
 
@@ -329,7 +344,7 @@ async def test_perturb_modes_reroll_and_utterance_delta_wer(store_path):
     app = LorascopeApp(store_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        screen = inspect_screen(app)
+        screen = await use_model(pilot, "lexicon")  # its many candidates make every reroll differ
         ins = screen.inspector
         await pilot.press("m")  # perturb-1
         await settle(pilot)
@@ -364,7 +379,7 @@ async def test_manual_word_swap_rescores_only_the_changed_hypothesis(store_path)
     app = LorascopeApp(store_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        screen = inspect_screen(app)
+        screen = await use_model(pilot, "lexicon")  # lexicon offers their -> there (the round trip does not)
         ins = screen.inspector
         scored = []
         original = ins.scorer.score
@@ -435,9 +450,15 @@ async def test_runs_screen_table3_curve_ranks_and_export(store_path, tmp_path):
         table = app.screen.query_one("#table3", DataTable)
         # run 1: clean + perturb-1 (2 seeds, averaged) + perturb-N; run 2: its test evaluation
         assert table.row_count == 4
-        conditions = [table.get_row_at(k)[3] for k in range(4)]
+
+        def cell(row: int, column: str) -> str:
+            return table_cell(table, row, column)
+
+        conditions = [cell(k, "perturbation") for k in range(4)]
         assert conditions == ["clean", "p-1", "p-N", "test*"]
-        assert table.get_row_at(1)[5].plain == "5.11" and table.get_row_at(1)[8].plain.startswith("17.59±")
+        assert cell(1, "wer") == "5.11" and cell(1, "nprr").startswith("17.59±")
+        # rows stored before the perturbation models came from today's lexicon
+        assert [cell(k, "model") for k in range(4)] == ["lexicon"] * 3 + ["–"]
         text = screen_text(app)
         assert "training loss" in text and "no rank allocation" in text
         await pilot.press("down", "down", "down")  # run 2 (s1): its final ranks
@@ -445,7 +466,7 @@ async def test_runs_screen_table3_curve_ranks_and_export(store_path, tmp_path):
         text = screen_text(app)
         assert "(s1) final ranks" in text and "total 85 over 12 matrices" in text
         # sort by NPRR, highest first, then export what is shown
-        for _ in range(8):
+        for _ in range(9):
             await pilot.press("s")
         await pilot.press("S")
         await settle(pilot)

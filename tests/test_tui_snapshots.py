@@ -51,11 +51,14 @@ def test_zero_head_adapter_scores_exactly_zero_tiny_random(zero_head_adapter):
 
 
 def steps(*groups: tuple[str, ...]):
-    """A run_before that presses each group of keys and lets the workers finish after each."""
+    """A run_before that presses each group of keys and lets the workers finish after each, then clears the
+    notifications (a toast times out, so whether it still shows would depend on the machine's speed)."""
     async def run(pilot) -> None:
         await settle(pilot)
         for keys in groups:
             await pilot.press(*keys)
+            await settle(pilot)
+            pilot.app.clear_notifications()
             await settle(pilot)
     return run
 
@@ -86,7 +89,13 @@ def test_adapter_picker(snap_compare, app):
 
 
 def test_word_swap_dialog(snap_compare, app):
-    assert snap_compare(app, terminal_size=(80, 24), run_before=steps(RUN_1, ("down", "w"), ("down", "down")))
+    """The paper model (the default) on hypothesis 0's "there": its one round-trip spelling."""
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steps(RUN_1, ("w",), ("down", "down")))
+
+
+def test_word_swap_dialog_mined(snap_compare, app):
+    """The mined model (run 1's training set, toy-dev) on the same word: each candidate with its count."""
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steps(RUN_1, ("M",), ("w",), ("down", "down")))
 
 
 def test_runs_screen(snap_compare, app):

@@ -39,6 +39,7 @@ class AdapterChoice:
     backbone: str | None = None
     test_dataset: str | None = None
     dev_dataset: str | None = None
+    train_dataset: str | None = None  # the run's training set: what the mined perturbation model mines
     combination: dict | None = None   # the run's tuned combination as stored (Combination.to_dict())
 
     @property
@@ -83,7 +84,8 @@ def adapter_choices(runs: Sequence[Any]) -> list[AdapterChoice]:
         out.append(AdapterChoice(
             key=f"run:{r.id}", label=f"run {r.id}: {r.strategy} on {backbone}{lam}{status}", run_id=r.id,
             path=r.adapter_path, strategy=r.strategy, status=r.status, lam=r.lam, backbone=r.backbone,
-            test_dataset=r.test_dataset, dev_dataset=r.dev_dataset, combination=r.config.get("combination")))
+            test_dataset=r.test_dataset, dev_dataset=r.dev_dataset, train_dataset=r.train_dataset,
+            combination=r.config.get("combination")))
     out.append(BARE)
     return out
 

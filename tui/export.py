@@ -9,21 +9,22 @@ from typing import Any
 
 from .inspector import UtteranceView
 
-NBEST_FIELDS = ("utterance", "adapter", "lam", "perturbation", "first_pass_rank", "text", "first_pass_score",
-                "lm_score", "combined_score", "errors", "wer", "new_rank", "clean_rank", "perturbed")
+NBEST_FIELDS = ("utterance", "adapter", "lam", "perturbation", "perturbation_model", "first_pass_rank", "text",
+                "first_pass_score", "lm_score", "combined_score", "errors", "wer", "new_rank", "clean_rank", "perturbed")
 #: The columns of ``lorascope report --format csv``, and where a row came from.
-RUNS_FIELDS = ("run", "strategy", "dataset", "perturbation", "seeds", "wer", "oracle_wer", "delta_wer", "nprr",
-               "nprr_std", "source")
+RUNS_FIELDS = ("run", "strategy", "dataset", "perturbation", "model", "seeds", "wer", "oracle_wer", "delta_wer",
+               "nprr", "nprr_std", "source")
 
 
-def export_nbest(path: Path, view: UtteranceView, adapter_key: str, perturbation: str) -> Path:
-    """The N-best table as shown (full precision, rows in first-pass order) to ``path``."""
+def export_nbest(path: Path, view: UtteranceView, adapter_key: str, perturbation: str, model: str) -> Path:
+    """The N-best table as shown (full precision, rows in first-pass order) to ``path``; ``model`` is the
+    perturbation model's spec."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(NBEST_FIELDS)
         for r in view.rows:
-            w.writerow([view.clean.id, adapter_key, view.lam, perturbation, r.index, r.text, r.first_pass_score,
+            w.writerow([view.clean.id, adapter_key, view.lam, perturbation, model, r.index, r.text, r.first_pass_score,
                         r.lm, r.combined, r.errors, r.wer, r.new_rank, r.clean_rank, int(r.perturbed)])
     return path
 

@@ -2,14 +2,16 @@
 arrays, and scoring the current utterance. The screen's workers call them and post the results back.
 
 Reads open the store read-only, one connection per call (SQLite in WAL mode lets them run while a training
-command writes); only the search index build writes.
+command writes); only the search index build and a data-set NPRR (stored as `lorascope robustness` stores its
+results) write.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +27,8 @@ from .perturbation import Perturbed, PerturbSettings, index_loader, perturb_key,
 
 #: List rows read with a data set's first screen.
 FIRST_ROWS = 80
+#: Lists per page when a job goes through a whole data set (data-set NPRR, mining confusions).
+PAGE = 500
 
 
 @dataclass(frozen=True)
@@ -102,11 +106,11 @@ def open_dataset(db: Path, name: str, run_ids: list[int]) -> OpenedDataset:
 
 def prepare_current(db: Path, token: int, dataset_id: int, position: int, held: Utterance | None,
                     adapter_key: str, stored_run: int | None, scorer: Scorer | None, known: Callable[[str], bool],
-                    perturb: bool, settings: PerturbSettings, manual: tuple,
+                    perturb: bool, settings: PerturbSettings, manual: tuple, model: Any,
                     should_stop: Callable[[], bool]) -> CurrentReady | None:
     """The utterance at ``position``: read unless it is ``held``, with the LM scores run ``stored_run`` stored for
-    it; perturbed (``perturb``); and the texts neither the store nor ``known`` has scored by ``scorer``.
-    None when the position is not in the data set."""
+    it; perturbed (``perturb``, drawn from ``model``: the settings' model ready to use); and the texts neither the
+    store nor ``known`` has scored by ``scorer``. None when the position is not in the data set."""
     utt = held
     scores: dict[str, float] = {}
     if utt is None or stored_run is not None:
@@ -120,7 +124,7 @@ def prepare_current(db: Path, token: int, dataset_id: int, position: int, held: 
                 if lm is not None:
                     scores.update(zip(utt.texts, lm))
     key = perturb_key(utt.id, settings, manual) if perturb else None
-    perturbed = perturb_utterance(utt, settings, manual, index_loader()) if key is not None else None
+    perturbed = perturb_utterance(utt, settings, manual, index_loader(), model) if key is not None else None
     if scorer is not None:
         texts = utt.texts + (perturbed.utterance.texts if perturbed is not None else [])
         missing = [t for t in dict.fromkeys(texts) if t not in scores and not known(t)]
@@ -169,10 +173,41 @@ def build_index(db: Path, dataset_id: int, on_progress: Callable[[int, int], Non
         return browse.build_search_index(store, dataset_id, on_progress=on_progress, should_stop=should_stop)
 
 
-def read_utterances(db: Path, name: str) -> list[Utterance]:
-    """The whole data set as Utterance objects (data-set NPRR perturbs and rescores every list)."""
+def read_pages(db: Path, dataset_id: int, size: int = PAGE) -> Iterator[list[Utterance]]:
+    """The data set's utterances, ``size`` at a time in list order: only one page is held at once."""
     with Store(db, readonly=True) as store:
-        return store.load_dataset(name)
+        start = 0
+        while page := browse.utterances(store, dataset_id, start, start + size):
+            yield [utt for _, utt in page]
+            start += size
+
+
+def mine_model(db: Path, dataset: str, *, on_progress: Callable[[int, int], None],
+               should_stop: Callable[[], bool]) -> Any:
+    """The ``mined`` perturbation model of data set ``dataset``, its confusions attached (core's
+    ``MinedConfig.mine``: the whole set at once); reading reports progress per page. Raises Cancelled when
+    stopped, InputError when the set has no references to mine."""
+    from lorascope.core.errors import InputError
+    from lorascope.core.perturbation_models import MinedConfig
+
+    with Store(db, readonly=True) as store:
+        info = store.dataset(dataset)
+    utts: list[Utterance] = []
+    for page in read_pages(db, info.id):
+        if should_stop():
+            raise Cancelled()
+        utts.extend(page)
+        on_progress(len(utts), info.utterances)
+    if not any(u.reference for u in utts):
+        raise InputError(f"data set {dataset}", "has no references to mine")
+    return MinedConfig(dataset=dataset).mine(utts, index=index_loader())
+
+
+def store_robustness(db: Path, run_id: int, dataset: str, report: Any) -> list[int]:
+    """A data-set NPRR as `lorascope robustness` stores it (Store.add_robustness: the model and its settings
+    with every metric row, one transaction); the metric ids, clean first."""
+    with Store(db) as store:
+        return store.add_robustness(run_id, dataset, report)
 
 
 def score_texts(scorer: Scorer, texts: list[str], *, chunk: int, on_chunk: Callable[[dict[str, float], int], None],

@@ -1,7 +1,10 @@
-"""What the perturb bar sets (off / perturb-1 / perturb-N, p, seed), hand-made word swaps, and applying both.
+"""What the perturb bar sets (perturbation model, off / perturb-1 / perturb-N, p, seed), hand-made word swaps,
+the mined models the inspector holds, and applying them.
 
 The perturbation itself is core's (:mod:`lorascope.core.perturb`): perturb-1 changes the first pass's worst
-hypothesis (the last in list order), perturb-N every hypothesis.
+hypothesis (the last in list order), perturb-N every hypothesis; where the sound-alikes come from is the
+perturbation model (:mod:`lorascope.core.perturbation_models`): ``paper`` (the default, as on the command line),
+``mined`` (the recogniser's confusions in the current run's training set) or ``lexicon``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,15 @@ from lorascope.core.nbest import Utterance
 
 PERTURB_MODES = ("off", "1", "N")
 MODE_NAMES = {"off": "off", "1": "perturb-1", "N": "perturb-N"}
+#: core.perturbation_models' registry and default, named here so that drawing the bar imports no phonetics
+#: (tests/test_tui.py checks that they match).
+MODELS = ("paper", "mined", "lexicon")
+DEFAULT_MODEL = "paper"
+
+
+def model_name(spec: str) -> str:
+    """``mined:dataset=sample-train`` -> ``mined``."""
+    return spec.partition(":")[0].strip()
 
 
 @dataclass(frozen=True)
@@ -21,12 +33,37 @@ class PerturbSettings:
     mode: str = "off"   # "off", "1" (perturb-1) or "N" (perturb-N)
     p: float = 0.5
     seed: int = 0
-    model: str = "lexicon"   # the perturbation model spec (core/perturbation_models.py)
+    model: str = DEFAULT_MODEL   # the perturbation model's spec: paper, lexicon, mined:dataset=NAME
 
     def describe(self) -> str:
         if self.mode == "off":
             return "off"
         return f"{MODE_NAMES[self.mode]} p {self.p:.2f} seed {self.seed}"
+
+
+class MinedModels:
+    """The mined models the inspector has made, one per data set mined (confusions attached), by spec.
+
+    ``config(spec)`` is what core's functions take for a spec: the mined config with its confusions, or the spec
+    itself for the models that need nothing loaded (core parses it).
+    """
+
+    def __init__(self) -> None:
+        self._by_dataset: dict[str, Any] = {}
+
+    def add(self, config: Any) -> str:
+        """Keep a mined config (``core.perturbation_models.MinedConfig`` with confusions); returns its spec."""
+        self._by_dataset[config.dataset] = config
+        return config.spec()
+
+    def of(self, dataset: str) -> Any | None:
+        return self._by_dataset.get(dataset)
+
+    def config(self, spec: str) -> Any:
+        for config in self._by_dataset.values():
+            if config.spec() == spec:
+                return config
+        return spec
 
 
 @dataclass(frozen=True)
@@ -58,8 +95,9 @@ def perturb_key(utt_id: str, settings: PerturbSettings, manual: Sequence[ManualE
 
 
 def perturb_utterance(utt: Utterance, settings: PerturbSettings, manual: Sequence[ManualEdit],
-                      index: Any) -> Perturbed:
-    """Apply ``settings`` (perturb-1 or perturb-N with p and seed), then the manual edits in order."""
+                      index: Any, model: Any = None) -> Perturbed:
+    """Apply ``settings`` (perturb-1 or perturb-N with p and seed, drawn from ``model``: the settings' model as
+    :meth:`MinedModels.config` gives it; default the spec itself), then the manual edits in order."""
     if settings.mode == "off" and not manual:
         return Perturbed(utt, ())
     from lorascope.core.perturb import apply_candidate, perturb_all, perturb_one
@@ -68,7 +106,7 @@ def perturb_utterance(utt: Utterance, settings: PerturbSettings, manual: Sequenc
     current = utt
     if settings.mode != "off":
         fn = perturb_one if settings.mode == "1" else perturb_all
-        result = fn(utt, settings.p, settings.seed, model=settings.model, index=index)
+        result = fn(utt, settings.p, settings.seed, model=model or settings.model, index=index)
         current, edits = result.utterance, list(result.edits)
     for m in manual:
         result = apply_candidate(current, m.hypothesis, m.position, m.candidate, index=index)

@@ -46,8 +46,10 @@ class InputScreen(ModalScreen[str | None]):
 class WordSwapScreen(ModalScreen[tuple[int, object] | None]):
     """Pick a word of one hypothesis (left), then one of its sound-alike candidates (right).
 
-    Returns ``(word position, Candidate)``. Candidates come from core.perturb.token_candidates, looked up in
-    a worker because an out-of-vocabulary word may need the g2p model.
+    Returns ``(word position, Candidate)``. Candidates are the current perturbation model's
+    (core.perturb.token_candidates with ``model``: a config or a spec; ``model_label`` names it), each labelled
+    with where it came from (round trip, mined ×count, lexicon); looked up in a worker because an
+    out-of-vocabulary word may need the g2p model.
     """
 
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
@@ -58,11 +60,13 @@ class WordSwapScreen(ModalScreen[tuple[int, object] | None]):
             self.position = position
             self.candidates = candidates
 
-    def __init__(self, utterance, hypothesis: int, index_loader) -> None:
+    def __init__(self, utterance, hypothesis: int, index_loader, model, model_label: str) -> None:
         super().__init__()
         self.utterance = utterance
         self.hypothesis = hypothesis
         self.index_loader = index_loader
+        self.model = model
+        self.model_label = model_label
         self.tokens = utterance.hypotheses[hypothesis].text.split()
         self.candidates: tuple = ()
         self.position: int | None = None
@@ -102,7 +106,7 @@ class WordSwapScreen(ModalScreen[tuple[int, object] | None]):
         from lorascope.core.perturb import token_candidates
 
         index = self.index_loader()
-        found = token_candidates(self.utterance, self.hypothesis, position, model="lexicon", index=index, limit=12)
+        found = token_candidates(self.utterance, self.hypothesis, position, model=self.model, index=index, limit=12)
         if not get_current_worker().is_cancelled:
             self.post_message(self.CandidatesFound(position, found))
 
@@ -114,14 +118,15 @@ class WordSwapScreen(ModalScreen[tuple[int, object] | None]):
         options.clear_options()
         for k, c in enumerate(event.candidates):
             span = " (+next word)" if c.span == 2 else ""
-            options.add_option(Option(Text.assemble(c.text, (f"  {c.kind} {c.distance:.2f}{span}", "dim")),
-                                      id=str(k)))
+            options.add_option(Option(Text.assemble(c.text, (f"  {c.label}", "bold"),
+                                                    (f" {c.kind} {c.distance:.2f}{span}", "dim")), id=str(k)))
         if event.candidates:
             options.highlighted = 0
         note = self.query_one("#swap-note", Static)
         word = self.tokens[event.position]
-        note.update(f"{len(event.candidates)} sound-alikes of {word!r}" if event.candidates
-                    else f"no sound-alike candidates for {word!r}")
+        n = len(event.candidates)
+        note.update(f"{n or 'no'} {self.model_label} sound-alike{'' if n == 1 else 's'} of {word!r}"
+                    + ("" if n else "; M changes the model"))
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)

@@ -28,18 +28,23 @@ KEYS = {
         ("+ / -", "λ up / down along the dev search grid; 0 back to the tuned λ"),
         ("o", "order the N-best rows by first-pass rank or by new rank"),
         ("m", "perturbation mode: off, perturb-1 (lowest-scored hypothesis), perturb-N (all)"),
+        ("M", "perturbation model: paper (round trip), mined (the recogniser's confusions in the adapter's "
+              "training set, mined in the background), lexicon (every kind of sound-alike)"),
         ("[ / ]", "perturbation probability p down / up by 0.05"),
         ("r", "reroll: next perturbation seed"),
         ("p", "type p and seed"),
-        ("w", "swap a word of the highlighted hypothesis for a sound-alike"),
+        ("w", "swap a word of the highlighted hypothesis for one of the model's sound-alikes, each labelled "
+              "with where it came from: round trip, mined ×count, lexicon"),
         ("x", "undo the hand-made swaps"),
-        ("c", "data set NPRR for the current adapter, λ and perturbation (in the background)"),
+        ("c", "data set NPRR for the current adapter, λ and perturbation (in the background), stored with the "
+              "run like lorascope robustness (not for the bare backbone)"),
         ("g", "score the whole data set for the list's columns (goes on after esc)"),
-        ("esc", "stop the data-set scoring or NPRR running in the background"),
+        ("esc", "stop the data-set scoring, NPRR or mining running in the background"),
         ("e", "export the N-best table to CSV"),
     ],
     "Runs": [
-        ("↑ ↓", "pick a run: its training-loss curve and final ranks show below"),
+        ("↑ ↓", "pick a run: its training-loss curve and final ranks show below; model = the perturbation "
+                "model of its robustness rows"),
         ("s / S", "sort by the next column / reverse (or click a column header)"),
         ("e", "export the table to CSV"),
         ("g", "reload from the store"),
@@ -77,9 +82,9 @@ def help_text() -> Table:
                   "flips = hypotheses whose rank the rescorer moved (bold: it chose another one); ΔWER = the "
                   "utterance's WER under the rescored choice minus the first-pass 1-best's (clean lists, "
                   "current adapter and λ); under it, the data set's 1-best → rescored WER and oracle WER")
-    table.add_row(Text("Utterance ΔWER", style="bold underline"),
-                  "the paper's ΔWER for one utterance: WER of the choice minus the list's oracle WER, "
-                  "clean → perturbed")
+    table.add_row(Text("Perturb bar", style="bold underline"),
+                  "model (M; click cycles), mode (m), p, seed, the utterance's ΔWER (the paper's: WER of the "
+                  "choice minus the list's oracle WER, clean → perturbed) and the data set's NPRR (c)")
     table.add_row(Text("Bare backbone", style="bold underline"),
                   "the untrained MiniLM-L6 with the rescorer's zero-initialised head: every LM score is "
                   "exactly 0, so the combined score is the first-pass prior and the order is the first pass. "

@@ -23,18 +23,19 @@ from lorascope.store.browse import SearchState
 
 from ..adapters import BARE, AdapterChoice, Scorer
 from ..export import export_nbest
-from ..inspector import Inspector, ManualEdit
+from ..inspector import Inspector
 from ..listing import SORT_NAMES, SORTS, DatasetTable, ListFigures, TextIndex
 from ..nprr import DatasetRobustness
-from ..perturbation import PERTURB_MODES, PerturbSettings, index_loader
+from ..perturbation import DEFAULT_MODEL, MinedModels
 from ..widgets.context_bar import ContextBar
 from ..widgets.hypothesis_detail import HypothesisDetail
 from ..widgets.job_progress import JobProgress
 from ..widgets.nbest_table import NbestTable
 from ..widgets.perturb_bar import PerturbBar
 from ..widgets.utterance_list import UtteranceList
-from .dialogs import InputScreen, WordSwapScreen
+from .dialogs import InputScreen
 from .inspect_dataset import DatasetPart
+from .inspect_perturb import MINING, PerturbPart
 from .inspect_work import InspectWork
 
 EMPTY_STORE = """[b]The store is empty.[/b]
@@ -56,7 +57,7 @@ Press [b]q[/b] to quit, [b]?[/b] for help."""
 PENDING_DELAY = 0.15
 
 
-class InspectScreen(DatasetPart, InspectWork, Screen):
+class InspectScreen(DatasetPart, PerturbPart, InspectWork, Screen):
     """Utterance list, N-best table, perturb panel."""
 
     AUTO_FOCUS = ""  # the N-best table takes focus once the store has been read; the search field only on /
@@ -67,6 +68,7 @@ class InspectScreen(DatasetPart, InspectWork, Screen):
         Binding("minus", "lam(-1)", "λ-", show=False),
         Binding("0", "lam_reset", "tuned λ", show=False),
         Binding("m", "cycle_mode", "Perturb"),
+        Binding("M", "cycle_model", "Model"),
         Binding("r", "reroll", "Reroll"),
         Binding("w", "swap_word", "Swap"),
         Binding("x", "clear_swaps", "Undo swaps", show=False),
@@ -98,6 +100,13 @@ class InspectScreen(DatasetPart, InspectWork, Screen):
         self.matches: int | None = None
         self.robustness: DatasetRobustness | None = None
         self.robustness_running = False
+        self.nprr_token = 0                       # of the NPRR run asked for last; others' answers are stale
+        self.mined = MinedModels()
+        self.mining: str | None = None            # the training set being mined
+        self.mining_token = 0                     # of the mining asked for last; others' answers are stale
+        self.model_asked = DEFAULT_MODEL          # the model last asked for (M goes on from it)
+        self.before_mined = DEFAULT_MODEL         # the model a mined one falls back to
+        self.perturb_note = ""                    # why a model could not be used, in the perturb bar
         self.status = ""
         self._token = 0
         self._figures_timer = None
@@ -127,7 +136,7 @@ class InspectScreen(DatasetPart, InspectWork, Screen):
         """An empty store has nothing to inspect: its keys are hidden and inactive."""
         if action == "stop_jobs":
             jobs = self.query(JobProgress)
-            return bool(jobs) and any(jobs.first().running(j) for j in ("scoring data set", "data set NPRR"))
+            return bool(jobs) and any(jobs.first().running(j) for j in ("scoring data set", "data set NPRR", MINING))
         return bool(self.datasets)
 
     @property
@@ -164,7 +173,8 @@ class InspectScreen(DatasetPart, InspectWork, Screen):
         ref = Text("ref ", style="dim")
         ref.append(view.clean.reference if view.clean.reference is not None else "(no reference)")
         self.query_one("#reference", Static).update(ref)
-        self.query_one(PerturbBar).show(ins.settings, view, self.nprr_text(), len(ins.manual))
+        self.query_one(PerturbBar).show(ins.settings, view, self.nprr_text(), len(ins.manual),
+                                        coming="mined" if self.mining else None, note=self.perturb_note)
         self.query_one(HypothesisDetail).show(self.nbest.highlighted_row())
         if view.complete and not view.pending:
             self.rendered = (self.requested, time.perf_counter())
@@ -194,7 +204,8 @@ class InspectScreen(DatasetPart, InspectWork, Screen):
         key = ins.adapter.key
         self.prepare_current(self._token, self.info.id, ins.position, utt, key,
                              stored if missing or utt is None else None, ins.scorer if ins.ready else None,
-                             ins.cache.of(key).__contains__, need_perturb, ins.settings, tuple(ins.manual))
+                             ins.cache.of(key).__contains__, need_perturb, ins.settings, tuple(ins.manual),
+                             self.perturbation_model())
         token = self._token
         self.set_timer(PENDING_DELAY, lambda: self._render_if_pending(token))
 
@@ -219,6 +230,7 @@ class InspectScreen(DatasetPart, InspectWork, Screen):
             self.render_context()
             return
         ins.move_to(message.position)
+        self.perturb_note = ""
         self.request_current()
 
     def on_utterance_list_searched(self, message: UtteranceList.Searched) -> None:
@@ -249,77 +261,6 @@ class InspectScreen(DatasetPart, InspectWork, Screen):
         self.render_current()
         self.schedule_figures()
 
-    # -- actions: perturbation -------------------------------------------------------------------------
-
-    def _settings_changed(self, dropped: bool) -> None:
-        if dropped:
-            self.notify("hand-made swaps dropped (new perturbation)", timeout=2)
-        self.request_current()
-
-    def action_cycle_mode(self) -> None:
-        modes = PERTURB_MODES
-        self.action_set_mode(modes[(modes.index(self.inspector.settings.mode) + 1) % len(modes)])
-
-    def action_set_mode(self, mode: str) -> None:
-        self._settings_changed(self.inspector.set_mode(mode))
-
-    def action_p_down(self) -> None:
-        self._settings_changed(self.inspector.step_p(-0.05))
-
-    def action_p_up(self) -> None:
-        self._settings_changed(self.inspector.step_p(0.05))
-
-    def action_reroll(self) -> None:
-        if self.inspector.settings.mode == "off":
-            self.notify("perturbation is off: m turns it on", timeout=2)
-            return
-        self._settings_changed(self.inspector.reroll())
-
-    def action_edit_settings(self) -> None:
-        ins = self.inspector
-
-        def done(value: str | None) -> None:
-            if value is None:
-                return
-            try:
-                p_text, seed_text = value.split()
-                p, seed = float(p_text), int(seed_text)
-                if not 0 <= p <= 1:
-                    raise ValueError
-            except ValueError:
-                self.notify(f"expected 'p seed' with p from 0 to 1, got {value!r}", severity="error")
-                return
-            mode = ins.settings.mode if ins.settings.mode != "off" else "N"
-            self._settings_changed(ins.set_settings(PerturbSettings(mode, p, seed)))
-
-        self.app.push_screen(InputScreen("perturbation: p and seed", f"{ins.settings.p:g} {ins.settings.seed}",
-                                         note="e.g. 0.5 3 (turns perturb-N on when perturbation is off)"), done)
-
-    def action_swap_word(self) -> None:
-        ins = self.inspector
-        view = ins.view()
-        row = self.nbest.highlighted_row()
-        if view is None or row is None:
-            return
-        if view.pending:
-            self.notify("the perturbation is still being computed", timeout=2)
-            return
-        hypothesis = row.index
-
-        def done(result) -> None:
-            if result is None:
-                return
-            position, candidate = result
-            ins.manual.append(ManualEdit(hypothesis, position, candidate))
-            self.request_current()
-
-        self.app.push_screen(WordSwapScreen(view.utterance, hypothesis, index_loader), done)
-
-    def action_clear_swaps(self) -> None:
-        if self.inspector.manual:
-            self.inspector.manual = []
-            self.request_current()
-
     # -- actions: the list and the table -----------------------------------------------------------------
 
     def action_cycle_sort(self) -> None:
@@ -347,7 +288,8 @@ class InspectScreen(DatasetPart, InspectWork, Screen):
 
         def done(path: str | None) -> None:
             if path:
-                written = export_nbest(Path(path).expanduser(), view, ins.adapter.key, ins.settings.describe())
+                written = export_nbest(Path(path).expanduser(), view, ins.adapter.key, ins.settings.describe(),
+                                       ins.settings.model)
                 self.notify(f"wrote {written}", title="export", timeout=4)
 
         self.app.push_screen(InputScreen("export the N-best table to CSV", default), done)

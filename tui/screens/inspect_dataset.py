@@ -20,7 +20,9 @@ from ..widgets.context_bar import ContextBar
 from .inspect_work import DatasetScores, Done, Failed, Progress
 from .pickers import AdapterPicker, DatasetPicker
 
-STOPPABLE = ("dataset-score", "nprr")
+STOPPABLE = ("dataset-score", "nprr")   # and mining (stop_mining)
+#: The progress line's name of a job whose worker reports under another name.
+JOB_NAMES = {"nprr": "data set NPRR", "mined": "mining confusions"}
 
 
 def pick_dataset(names: list[str], choice: AdapterChoice) -> str | None:
@@ -56,8 +58,14 @@ class DatasetPart:
             self.render_context()
             return
         if message.job == "nprr":
+            if message.context.get("token") != self.nprr_token:
+                return
+            self.nprr_token += 1
             self.robustness_running = False
-        self.jobs.finish(message.job)
+        if message.job == "mined":
+            self._mining_failed(message.error, message.context["dataset"], message.context["token"])
+            return
+        self.jobs.finish(JOB_NAMES.get(message.job, message.job))
         self.notify(message.error, title=message.job, severity="error")
         self.render_current()
 
@@ -87,6 +95,7 @@ class DatasetPart:
         for job in ("scoring data set", "indexing for search", "data set NPRR"):
             self.jobs.finish(job)
         self.robustness_running = False
+        self.nprr_token += 1
         self.table = self.texts = self.figures = None
         self.stored_lm = {}
         self.status = f"opening {name}…"
@@ -144,9 +153,11 @@ class DatasetPart:
         self.jobs.finish("scoring data set")
         ins.set_adapter(choice)
         self.status = ""
+        self.perturb_note = ""
         self.robustness = None
         self.figures = None
         self.utt_list.set_figures(None)
+        self.follow_adapter()
         if choice.key in self.scorers:
             self._on_adapter(self.scorers[choice.key], choice)
         else:
@@ -271,6 +282,9 @@ class DatasetPart:
             self.render_current()
 
     def on_progress(self, message: Progress) -> None:
+        if (message.job == JOB_NAMES["mined"] and self.mining is None
+                or message.job == JOB_NAMES["nprr"] and not self.robustness_running):
+            return   # from a worker stopped meanwhile
         self.jobs.update_job(message.job, message.done, message.total, stoppable=message.stoppable)
         self.refresh_bindings()
 
@@ -284,6 +298,9 @@ class DatasetPart:
     def action_stop_jobs(self) -> None:
         for group in STOPPABLE:
             self.workers.cancel_group(self, group)
+        if self.robustness_running:   # said here: a worker stopped before it started never answers
+            self._on_nprr(None, self.nprr_token, stopped=True)
+        self.stop_mining()
 
     # -- search index ----------------------------------------------------------------------------
 
@@ -312,10 +329,14 @@ class DatasetPart:
         self.status = f"data set NPRR ({modes})…"
         self.jobs.update_job("data set NPRR", 0, None, stoppable=True)
         self.render_current()
-        self.run_robustness(self.info.name, ins.scorer, dict(ins.cache.of(ins.adapter.key)), ins.lam,
-                            ins.settings, ins.base)
+        self.nprr_token += 1
+        self.run_robustness(self.info, ins.scorer, dict(ins.cache.of(ins.adapter.key)), ins.lam, ins.settings,
+                            ins.base, self.perturbation_model(), self.nprr_token)
 
-    def _on_nprr(self, result: DatasetRobustness | None, stopped: bool = False) -> None:
+    def _on_nprr(self, result: DatasetRobustness | None, token: int, stopped: bool = False) -> None:
+        if token != self.nprr_token:
+            return   # a run stopped or replaced meanwhile
+        self.nprr_token += 1
         self.robustness_running = False
         self.jobs.finish("data set NPRR")
         self.status = "data set NPRR stopped" if stopped else ""
@@ -327,7 +348,12 @@ class DatasetPart:
             for s in r.summaries:
                 lines.append(f"{MODE_NAMES[s.mode]}: ΔWER {fmt_pct(s.delta_wer_mean, 2)}  NPRR "
                              f"{fmt_pct(s.nprr_mean, 2)}%  flips {fmt_pct(s.flip_rate_mean, 1)}%")
-            self.notify("\n".join(lines), title=f"{result.dataset}: NPRR", timeout=8)
+            if result.metric_ids:
+                lines.append(f"stored with run {result.run_id}: Table 3 on the Runs screen (2)")
+            else:
+                lines.append(f"not stored: {result.not_stored}")
+            self.notify("\n".join(lines), title=f"{result.dataset}: NPRR ({r.perturbation.get('name')})",
+                        timeout=8)
         self.refresh_bindings()
         self.render_current()
 

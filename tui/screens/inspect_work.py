@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from textual.message import Message
 from textual.worker import get_current_worker
 
 from lorascope.core.combine import Combination
+from lorascope.core.errors import InputError
+from lorascope.store.db import DatasetInfo
 
 from .. import jobs
 from ..adapters import AdapterChoice, Cancelled, Scorer, load_scorer
@@ -30,7 +33,8 @@ SCORE_CHUNK = 64
 
 
 def _error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+    """One line: an InputError says the place and the problem itself; anything else says what it is too."""
+    return (str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}").splitlines()[0]
 
 
 class Failed(Message):
@@ -124,11 +128,11 @@ class InspectWork:
     @work(thread=True, exclusive=True, group="current", exit_on_error=False)
     def prepare_current(self, token: int, dataset_id: int, position: int, held, adapter_key: str,
                         stored_run: int | None, scorer: Scorer | None, known: Callable[[str], bool], perturb: bool,
-                        settings: PerturbSettings, manual: tuple) -> None:
+                        settings: PerturbSettings, manual: tuple, model) -> None:
         worker = get_current_worker()
         self._run("current", lambda: jobs.prepare_current(
             self.db_path, token, dataset_id, position, held, adapter_key, stored_run, scorer, known, perturb,
-            settings, manual, should_stop=lambda: worker.is_cancelled))
+            settings, manual, model, should_stop=lambda: worker.is_cancelled))
 
     @work(thread=True, exclusive=True, group="table", exit_on_error=False)
     def read_table(self, dataset_id: int) -> None:
@@ -199,17 +203,41 @@ class InspectWork:
         """Load the phonetic index, and g2p with it, so the first perturbation does not wait for them."""
         self._run("phonetic index", lambda: index_loader().pronunciations("qxzvbrt"))
 
+    @work(thread=True, exclusive=True, group="mining", exit_on_error=False)
+    def mine_confusions(self, dataset: str, token: int) -> None:
+        """The mined perturbation model of ``dataset`` (a run's training set), with progress; stoppable."""
+        worker = get_current_worker()
+        job = "mining confusions"   # inspect_perturb.MINING
+
+        def progress(done: int, total: int) -> None:
+            # reading the set, then mining it whole: no figures for the second part
+            self.post_message(Progress(job, done, total, stoppable=True) if done < total
+                              else Progress(job, 0, None, stoppable=True))
+
+        self._run("mined", lambda: jobs.mine_model(self.db_path, dataset, on_progress=_throttled(progress),
+                                                   should_stop=lambda: worker.is_cancelled),
+                  dataset=dataset, token=token)
+
     @work(thread=True, exclusive=True, group="nprr", exit_on_error=False)
-    def run_robustness(self, dataset: str, scorer: Scorer, known: dict[str, float], lam: float,
-                       settings: PerturbSettings, base: Combination) -> None:
+    def run_robustness(self, dataset: DatasetInfo, scorer: Scorer, known: dict[str, float], lam: float,
+                       settings: PerturbSettings, base: Combination, model, token: int) -> None:
+        """The data set's NPRR, page by page, stored with the run (``Store.add_robustness``) unless the adapter is
+        the bare backbone; a failure to store is reported with the result."""
         worker = get_current_worker()
         progress = _throttled(lambda done, total: self.post_message(
             Progress("data set NPRR", done, total, stoppable=True)))
 
         def job() -> DatasetRobustness:
             self.post_message(Progress("data set NPRR", 0, None, stoppable=True))
-            utts = jobs.read_utterances(self.db_path, dataset)
-            return dataset_robustness(dataset, utts, scorer, known, lam, settings, index_loader(), base=base,
-                                      on_progress=progress, should_stop=lambda: worker.is_cancelled)
+            result = dataset_robustness(dataset.name, jobs.read_pages(self.db_path, dataset.id), dataset.hypotheses,
+                                        scorer, known, lam, settings, index_loader(), model=model, base=base,
+                                        on_progress=progress, should_stop=lambda: worker.is_cancelled)
+            if result.run_id is None:
+                return replace(result, not_stored="the bare backbone is no stored run")
+            try:
+                ids = jobs.store_robustness(self.db_path, result.run_id, dataset.name, result.report)
+            except Exception as exc:  # the figures stand; say why they are not in the store
+                return replace(result, not_stored=_error(exc))
+            return replace(result, metric_ids=tuple(ids))
 
-        self._run("nprr", job)
+        self._run("nprr", job, token=token)

@@ -27,10 +27,12 @@ from ..export import export_rows
 from ..widgets.rank_grid import RankGrid
 from .dialogs import InputScreen
 
-# (key, label, width)
-COLUMNS = (("run", "run", 3), ("strategy", "strategy", 8), ("dataset", "data set", 11), ("perturbation", "pert.", 5),
-           ("seeds", "seeds", 5), ("wer", "WER", 6), ("oracle_wer", "Oracle", 6), ("delta_wer", "ΔWER", 6),
-           ("nprr", "NPRR%", 10))
+# (key, label, width); the table draws no padding of its own: every cell starts with one blank (the width counts
+# it), half the table's default padding, so that the model column fits 80 columns
+COLUMNS = (("run", "run", 4), ("strategy", "strategy", 9), ("dataset", "data set", 12),
+           ("perturbation", "pert.", 6), ("model", "model", 8), ("seeds", "seeds", 6), ("wer", "WER", 7), ("oracle_wer", "Oracle", 7),
+           ("delta_wer", "ΔWER", 7), ("nprr", "NPRR%", 11))
+TEXT_COLUMNS = ("strategy", "dataset", "model", "perturbation")
 SHORT_CONDITION = {"clean": "clean", "perturb-1": "p-1", "perturb-N": "p-N", "test": "test*"}
 
 NO_RUNS = ("[b]No runs yet.[/b]\n\nTrain a rescorer headless, then look at it here:\n\n"
@@ -55,13 +57,20 @@ def comparison_rows(store: Store) -> list[dict[str, Any]]:
             "run": run.id, "strategy": run.strategy, "dataset": m["dataset"] if m else (run.test_dataset or "–"),
             "perturbation": "test", "seeds": 0, "wer": m["wer"] if m else None,
             "oracle_wer": m["oracle_wer"] if m else None, "delta_wer": m["delta_wer"] if m else None,
-            "nprr": None, "nprr_std": None, "source": f"training test evaluation ({run.status})",
+            "nprr": None, "nprr_std": None, "model": "–", "source": f"training test evaluation ({run.status})",
         })
     return rows
 
 
 def _pct(x: float | None, digits: int = 2) -> str:
     return pct(x, digits, missing="–", infinity="∞")
+
+
+def _cell(value: str, key: str) -> Text:
+    """A cell of column ``key``: text on the left after one blank, figures on the right."""
+    if key in TEXT_COLUMNS:
+        return Text(f" {value}", no_wrap=True, overflow="ellipsis")
+    return Text(value, justify="right")
 
 
 def sort_rows(rows: list[dict[str, Any]], key: str, reverse: bool = False) -> list[dict[str, Any]]:
@@ -113,7 +122,7 @@ class RunsScreen(Screen):
         yield Static(id="runs-context")
         yield Static(id="runs-empty")
         with Vertical(id="runs-body"):
-            yield DataTable(id="table3", cursor_type="row", zebra_stripes=True)
+            yield DataTable(id="table3", cursor_type="row", zebra_stripes=True, cell_padding=0)
             with Horizontal(id="run-detail"):
                 yield PlotextPlot(id="loss")
                 with Vertical(id="ranks-pane"):
@@ -132,8 +141,7 @@ class RunsScreen(Screen):
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
-            self.table.add_column(Text(label, justify="left" if key in ("strategy", "dataset", "perturbation")
-                                       else "right"), width=width, key=key)
+            self.table.add_column(_cell(label, key), width=width, key=key)
         self.action_reload()
         self.table.focus()
 
@@ -178,11 +186,11 @@ class RunsScreen(Screen):
             nprr = _pct(r["nprr"])
             if r.get("nprr_std") is not None:
                 nprr += f"±{100 * r['nprr_std']:.1f}"
-            cells = [Text(str(r["run"]), justify="right"), r["strategy"], r["dataset"],
-                     SHORT_CONDITION.get(r["perturbation"], r["perturbation"]),
-                     Text(str(r["seeds"] or "–"), justify="right"), Text(_pct(r["wer"]), justify="right"),
-                     Text(_pct(r["oracle_wer"]), justify="right"), Text(_pct(r["delta_wer"]), justify="right"),
-                     Text(nprr, justify="right")]
+            values = {"run": str(r["run"]), "strategy": r["strategy"], "dataset": r["dataset"], "model": r["model"],
+                      "perturbation": SHORT_CONDITION.get(r["perturbation"], r["perturbation"]),
+                      "seeds": str(r["seeds"] or "–"), "wer": _pct(r["wer"]), "oracle_wer": _pct(r["oracle_wer"]),
+                      "delta_wer": _pct(r["delta_wer"]), "nprr": nprr}
+            cells = [_cell(values[key], key) for key, _, _ in COLUMNS]
             table.add_row(*cells, key=str(k))
         self.render_context()
         if rows:
