@@ -3,7 +3,7 @@
     python benchmarks/bench_robustness.py table3 [--data hyporadise-ls,sample] [--strategies ft,lora,s1,s3]
     python benchmarks/bench_robustness.py augment [--models none,paper,mined,lexicon] [--train-seeds 0,1]
 
-Everything goes through lorascope's own jobs (lorascope/jobs.py: exactly what ``lorascope train`` and
+Everything goes through lorascope's own jobs (lorascope/jobs/: exactly what ``lorascope train`` and
 ``lorascope robustness`` run) into one store under ``~/.cache/lorascope/bench/robustness/`` (``--store``), so a
 rerun skips what is there and ``lorascope report --db ...`` prints the same figures.
 

@@ -1,17 +1,4 @@
-"""The log-linear combination of first-pass evidence and the LM score, its tuning on dev, and evaluation.
-
-A :class:`Combination` scores hypothesis ``i`` of a list as ``Σ_k w_k · feature_k(i) + λ · LM(i)`` over the
-features a list has (:data:`FEATURES`):
-
-- ``rank``: ``-rank`` in list order (0, -1, -2, ...), the first pass itself (:data:`.nbest.FIRST_PASS`);
-- ``score``: the first-pass score, where the lists carry one;
-- ``words``: the number of (normalised) words, NeMo's β·length term;
-- ``total_logprob``, ``ac_cost``, ``lm_cost``: further first-pass values a reader kept per hypothesis;
-- ``prior``: the prior the rescorer was trained against (``score`` where present, else ``rank``).
-
-The choice is the highest combined score, ties to the earlier hypothesis in list order.
-:data:`FIRST_PASS_COMBINATION` (``rank`` alone, λ = 0) always chooses the first hypothesis: it is the first
-pass, exactly, and every tuned combination falls back to it.
+"""Tuning a :class:`~.combination.Combination` on dev, and evaluating one on lists.
 
 Tuning (:func:`tune_combination`) is a coordinate line search on dev WER. The features are normalised by their
 mean within-list spread on dev, ``rank``'s weight is held at 1 (the scale of a combination does not change its
@@ -28,26 +15,30 @@ only: a rescorer tuned on one domain can still hurt another.
 
 WER here is computed from a table of word errors per hypothesis (:func:`.metrics.hypothesis_errors`) with
 numpy, in the same order of operations as :meth:`Combination.scores`, so both give identical choices.
+
+The combination itself (features, scores, the first pass) is :mod:`.combination`; its names are importable from
+here too.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from .combination import (EXTRA_FEATURES, FEATURES, FIRST_PASS_COMBINATION, TUNED_FEATURES, Combination,
+                          available_features, best_index, combined_scores, feature_values, new_ranks,
+                          training_combination)
 from .errors import InputError
 from .metrics import first_pass_and_oracle_wer, hypothesis_errors, paired_bootstrap, reference_lengths, selected_wer
-from .nbest import Utterance, is_finite_number
-from .text import words
+from .nbest import Utterance
 
-#: Per-hypothesis values a reader may keep in ``Hypothesis.extra`` that the combination can weigh.
-EXTRA_FEATURES = ("total_logprob", "ac_cost", "lm_cost")
-FEATURES = ("rank", "prior", "score", "words") + EXTRA_FEATURES
-_ORDER = {name: i for i, name in enumerate(FEATURES)}
+__all__ = ["EXTRA_FEATURES", "FEATURES", "FIRST_PASS_COMBINATION", "LAMBDA_MULTIPLES", "TUNED_FEATURES", "Combination",
+           "CombinationSearch", "EvalResult", "LambdaSearch", "ScoreTable", "SearchStep", "available_features",
+           "best_index", "combined_scores", "evaluate_scores", "feature_values", "lambda_grid", "new_ranks",
+           "search_lambda", "training_combination", "tune_combination"]
 
 # Multiples of the training-time LM weight; 0 is added in front.
 LAMBDA_MULTIPLES = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 1.75, 2.0,
@@ -58,136 +49,6 @@ _SCORE_GRID = (0.0, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 _WORDS_GRID = (0.0, 0.03, -0.03, 0.06, -0.06, 0.125, -0.125, 0.25, -0.25, 0.5, -0.5, 1.0, -1.0, 2.0, -2.0)
 _GRIDS = {"score": _SCORE_GRID, "total_logprob": _SCORE_GRID, "ac_cost": tuple(-g for g in _SCORE_GRID),
           "lm_cost": tuple(-g for g in _SCORE_GRID), "words": _WORDS_GRID}
-TUNED_FEATURES = ("score", "total_logprob", "ac_cost", "lm_cost", "words")
-
-
-def feature_values(utt: Utterance, name: str) -> list[float] | None:
-    """Feature ``name`` of every hypothesis of ``utt`` (None when the list does not have it)."""
-    if name == "rank":
-        return utt.rank_prior()
-    if name == "prior":
-        return utt.prior_scores()
-    if name == "score":
-        return [float(h.score) for h in utt.hypotheses] if utt.has_scores else None  # type: ignore[arg-type]
-    if name == "words":
-        return [float(len(words(h.text))) for h in utt.hypotheses]
-    if name in EXTRA_FEATURES:
-        values = [h.extra.get(name) for h in utt.hypotheses]
-        if values and all(is_finite_number(v) for v in values):
-            return [float(v) for v in values]  # type: ignore[arg-type]
-        return None
-    raise InputError("combination", f"unknown feature {name!r} (known: {', '.join(FEATURES)})")
-
-
-def available_features(utterances: Sequence[Utterance]) -> tuple[str, ...]:
-    """The tunable features (:data:`TUNED_FEATURES`) that every one of ``utterances`` has."""
-    return tuple(name for name in TUNED_FEATURES
-                 if utterances and all(feature_values(u, name) is not None for u in utterances))
-
-
-@dataclass(frozen=True)
-class Combination:
-    """``Σ w_k · feature_k + λ · LM`` (module docstring). Build with :meth:`of`; zero weights are dropped."""
-
-    weights: tuple[tuple[str, float], ...] = (("rank", 1.0),)
-    lam: float = 0.0
-
-    def __post_init__(self) -> None:
-        items = dict(self.weights)
-        for name, w in items.items():
-            if name not in _ORDER:
-                raise InputError("combination", f"unknown feature {name!r} (known: {', '.join(FEATURES)})")
-            if not is_finite_number(w):
-                raise InputError("combination", f"weight of {name} must be a finite number, got {w!r}")
-        if not is_finite_number(self.lam):
-            raise InputError("combination", f"λ must be a finite number, got {self.lam!r}")
-        canonical = tuple((k, float(items[k])) for k in sorted(items, key=_ORDER.__getitem__) if items[k] != 0)
-        object.__setattr__(self, "weights", canonical)
-        object.__setattr__(self, "lam", float(self.lam))
-
-    @classmethod
-    def of(cls, weights: Mapping[str, float], lam: float = 0.0) -> "Combination":
-        return cls(tuple(weights.items()), lam)
-
-    def weight(self, name: str) -> float:
-        return dict(self.weights).get(name, 0.0)
-
-    @property
-    def is_first_pass(self) -> bool:
-        """True when the combination always chooses the first hypothesis: ``rank`` alone, λ = 0."""
-        return self.lam == 0 and len(self.weights) == 1 and self.weights[0][0] == "rank" and self.weights[0][1] > 0
-
-    @property
-    def needs_lm(self) -> bool:
-        return self.lam != 0
-
-    def with_lam(self, lam: float) -> "Combination":
-        return replace(self, lam=float(lam))
-
-    def scores(self, utt: Utterance, lm: Sequence[float] | None = None) -> list[float]:
-        """The combined score of every hypothesis of ``utt`` (``lm``: its LM scores, needed when λ ≠ 0)."""
-        n = len(utt.hypotheses)
-        total = [0.0] * n
-        for name, w in self.weights:
-            values = feature_values(utt, name)
-            if values is None:
-                raise InputError(f"utterance {utt.id}", f"has no {name} values, which the combination weighs "
-                                                        f"({self.describe()})")
-            total = [t + w * v for t, v in zip(total, values)]
-        if self.lam != 0:
-            if lm is None or len(lm) != n:
-                raise ValueError(f"utterance {utt.id}: {n} hypotheses but "
-                                 f"{'no' if lm is None else len(lm)} LM scores")
-            total = [t + self.lam * float(s) for t, s in zip(total, lm)]
-        return total
-
-    def describe(self) -> str:
-        """``1·rank + 0.31·score - 0.02·words + 0.056·LM``."""
-        parts = [f"{w:.3g}·{name}" for name, w in self.weights]
-        if self.lam != 0:
-            parts.append(f"{self.lam:.4g}·LM")
-        return " + ".join(parts).replace("+ -", "- ") or "0"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"weights": dict(self.weights), "lam": self.lam}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Combination":
-        if not isinstance(data, Mapping) or not isinstance(data.get("weights"), Mapping):
-            raise InputError("combination", f"expected {{'weights': {{...}}, 'lam': x}}, got {data!r}")
-        return cls.of(data["weights"], data.get("lam", 0.0))
-
-
-#: The first pass as a combination: the list order, no LM.
-FIRST_PASS_COMBINATION = Combination()
-
-
-def training_combination(prior_weight: float) -> Combination:
-    """The combination a rescorer trains with: ``prior_weight · prior + LM`` (as ``prior + LM / prior_weight``)."""
-    return Combination.of({"prior": 1.0}, 1.0 / prior_weight)
-
-
-def combined_scores(utterances: Sequence[Utterance], lm_scores: Sequence[Sequence[float]] | None,
-                    combination: Combination) -> list[list[float]]:
-    """``combination``'s score for every hypothesis of every utterance."""
-    if lm_scores is not None and len(utterances) != len(lm_scores):
-        raise ValueError(f"{len(utterances)} utterances but {len(lm_scores)} score lists")
-    return [combination.scores(u, None if lm_scores is None else lm_scores[k]) for k, u in enumerate(utterances)]
-
-
-def best_index(scores: Sequence[float]) -> int:
-    """Index of the highest score; ties go to the earlier (first-pass better) hypothesis."""
-    return min(range(len(scores)), key=lambda i: (-scores[i], i))
-
-
-def new_ranks(scores: Sequence[float]) -> list[int]:
-    """Rank of each hypothesis under ``scores`` (0 = chosen), ties broken by first-pass order."""
-    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
-    ranks = [0] * len(scores)
-    for rank, i in enumerate(order):
-        ranks[i] = rank
-    return ranks
-
 
 def lambda_grid(scale: float = 1.0) -> list[float]:
     """0 followed by :data:`LAMBDA_MULTIPLES` times ``scale`` (the λ the model was trained at)."""

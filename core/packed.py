@@ -31,250 +31,14 @@ after anything changes the base weights (S2's switch from full training to LoRA,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-ATTENTION_BACKENDS = ("auto", "varlen", "nested", "grouped", "dense")
-_VARLEN_NEEDS_CONTIGUOUS = False
-
-
-# --------------------------------------------------------------------------------------------------- batches
-
-@dataclass
-class PackedBatch:
-    """Token sequences laid end to end: ids and positions (T,), boundaries ``cu_seqlens`` (B+1,)."""
-
-    input_ids: torch.Tensor          # (T,) int64
-    position_ids: torch.Tensor       # (T,) int64, 0 at each sequence's first token
-    cu_seqlens: torch.Tensor         # (B+1,) int32, starts of the sequences and T at the end
-    lengths: list[int]               # host copy, for the grouped back-end and max_len
-    max_len: int
-    cls_index: torch.Tensor          # (B,) int64, the row of each sequence's first ([CLS]) token
-    _groups: list | None = field(default=None, repr=False)
-
-    @property
-    def num_tokens(self) -> int:
-        return int(self.input_ids.shape[0])
-
-    @property
-    def num_sequences(self) -> int:
-        return len(self.lengths)
-
-    @property
-    def equal_lengths(self) -> bool:
-        return self.num_sequences > 0 and min(self.lengths) == self.max_len
-
-    def to(self, device) -> "PackedBatch":
-        move = {"device": device, "non_blocking": True}
-        return PackedBatch(self.input_ids.to(**move), self.position_ids.to(**move), self.cu_seqlens.to(**move),
-                           self.lengths, self.max_len, self.cls_index.to(**move))
-
-    def groups(self) -> tuple[list[tuple[int, torch.Tensor]], torch.Tensor]:
-        """Token rows of the hypotheses of each distinct length, (n, L) per length, and the inverse order.
-
-        Concatenating the groups' rows in this order and indexing with the returned inverse permutation
-        gives back the packed order.
-        """
-        if self._groups is None:
-            device = self.input_ids.device
-            starts = torch.tensor([0, *self.lengths], dtype=torch.int64).cumsum(0)[:-1]
-            lengths = torch.tensor(self.lengths, dtype=torch.int64)
-            out, order = [], []
-            for length in sorted(set(self.lengths)):
-                which = (lengths == length).nonzero().flatten()
-                rows = starts[which, None] + torch.arange(length)
-                out.append((length, rows.to(device)))
-                order.append(rows.flatten())
-            perm = torch.cat(order) if order else torch.zeros(0, dtype=torch.int64)
-            inverse = torch.empty_like(perm)
-            inverse[perm] = torch.arange(perm.numel())
-            self._groups = [out, inverse.to(device)]
-        return self._groups[0], self._groups[1]
-
-
-def pack(sequences: Sequence[Sequence[int]] | torch.Tensor, *, device=None) -> PackedBatch:
-    """Concatenate token-id sequences (each starting with [CLS]) into a PackedBatch; a (B, L) tensor packs as is."""
-    if isinstance(sequences, torch.Tensor):
-        if sequences.dim() != 2:
-            raise ValueError("pack: a tensor of sequences must be (batch, length)")
-        n, length = sequences.shape
-        ids = sequences.reshape(-1).to(torch.int64)
-        positions = torch.arange(length, device=sequences.device).repeat(n)
-        lengths = [int(length)] * int(n)
-    else:
-        lengths = [len(s) for s in sequences]
-        if any(n == 0 for n in lengths):
-            raise ValueError("pack: an empty token sequence has no [CLS] token")
-        ids = torch.tensor([t for s in sequences for t in s], dtype=torch.int64)
-        positions = torch.cat([torch.arange(n) for n in lengths]) if lengths else torch.zeros(0, dtype=torch.int64)
-    cu = torch.zeros(len(lengths) + 1, dtype=torch.int32)
-    if lengths:
-        cu[1:] = torch.tensor(lengths, dtype=torch.int32).cumsum(0)
-    if isinstance(sequences, torch.Tensor):
-        cu = cu.to(sequences.device)
-    batch = PackedBatch(ids, positions, cu, lengths, max(lengths, default=0), cu[:-1].to(torch.int64))
-    return batch.to(device) if device is not None else batch
-
-
-# ------------------------------------------------------------------------------------------------- attention
-
-def varlen_available(device) -> bool:
-    """True when torch has ``varlen_attn`` and ``device`` is a CUDA device."""
-    if torch.device(device).type != "cuda":
-        return False
-    try:
-        from torch.nn.attention.varlen import varlen_attn  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def resolve_attention(backend: str, batch: PackedBatch, device) -> str:
-    """The back-end ``"auto"`` stands for with this batch on this device; other names pass through."""
-    if backend not in ATTENTION_BACKENDS:
-        raise ValueError(f"attention back-end {backend!r}: expected one of {', '.join(ATTENTION_BACKENDS)}")
-    if backend != "auto":
-        return backend
-    if batch.equal_lengths:
-        return "dense"
-    return "varlen" if varlen_available(device) else "grouped"
-
-
-def packed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, batch: PackedBatch, backend: str,
-                     dropout_p: float = 0.0) -> torch.Tensor:
-    """Bidirectional attention within each packed sequence. q, k, v and the result are (T, heads, head_dim)."""
-    t, heads, dim = q.shape
-    if backend == "dense":
-        if not batch.equal_lengths:
-            raise ValueError("dense attention needs sequences of one length")
-        n, length = batch.num_sequences, batch.max_len
-        qd, kd, vd = (x.reshape(n, length, heads, dim).transpose(1, 2) for x in (q, k, v))
-        out = F.scaled_dot_product_attention(qd, kd, vd, dropout_p=dropout_p)
-        return out.transpose(1, 2).reshape(t, heads, dim)
-    if backend == "varlen":
-        if dropout_p:
-            raise ValueError("varlen attention has no attention dropout; use dense or grouped, or set it to 0")
-        from torch.nn.attention.varlen import varlen_attn
-        global _VARLEN_NEEDS_CONTIGUOUS
-        if _VARLEN_NEEDS_CONTIGUOUS:
-            q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
-        try:
-            out = varlen_attn(q, k, v, batch.cu_seqlens, batch.cu_seqlens, batch.max_len, batch.max_len)
-        except RuntimeError:
-            if _VARLEN_NEEDS_CONTIGUOUS:
-                raise
-            _VARLEN_NEEDS_CONTIGUOUS = True    # some torch builds want dense (T, heads, dim) inputs
-            return packed_attention(q, k, v, batch, backend, dropout_p)
-        return out[0] if isinstance(out, tuple) else out
-    if backend == "nested":
-        offsets = batch.cu_seqlens.to(torch.int64)
-        # nested SDPA wants each of q, k, v contiguous, so the views of the fused QKV product are copied
-        nested = [torch.nested.nested_tensor_from_jagged(x.contiguous(), offsets, min_seqlen=min(batch.lengths),
-                                                         max_seqlen=batch.max_len).transpose(1, 2)
-                  for x in (q, k, v)]
-        out = F.scaled_dot_product_attention(*nested, dropout_p=dropout_p)
-        return out.transpose(1, 2).values()
-    if backend == "grouped":
-        groups, inverse = batch.groups()
-        outs = []
-        for length, rows in groups:
-            flat = rows.reshape(-1)
-            n = rows.shape[0]
-            qg, kg, vg = (x.index_select(0, flat).view(n, length, heads, dim).transpose(1, 2) for x in (q, k, v))
-            og = F.scaled_dot_product_attention(qg, kg, vg, dropout_p=dropout_p)
-            outs.append(og.transpose(1, 2).reshape(n * length, heads, dim))
-        return torch.cat(outs).index_select(0, inverse)
-    raise ValueError(f"attention back-end {backend!r}: expected one of {', '.join(ATTENTION_BACKENDS)}")
-
-
-# ----------------------------------------------------------------------------------------- adapted linear
-
-class _AdaptedLinear(torch.autograd.Function):
-    """y = x W0^T + b + s (x' A^T) B^T, with A the stacked A_i and B the block-diagonal of the B_i.
-
-    Adapter i owns its block of output rows (Q, K, V in the fused projection); x' is the adapters' input:
-    x itself, or the dropped-out copy the producing kernel wrote beside x (LoRA dropout). W0 and b are
-    frozen. Two foldings keep the LoRA terms from costing extra passes over the activations:
-
-    - backward computes ``[dx | v] = dy @ [W | s B]`` in one matrix product, so ``v = s dy B`` (T x R, R
-      the summed ranks) comes out of the product that forms dx anyway; the A and B gradients are then
-      ``v^T x'`` and ``s dy^T u`` (u = x' A^T), one read of x' and of dy each, where full fine-tuning forms
-      the (out x in) weight gradient;
-    - without dropout (x' is x), forward runs the merged matrix ``W = W0 + s B A`` stacked on A:
-      ``[y | u] = x @ [W ; A]^T`` gives the output and u in one product. With dropout it runs
-      ``[x | u] @ [W0 | s B]^T`` when the output is wider than the input, else adds ``s u B^T`` in place.
-    """
-
-    @staticmethod
-    def forward(ctx, x, x_lora, w0, bias, bias_ext, spec, *ab):
-        scale, out_sizes, ranks = spec
-        n = len(ranks)
-        dt = x.dtype
-        out_dim, in_dim = w0.shape
-        a = (torch.cat(ab[:n]) if n > 1 else ab[0]).to(dt)                         # (R, in)
-        b = (torch.block_diag(*ab[n:]) if n > 1 else ab[n]).to(dt)                 # (out, R)
-        pad = _rank_padding(sum(ranks))
-        if pad:
-            # keep every row stride a multiple of 8 elements (16 bytes): the attention kernels read Q, K, V
-            # as strided views of [y | u], and misaligned rows fault (seen with AdaLoRA's R = 3 x 12)
-            a = torch.cat([a, a.new_zeros(pad, in_dim)])
-            b = torch.cat([b, b.new_zeros(out_dim, pad)], dim=1)
-        if x_lora is None:
-            w = torch.addmm(w0, b, a, alpha=scale)
-            y = F.linear(x, torch.cat([w, a]), bias_ext)
-            out, u = y[:, :out_dim], y[:, out_dim:]
-            ctx.save_for_backward(x, u, a, torch.cat([w, b * scale], dim=1))
-        else:
-            u = x_lora @ a.t()
-            bs = b * scale
-            if in_dim <= out_dim:
-                out = F.linear(torch.cat([x, u], dim=1), torch.cat([w0, bs], dim=1), bias)
-            else:
-                out = F.linear(x, w0, bias).addmm_(u, bs.t())
-            ctx.save_for_backward(x_lora, u, a, torch.cat([w0, bs], dim=1))
-        ctx.has_lora_input = x_lora is not None
-        ctx.in_dim, ctx.scale, ctx.ranks, ctx.out_sizes = in_dim, scale, ranks, out_sizes
-        ctx.param_dtype = ab[0].dtype
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        x_lora, u, a, wb = ctx.saved_tensors
-        z = grad @ wb                                   # (T, in + R): dx of the base path and v = s dy B
-        dx, v = z[:, :ctx.in_dim], z[:, ctx.in_dim:]
-        # without dropout the merged W already carried the adapter path into dx
-        d_lora = v @ a if ctx.has_lora_input else None
-        rank = sum(ctx.ranks)
-        grad_a = (v[:, :rank].t() @ x_lora).to(ctx.param_dtype).split(ctx.ranks)
-        full_b = (grad.t() @ u).to(ctx.param_dtype).mul_(ctx.scale)                # (out, R); blocks used
-        grad_b, row, col = [], 0, 0
-        for r, size in zip(ctx.ranks, ctx.out_sizes):
-            grad_b.append(full_b[row:row + size, col:col + r])
-            row, col = row + size, col + r
-        return (dx, d_lora, None, None, None, None, *grad_a, *grad_b)
-
-
-def _rank_padding(rank: int) -> int:
-    return -rank % 8
-
-
-def adapted_linear(x: torch.Tensor, w0: torch.Tensor, bias: torch.Tensor | None, a: Sequence[torch.Tensor],
-                   b: Sequence[torch.Tensor], scale: float, x_lora: torch.Tensor | None = None) -> torch.Tensor:
-    """Frozen linear map plus low-rank adapters, one per block of output rows (``_AdaptedLinear``).
-
-    ``x`` (T, in) and ``w0`` (out, in) in the compute dtype; ``a[i]`` (r_i, in) and ``b[i]`` (out_i, r_i) in
-    any one dtype (cast here; their gradients come back in it); the out_i add up to ``out``. ``x_lora``:
-    the adapters' input when it differs from ``x`` (a dropped-out copy), else None.
-    """
-    out_sizes = tuple(int(m.shape[0]) for m in b)
-    ranks = tuple(int(m.shape[0]) for m in a)
-    if sum(out_sizes) != w0.shape[0]:
-        raise ValueError("adapted_linear: adapter output sizes do not add up to the weight's rows")
-    bias_ext = None if bias is None else torch.cat([bias, bias.new_zeros(sum(ranks) + _rank_padding(sum(ranks)))])
-    return _AdaptedLinear.apply(x, x_lora, w0, bias, bias_ext, (float(scale), out_sizes, ranks), *a, *b)
+from .packed_attention import (ATTENTION_BACKENDS, PackedBatch, pack, packed_attention, resolve_attention,  # noqa: F401
+                               varlen_available)
+from .packed_linear import AdaptedLinear, adapted_linear, rank_padding  # noqa: F401  (adapted_linear re-exported)
 
 
 # ------------------------------------------------------------------------------------------- projections
@@ -359,7 +123,7 @@ class Projection(nn.Module):
             self.scale = self.adapters[0][2]
             ranks = sum(int(m.lora_A[n].shape[0] if hasattr(m, "lora_E") else m.lora_A[n].weight.shape[0])
                         for m, n, _ in self.adapters)
-            self.register_buffer("bias_ext", torch.cat([self.bias, self.bias.new_zeros(ranks + _rank_padding(ranks))]),
+            self.register_buffer("bias_ext", torch.cat([self.bias, self.bias.new_zeros(ranks + rank_padding(ranks))]),
                                  persistent=False)
 
     def lora_dropout(self) -> float:
@@ -387,7 +151,7 @@ class Projection(nn.Module):
             if scale != self.scale:           # peft alpha_pattern: fold the ratio into B (rare)
                 b[-1] = b[-1] * (scale / self.scale)
         spec = (self.scale, tuple(self.sizes), tuple(int(t.shape[0]) for t in a))
-        return _AdaptedLinear.apply(x, x_lora, self.weight, self.bias, self.bias_ext, spec, *a, *b)
+        return AdaptedLinear.apply(x, x_lora, self.weight, self.bias, self.bias_ext, spec, *a, *b)
 
 
 class _Norm(nn.Module):

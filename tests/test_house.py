@@ -95,9 +95,14 @@ def test_no_module_imports_itself_through_a_circle():
             assert not via, f"{name} imports itself through {via}"
 
 
+# Files allowed past 400 lines because they do one job: the training loop, and the Store class's reads and writes.
+ONE_JOB_LONG_FILES = {"core/train.py": 460, "store/db.py": 520}
+
+
 def test_no_package_file_grows_past_the_house_limit():
-    """No package file over ~400 lines doing more than one job: a hard limit a little above it."""
-    long = {str(p.relative_to(REPO)): n for p in modules().values() if (n := len(p.read_text().splitlines())) > 600}
+    """No package file over 400 lines unless it is named above as doing one job (and then within its own limit)."""
+    long = {rel: n for p in modules().values()
+            if (n := len(p.read_text().splitlines())) > ONE_JOB_LONG_FILES.get(rel := str(p.relative_to(REPO)), 400)}
     assert not long, long
 
 

