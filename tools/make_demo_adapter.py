@@ -37,6 +37,7 @@ def main() -> None:
     if TARGET.exists():
         shutil.rmtree(TARGET)
     shutil.copytree(run.adapter_path, TARGET)
+    (TARGET / "adapter" / "README.md").unlink(missing_ok=True)   # peft's empty model card, with this machine's paths
     config_file = TARGET / "lorascope.json"
     config = json.loads(config_file.read_text())
     config.update(made_with="lorascope train --strategy lora --seed 0  (defaults: sample sets, MiniLM-L6, "
