@@ -35,6 +35,10 @@ class StoreError(LorascopeError):
     """A problem with the store or with what was asked of it (missing run, unknown dataset, newer schema)."""
 
 
+class RunTakenOver(StoreError):
+    """Another process took the run over (this one was thought dead): this process must stop writing to it."""
+
+
 class DatasetExists(StoreError):
     """A dataset of that name is already stored (perhaps just now, by another process)."""
 
@@ -314,13 +318,21 @@ class Store:
                  prev["owner_started"]])
             return cur.rowcount == 1
 
-    def heartbeat(self, run_id: int, steps_done: int | None = None) -> None:
-        """The owner is alive (and has done ``steps_done`` steps)."""
-        fields = {"heartbeat_at": now()}
-        if steps_done is not None:
-            fields["steps_done"] = steps_done
+    def heartbeat(self, run_id: int, steps_done: int | None = None, *, owner: Owner | None = None) -> None:
+        """The owner is alive (and has done ``steps_done`` steps). With ``owner``: only while it still owns the run,
+        else RunTakenOver and nothing is written (a process thought dead that comes back is fenced off)."""
+        fields = {"heartbeat_at": now(), **({} if steps_done is None else {"steps_done": steps_done})}
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        where, args = "id = ?", [run_id]
+        if owner is not None:
+            where += " AND owner_host IS ? AND owner_pid IS ? AND owner_started IS ?"
+            args += [owner.host, owner.pid, owner.started]
         with self.atomic():
-            self.db["runs"].update(run_id, fields)
+            if self.db.execute(f"UPDATE runs SET {sets} WHERE {where}", [*fields.values(), *args]).rowcount != 1:
+                if owner is None:
+                    self.run(run_id)        # a missing run: StoreError naming it
+                raise RunTakenOver(f"run {run_id}: another process has taken it over; this one stops without "
+                                   f"writing to it")
 
     def update_run(self, run_id: int, **fields: Any) -> None:
         self.run(run_id)

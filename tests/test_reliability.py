@@ -134,6 +134,36 @@ def test_resume_of_a_run_whose_owner_lives_is_refused(tmp_path, sets):
     assert "run 1: is still being trained by pid" in res.stderr
 
 
+def test_a_process_whose_run_was_taken_over_is_fenced_off(tmp_path):
+    """An owner thought dead that comes back (a stalled node) may not write beside the process that took over."""
+    from lorascope.core.train import StepDone, StepRecord
+    from lorascope.jobs.train import _StoreProgress
+    from lorascope.store import RunTakenOver
+
+    def _step(n: int) -> StepRecord:
+        return StepRecord(step=n, loss=0.5, mwer=0.5, correlation=0.0, orthogonal=0.0, lr=1e-4, rank_budget=None,
+                          mean_rank=None, phase="lora")
+
+    db = tmp_path / "store.db"
+    with Store(db) as s:
+        run_id = s.create_run(strategy="lora", config={}, owner=this_process())
+    progress = _StoreProgress(db, run_id, None)
+    progress(StepDone(record=_step(3), total_steps=10, elapsed_s=1.0))
+    progress.flush()
+    with Store(db) as s:
+        assert s.run(run_id).steps_done == 3
+        other = Owner("node-b", 4242, "boot:1")
+        assert s.claim_run(run_id, other, previous=this_process())
+        before = s.run(run_id)
+    progress(StepDone(record=_step(4), total_steps=10, elapsed_s=2.0))
+    with pytest.raises(RunTakenOver, match="another process has taken it over"):
+        progress.flush()
+    with Store(db) as s:
+        after = s.run(run_id)
+        assert after.steps_done == 3 and after.owner == other and after.heartbeat_at == before.heartbeat_at
+        assert [e["step"] for e in s.events(run_id)] == [3]      # the fenced write's curve point is not stored
+
+
 def _store_digest(db: Path) -> str:
     """What the store holds, table by table (WAL and page layout aside)."""
     conn = sqlite3.connect(db)

@@ -15,7 +15,7 @@ from typing import Any
 from lorascope.core.errors import InputError, LorascopeError, PeerFailed
 from lorascope.core.metrics import BootstrapResult
 from lorascope.core.nbest import Utterance
-from lorascope.store import Store
+from lorascope.store import RunTakenOver, Store
 from lorascope.store.ownership import HEARTBEAT_EVERY_S, owner_alive, this_process
 
 from ..datasets import resolve_dataset
@@ -205,6 +205,7 @@ class _StoreProgress:
 
     def __init__(self, db_path: Path, run_id: int, forward: Callable[[Any], None] | None):
         self.db_path, self.run_id, self.forward = db_path, run_id, forward
+        self.owner = this_process()     # the process that recorded or claimed the run (rank 0)
         self.curve: dict[int, dict[str, Any]] = {}
         self.pending: dict[int, dict[str, Any]] = {}
         self.step = 0
@@ -233,7 +234,7 @@ class _StoreProgress:
             with s.atomic():
                 if self.pending:
                     s.add_events(self.run_id, self.pending.values())
-                s.heartbeat(self.run_id, self.step)
+                s.heartbeat(self.run_id, self.step, owner=self.owner)
 
         if store is not None:
             write(store)
@@ -325,6 +326,8 @@ def train_job(db_path: str | Path, options: TrainOptions | None = None, *, resum
         except KeyboardInterrupt:
             _mark(db_path, run_id, progress, status="interrupted")
             return job
+        except RunTakenOver:
+            raise                       # the run is another process's now: leave its record alone
         except LorascopeError as exc:
             _mark(db_path, run_id, progress, status="failed", error=f"{where}{exc}")
             raise
