@@ -1,6 +1,6 @@
 """The run lifecycle as a library: a training, evaluation or robustness job, from plain options to stored results.
 
-Each job is one function that the command line calls (and the inspector, and every torchrun process): it
+Each job is one function that the command line calls (and every torchrun process, the tools, the benchmarks): it
 opens the store only for short transactions (WAL, so the inspector reads while a run trains), records who
 owns a training run and renews that heartbeat, with the step count, as it trains (store/ownership.py), turns
 Ctrl-C and SIGTERM into an ``interrupted`` run that ``--resume`` continues, a crash into a ``failed`` run with
