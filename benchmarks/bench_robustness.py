@@ -102,8 +102,9 @@ def table3(args, db: Path) -> None:
         sets = (librispeech_files(db.parent) if data == "hyporadise-ls" else
                 {"train": "sample-train", "dev": "sample-dev", "test": "sample-test"})
         for strategy in args.strategies.split(","):
+            label = f"table3 {data} {strategy}" + ("" if args.epochs is None else f" epochs {args.epochs:g}")
             run_id = trained(db, TrainOptions(strategy=strategy, data=sets["train"], dev=sets["dev"],
-                                              test=sets["test"], seed=0), f"table3 {data} {strategy}")
+                                              test=sets["test"], seed=0, epochs=args.epochs), label)
             with Store(db) as store:
                 run = store.run(run_id)
             s = summary(robustness(db, run_id, args.perturbation, args.seeds))
@@ -150,6 +151,8 @@ def main() -> None:
     ap.add_argument("--models", default="none,paper,mined,lexicon")
     ap.add_argument("--train-seeds", default="0,1")
     ap.add_argument("--seeds", type=int, default=3, help="perturbation seeds")
+    ap.add_argument("--epochs", type=float, default=None,
+                    help="table3: passes over the informative lists (default: lorascope train's, 3)")
     ap.add_argument("--store", type=Path, default=CACHE / "robustness" / "store.db")
     args = ap.parse_args()
     args.store.parent.mkdir(parents=True, exist_ok=True)
