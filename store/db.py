@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlite_utils
 
 from lorascope.core.errors import LorascopeError
+from lorascope.core.metrics import delta_wer
 from lorascope.core.nbest import FIRST_PASS, FIRST_PASS_CHOICES, Hypothesis, Utterance
 
 from .ingest import DuplicateUtterance, write_lists
@@ -408,7 +409,7 @@ class Store:
                     "perturbation": r.get("perturbation", "clean"), "p": r.get("p"), "seed": r.get("seed"),
                     "utterances": r.get("utterances"), "one_best_wer": _finite(r.get("one_best_wer")),
                     "wer": r["wer"], "oracle_wer": r["oracle_wer"],
-                    "delta_wer": r.get("delta_wer", r["wer"] - r["oracle_wer"]),
+                    "delta_wer": r.get("delta_wer", delta_wer(r["wer"], r["oracle_wer"])),
                     "nprr": _finite(r.get("nprr")), "created_at": now(),
                     "perturbation_model": r.get("perturbation_model"),
                     "settings": json.dumps(r["settings"], sort_keys=True) if r.get("settings") is not None else None,
