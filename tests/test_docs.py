@@ -272,6 +272,29 @@ def test_console_example_parses(page, line):
         pytest.fail(f"{page}: `{line}` no longer parses: {exc.format_message()}")
 
 
+def test_commands_named_in_prose_exist_with_their_options():
+    """`lorascope train --resume RUN` in a sentence: the command exists and so does every option named after it."""
+    tree, wrong = click_tree(), []
+    for page in PAGES:
+        for lang, text in blocks(page.read_text(encoding="utf-8")):
+            if lang:
+                continue
+            for span in re.findall(r"`(lorascope(?: [^`]*)?)`", text):
+                words = span.split(":")[0].split()
+                path = "lorascope"
+                for word in words[1:]:
+                    if f"{path} {word}" in tree:
+                        path = f"{path} {word}"
+                    elif not word.startswith("-") and path == "lorascope" and word.isidentifier():
+                        wrong.append(f"{rel(page)}: `{span}`: no command {word!r}")
+                        break
+                known = option_names(tree[path]) | option_names(cli) | {"--help"}
+                for name in re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", span.split(":")[0]):
+                    if name not in known:
+                        wrong.append(f"{rel(page)}: `{span}`: {path} has no option {name}")
+    assert not wrong, "commands named in the docs that do not exist:\n" + "\n".join(wrong)
+
+
 def test_parse_rejects_what_the_command_rejects():
     assert parse("lorascope robustness --run 1 --seeds 3").params["n_seeds"] == 3
     with pytest.raises(click.UsageError):
