@@ -14,7 +14,7 @@ Lookup goes through hash keys rather than a scan: exact phonemes, phonemes with 
 its position: one substitution, insertion or deletion away), a coarse class string (several cheap
 substitutions, for words of three phonemes or more), and the jellyfish Metaphone and NYSIIS keys of the
 spelling; only the words these keys gather are scored. The index data are plain containers
-(:func:`build_payload`), pickled by :mod:`.phonetic_cache`.
+(:func:`build_payload`), stored as JSON by :mod:`.phonetic_cache`.
 """
 
 from __future__ import annotations
