@@ -31,7 +31,7 @@ from .g2p import predict_pronunciation
 from .phonemes import coarse_key, distance, near_limit, strip_stress
 from .vocabulary import candidate_vocabulary, cmudict_lexicon, frequency_ranks
 
-#: Bump when the vocabulary rules, the keys or the pickled layout change; old cache files are then ignored.
+#: Bump when the vocabulary rules, the keys or the stored layout change; old cache files are then ignored.
 INDEX_VERSION = 2
 
 KINDS = ("homophone", "split", "merge", "near", "spelling")
