@@ -21,6 +21,7 @@ import json
 import os
 import random
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -195,8 +196,9 @@ def _prune(directory: Path, newest: int) -> None:
     durable.fsync_dir(directory)
 
 
-def _read_one(file: Path) -> LoadedCheckpoint:
-    """The checkpoint whose JSON is ``file``; ValueError saying why when it does not read back whole."""
+def _read_one(file: Path, load: bool = True) -> LoadedCheckpoint:
+    """The checkpoint whose JSON is ``file`` (only checked, payload empty, unless ``load``); ValueError saying
+    why when it does not read back whole."""
     try:
         header = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -215,6 +217,8 @@ def _read_one(file: Path) -> LoadedCheckpoint:
         raise ValueError(f"its tensor file {info['file']} is missing")
     if tensor_file.stat().st_size != info.get("bytes") or durable.sha256_file(tensor_file) != info.get("sha256"):
         raise ValueError(f"its tensor file {info['file']} is torn (size or SHA-256 differs from the one recorded)")
+    if not load:
+        return LoadedCheckpoint(payload={}, step=header["step"], path=file)
     from safetensors.torch import load_file
 
     try:
@@ -226,9 +230,10 @@ def _read_one(file: Path) -> LoadedCheckpoint:
     return LoadedCheckpoint(payload=payload, step=header["step"], path=file)
 
 
-def read_checkpoint(path: str | Path) -> LoadedCheckpoint:
+def read_checkpoint(path: str | Path, *, load: bool = True) -> LoadedCheckpoint:
     """The newest checkpoint in the folder ``path`` that reads back whole (or the one checkpoint file ``path``
-    names); newer ones that do not are listed in ``skipped``. InputError when none can be used."""
+    names); newer ones that do not are listed in ``skipped``. InputError when none can be used. ``load=False``
+    only checks (format, size, SHA-256) and leaves the payload empty: a resume's early check."""
     path = Path(path)
     if path.suffix == ".pt" or (path.is_dir() and not checkpoints(path) and (path / OLD_CHECKPOINT_NAME).is_file()):
         raise _old_format(path / OLD_CHECKPOINT_NAME if path.is_dir() else path)
@@ -240,7 +245,7 @@ def read_checkpoint(path: str | Path) -> LoadedCheckpoint:
     skipped: list[tuple[str, str]] = []
     for _, file in candidates:
         try:
-            loaded = _read_one(file)
+            loaded = _read_one(file, load)
         except ValueError as exc:
             skipped.append((file.name, str(exc)))
             continue
@@ -257,10 +262,14 @@ def convert_old_checkpoint(folder: str | Path) -> Path:
     if not old.is_file():
         raise InputError(str(folder), f"no {OLD_CHECKPOINT_NAME} to convert")
     try:
-        payload = torch.load(old, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # torch's note on the pickle protocol
+            payload = torch.load(old, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - whatever the restricted unpickler refuses
+        lines = [ln.strip() for ln in str(exc).splitlines() if "Unsupported" in ln or "WeightsUnpickler" in ln]
+        why = (lines or [str(exc).splitlines()[0] if str(exc) else type(exc).__name__])[0]
         raise InputError(str(old), f"cannot be converted: it holds more than tensors and plain values "
-                                   f"({str(exc).splitlines()[0][:200]})") from None
+                                   f"({why[:160]})") from None
     if not isinstance(payload, dict) or payload.get("format") != 2 or any(k not in payload for k in PAYLOAD_KEYS):
         raise InputError(str(old), "not a lorascope checkpoint of the old format (2)")
     file = write_checkpoint(folder, {k: payload[k] for k in PAYLOAD_KEYS})

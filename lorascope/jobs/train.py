@@ -111,8 +111,9 @@ def _perturbed_copies(utts: Sequence[Utterance], p: float, seed: int, model: Any
             for x in perturb_utterances(utts, "N", p, seed, model=model)]
 
 
-def _resume_checks(store: Store, run_id: int, processes: int) -> tuple[Any, str | None]:
-    """The run to resume, and a takeover note when its owner is gone; InputError when it cannot be resumed."""
+def _resume_checks(store: Store, run_id: int, processes: int, convert_old: bool) -> tuple[Any, str | None]:
+    """The run to resume, and a takeover note when its owner is gone; InputError when it cannot be resumed (its
+    checkpoint checked here, before the run is claimed; ``convert_old``: an old-format one rewritten first)."""
     run = store.run(run_id)
     if run.status == "done":
         raise InputError(f"run {run_id}", "is already done; nothing to resume")
@@ -127,10 +128,13 @@ def _resume_checks(store: Store, run_id: int, processes: int) -> tuple[Any, str 
                                               f"stop that process first")
         who = run.owner.describe() if run.owner else "its owner"
         takeover = f"run {run_id} was stale ({who} is gone); taking it over from its newest checkpoint"
-    from lorascope.core.checkpoint import has_checkpoint
+    from lorascope.core import checkpoint as ck
     folder = Path(run.checkpoint_dir) if run.checkpoint_dir else None
-    if folder is None or not has_checkpoint(folder):
+    if folder is None or not ck.has_checkpoint(folder):
         raise InputError(f"run {run_id}", "has no checkpoint to resume from")
+    if convert_old:
+        ck.convert_old_checkpoint(folder)
+    ck.read_checkpoint(folder, load=False)
     return run, takeover
 
 
@@ -148,18 +152,14 @@ class _Recorded:
 
 def _record(db_path: Path, options: TrainOptions | None, resume: int | None, processes: int,
             convert_old: bool = False) -> _Recorded:
-    """Record a new run (importing files on the way) or claim one to resume (``convert_old``: its old-format
-    checkpoint rewritten first); nothing else is written."""
+    """Record a new run (importing files on the way) or claim one to resume; nothing else is written."""
     from lorascope.core.train import TrainConfig
 
     me = this_process()
     with Store(db_path) as store:
         ensure_sample_sets(store, demo=False)
         if resume is not None:
-            run, takeover = _resume_checks(store, resume, processes)
-            if convert_old:
-                from lorascope.core.checkpoint import convert_old_checkpoint
-                convert_old_checkpoint(run.checkpoint_dir)
+            run, takeover = _resume_checks(store, resume, processes, convert_old)
             saved = dict(run.config)
             augment, augment_model = saved.pop("augment_p", None), saved.pop("augment_model", None)
             config = {k: v for k, v in saved.items() if k in TrainConfig.__dataclass_fields__}
