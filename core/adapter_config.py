@@ -120,3 +120,19 @@ def check_adapter_folder(directory: str | Path, config: dict[str, Any]) -> None:
     if backbone is not None:
         _json_object(backbone / "config.json", ("model_type",))
         safetensors_header(backbone / "model.safetensors")
+
+
+def check_model_folder(folder: str | Path) -> None:
+    """InputError (one line) unless ``folder`` looks like a transformers model folder lorascope may load: a
+    ``config.json`` with a model type and no code of its own, weights in safetensors (one file or an index of
+    shards), and tokenizer configs, where present, that parse."""
+    folder = Path(folder)
+    _json_object(folder / "config.json", ("model_type",))
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        _json_object(index, ("weight_map",))
+    else:
+        safetensors_header(folder / "model.safetensors")
+    for name in ("tokenizer_config.json", "tokenizer.json"):
+        if (folder / name).is_file():
+            _json_object(folder / name)

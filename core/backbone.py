@@ -120,6 +120,10 @@ def load_backbone(name: str | None = None, *, seed: int = 0):
     if source.startswith((".", "/", "~")) and not Path(source).expanduser().is_dir():
         raise InputError(f"backbone {name}", "no such folder")
     source = str(Path(source).expanduser()) if source.startswith("~") else source
+    if Path(source).is_dir():
+        from .adapter_config import check_model_folder
+
+        check_model_folder(source)   # what it claims to be, before transformers reads it
     from transformers import AutoTokenizer
 
     attempts = [True] if (_offline() or Path(source).is_dir()) else [True, False]

@@ -323,6 +323,26 @@ def test_saving_an_adapter_over_an_existing_folder_replaces_it_whole(adapter_fol
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+def test_a_backbone_folder_with_pickled_weights_or_code_of_its_own_is_refused_before_loading(adapter_folder, tmp_path):
+    from lorascope.core.backbone import load_backbone
+
+    folder = Path(__import__("shutil").copytree(adapter_folder / "backbone", tmp_path / "model"))
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (folder / name).write_bytes((adapter_folder / "tokenizer" / name).read_bytes())
+    model, _ = load_backbone(str(folder))                       # as written: loads
+    assert type(model).__name__ == "BertModel"
+    marker = tmp_path / "marker"
+    (folder / "model.safetensors").unlink()
+    (folder / "pytorch_model.bin").write_bytes(armed_pickle(marker))
+    with pytest.raises(InputError, match="model.safetensors: missing"):
+        load_backbone(str(folder))
+    assert not marker.exists()
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "auto_map": {"AutoModel": "evil.Model"}}))
+    with pytest.raises(InputError, match="auto_map"):
+        load_backbone(str(folder))
+
+
 def test_nothing_we_ship_unpickles_or_trusts_remote_code():
     """A source scan: no call sets trust_remote_code=True, unpickles, or loads numpy arrays with pickles."""
     bad = re.compile(r"trust_remote_code\s*=\s*True|pickle\.loads?\(|allow_pickle\s*=\s*True|"
