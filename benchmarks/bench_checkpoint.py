@@ -18,7 +18,6 @@ from lorascope.core import checkpoint as ck
 from lorascope.core.backbone import load_backbone
 from lorascope.core.optim import make_optimizer
 from lorascope.core.rescorer import RescorerModel
-from lorascope.core.strategies import StrategyConfig  # noqa: F401  (registry import)
 from lorascope.core.train_types import TrainConfig
 
 

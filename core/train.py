@@ -73,7 +73,8 @@ from .train_types import (DEV_EVALUATIONS, BestRestored, CheckpointLoaded, Check
 
 __all__ = [
     "TrainConfig", "TrainResult", "StepRecord", "train", "TrainStarted", "PhaseChanged", "StepDone", "DevEvaluated",
-    "CheckpointSaved", "CheckpointLoaded", "LambdaTuned", "BestRestored", "TrainFinished", "auto_prior_weight", "resolve_steps",
+    "CheckpointSaved", "CheckpointLoaded", "LambdaTuned", "BestRestored", "TrainFinished", "auto_prior_weight",
+    "resolve_steps",
 ]
 
 
