@@ -95,19 +95,22 @@ def test_only_the_newest_two_checkpoints_are_kept_each_checked_by_its_sha256(tmp
     assert header["step"] == 7 and header["version"] == ck.CHECKPOINT_VERSION
 
 
-@pytest.mark.parametrize("torn", ["safetensors", "json"])
+@pytest.mark.parametrize("torn", ["safetensors", "json", "zeroed"])
 def test_a_torn_newest_checkpoint_falls_back_to_the_previous_and_ends_as_an_uninterrupted_run(tmp_path, torn):
     config, train_utts, dev_utts = _interrupted_run(tmp_path)
     whole = train(config, train_utts, dev_utts)
-    newest = tmp_path / f"checkpoint-00000007.{torn}"
+    newest = tmp_path / f"checkpoint-00000007.{'json' if torn == 'json' else 'safetensors'}"
     data = newest.read_bytes()
-    newest.write_bytes(data[: len(data) // 2])       # the rename survived, half of the data did not
+    if torn == "zeroed":                             # the size survived, the blocks did not (zero-filled)
+        newest.write_bytes(data[:4096] + bytes(len(data) - 8192) + data[-4096:])
+    else:                                            # the rename survived, half of the data did not
+        newest.write_bytes(data[: len(data) // 2])
     events = []
     resumed = train(config, train_utts, dev_utts, resume_from=tmp_path, on_event=events.append)
     loaded = [e for e in events if isinstance(e, CheckpointLoaded)]
     assert len(loaded) == 1 and loaded[0].step == 6 and loaded[0].path.endswith("checkpoint-00000006.json")
     assert [name for name, _ in loaded[0].skipped] == ["checkpoint-00000007.json"]
-    assert ("torn" if torn == "safetensors" else "does not parse") in loaded[0].skipped[0][1]
+    assert ("does not parse" if torn == "json" else "torn") in loaded[0].skipped[0][1]
     assert resumed.status == "finished" and resumed.steps_done == 12
     assert [r.loss for r in resumed.loss_history] == [r.loss for r in whole.loss_history]
     assert resumed.dev_history == whole.dev_history and resumed.lam == whole.lam
