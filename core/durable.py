@@ -18,6 +18,25 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)   # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+# Temporary files and folders are made private (0600, 0700); what is renamed into place gets the permissions a
+# plain open() or mkdir() would have given it, so a shared run folder stays readable by the team.
+_UMASK = _umask()
+
+
+def _publish_mode(tmp: Path, target: Path, base: int) -> None:
+    try:
+        mode = target.stat().st_mode & 0o7777 if target.exists() else base & ~_UMASK
+        os.chmod(tmp, mode)
+    except OSError:
+        pass
+
+
 def fsync_dir(folder: str | Path) -> None:
     """Make the entries of ``folder`` (renames, new and deleted files) durable; a no-op where folders cannot be
     opened (Windows)."""
@@ -61,6 +80,7 @@ def write_with(target: str | Path, write: Callable[[Path], None]) -> Path:
     tmp = temp_path(target)
     try:
         write(tmp)
+        _publish_mode(tmp, target, 0o666)
         replace_durably(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -104,6 +124,7 @@ def folder_durably(target: str | Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
+        _publish_mode(tmp, target, 0o777)
         _sync_tree(tmp)
         old = None
         if target.exists():

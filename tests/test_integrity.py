@@ -346,6 +346,22 @@ def test_a_backbone_folder_with_pickled_weights_or_code_of_its_own_is_refused_be
         load_backbone(str(folder))
 
 
+def test_durable_writes_give_files_and_folders_the_permissions_a_plain_write_would(tmp_path):
+    """The temporary names are private (mkstemp, mkdtemp); what lands under the real name is not."""
+    import stat
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    file = durable.write_text(tmp_path / "export.json", "{}")
+    assert stat.S_IMODE(file.stat().st_mode) == 0o666 & ~mask
+    with durable.folder_durably(tmp_path / "adapter") as tmp:
+        (tmp / "x").write_text("1")
+    assert stat.S_IMODE((tmp_path / "adapter").stat().st_mode) == 0o777 & ~mask
+    os.chmod(file, 0o640)                               # a file replaced keeps the mode it had
+    durable.write_text(file, "[]")
+    assert stat.S_IMODE(file.stat().st_mode) == 0o640 and file.read_text() == "[]"
+
+
 def test_nothing_we_ship_unpickles_or_trusts_remote_code():
     """A source scan: no call sets trust_remote_code=True, unpickles, or loads numpy arrays with pickles."""
     bad = re.compile(r"trust_remote_code\s*=\s*True|pickle\.loads?\(|allow_pickle\s*=\s*True|"
