@@ -68,6 +68,10 @@ class _Bar:
                 say(event.takeover)
             sets = f"dev {event.names['dev']}" + (f", test {event.names['test']}" if "test" in event.names else "")
             say(f"run {event.run_id}: {event.strategy} on {event.names['train']} ({event.train_lists} lists), {sets}")
+        elif isinstance(event, t.CheckpointLoaded):
+            for name, why in event.skipped:
+                say(f"checkpoint {name} cannot be used: {why}; falling back to the one before it")
+            say(f"resuming from the checkpoint of step {event.step} ({event.path})")
         elif isinstance(event, t.TrainStarted):
             scaled = ", ".join(f"{k} {v}" for k, v in event.scaled_steps.items()) or "none"
             procs = f", {event.processes} processes" if event.processes > 1 else ""
@@ -165,6 +169,9 @@ def _print_summary(job) -> None:
 @click.option("--checkpoint-every", type=click.IntRange(min=0), default=50, show_default=True,
               help="Write a checkpoint every N steps (0: only on interruption).")
 @click.option("--resume", "resume", type=int, metavar="RUN", help="Continue an interrupted or stale run.")
+@click.option("--convert-old-checkpoint", is_flag=True,
+              help="With --resume: rewrite the run's checkpoint from the old pickle format (checkpoint.pt) in the "
+              "current one first; loads tensors and plain values only. Use it only for a file you trust.")
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
               help="Training processes on this machine (data parallel; the same as `torchrun --nproc-per-node N -m "
               "lorascope train ...`). Each takes its share of every step's lists.")
@@ -178,7 +185,8 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
               backbone: str | None, steps: int | None, epochs: float | None, batch_size: int | None, lr: float | None,
               seed: int, device: str, engine: str, layers: str | None, cor_weight: float | None, augment: str | None,
               consistency: float | None, augment_model: str | None,
-              lambda_confidence: float, checkpoint_every: int, resume: int | None, nproc: int,
+              lambda_confidence: float, checkpoint_every: int, resume: int | None, convert_old_checkpoint: bool,
+              nproc: int,
               dropout: float | None, first_pass: str | None) -> None:
     """Train a rescorer on N-best lists with one of the papers' strategies, headless.
 
@@ -196,6 +204,8 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
 
         ctx.exit(launch(nproc, strip_nproc(ctx.find_root().meta["lorascope.args"])))
     options = None
+    if convert_old_checkpoint and resume is None:
+        raise click.UsageError("--convert-old-checkpoint goes with --resume RUN")
     if resume is None:
         if strategy is None:
             raise click.UsageError("--strategy is required (ft, lora, s1, s2 or s3) unless --resume RUN")
@@ -207,7 +217,7 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
                                checkpoint_every=checkpoint_every, first_pass=first_pass, dropout=dropout)
     with _Bar() as bar:   # on resume only the device may change
         job = train_job(ctx.obj["db"], options, resume=resume, device=None if device == "auto" else device,
-                        on_event=bar, distributed=dist)
+                        on_event=bar, distributed=dist, convert_old_checkpoint=convert_old_checkpoint)
     if not dist.is_main:
         ctx.exit(130 if job.status == "interrupted" else 0)   # rank 0 reports
     if job.status == "interrupted":

@@ -5,11 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from lorascope.core import durable
 from .db import Store, StoreError
 
 RUN_COLUMNS = ("id", "strategy", "status", "backbone", "seed", "train_dataset", "dev_dataset", "test_dataset",
@@ -56,18 +55,9 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``: a reader (or a kill)
-    sees the old file or the new one, never half of one."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to a temporary file beside ``path``, sync it, rename it over ``path`` and sync the folder: a
+    reader (or a kill, or a power loss) sees the old file or the new one, never half of one."""
+    durable.write_text(path, text)
 
 
 def export(store: Store, fmt: str, out: str | Path | None, *, scores: bool = False,

@@ -137,7 +137,7 @@ def test_ctrl_c_marks_run_interrupted_and_resume_finishes_it(db_path, sets):
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ckpt_dir = db_path.parent / "adapters" / "run-1" / "checkpoints"
     deadline = time.time() + 240
-    while time.time() < deadline and not (ckpt_dir.exists() and any(ckpt_dir.glob("*.pt"))):
+    while time.time() < deadline and not (ckpt_dir.exists() and any(ckpt_dir.glob("checkpoint-*.json"))):
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)

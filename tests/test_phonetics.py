@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import pickle
+import json
 import random
 import socket
 import string
@@ -123,13 +123,13 @@ def test_default_cache_folder_follows_the_environment(g2p_index, monkeypatch, tm
 
 
 def test_stale_or_broken_cache_files_are_not_trusted(tmp_path):
-    broken = tmp_path / "broken.pickle"
-    broken.write_bytes(b"not a pickle")
+    broken = tmp_path / "broken.json"
+    broken.write_bytes(b'{"format": "lorascope-phonetic-index", "vers')
     assert phonetics.read_payload(broken) is None
-    old = tmp_path / "old.pickle"
-    old.write_bytes(pickle.dumps({"version": INDEX_VERSION - 1}))
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"format": "lorascope-phonetic-index", "version": INDEX_VERSION - 1}))
     assert phonetics.read_payload(old) is None
-    assert phonetics.read_payload(tmp_path / "missing.pickle") is None
+    assert phonetics.read_payload(tmp_path / "missing.json") is None
 
 
 def test_out_of_vocabulary_words_use_g2p_without_network(g2p_index, no_network, monkeypatch):

@@ -100,10 +100,10 @@ def test_sigkilled_training_is_stale_and_resume_takes_it_over_to_the_uninterrupt
     killed_db, whole_db = tmp_path / "killed" / "store.db", tmp_path / "whole" / "store.db"
     args = train_args(sets, "--steps", "40", "--checkpoint-every", "5")
     proc = lorascope(killed_db, *args)
-    ckpt = killed_db.parent / "adapters" / "run-1" / "checkpoints" / "checkpoint.pt"
+    ckpts = killed_db.parent / "adapters" / "run-1" / "checkpoints"
 
     def past_a_checkpoint() -> bool:
-        if not ckpt.exists() or not killed_db.exists():
+        if not any(ckpts.glob("checkpoint-*.json")) or not killed_db.exists():
             return False
         with Store(killed_db) as s:
             return s.run(1).steps_done >= 10

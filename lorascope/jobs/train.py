@@ -111,8 +111,9 @@ def _perturbed_copies(utts: Sequence[Utterance], p: float, seed: int, model: Any
             for x in perturb_utterances(utts, "N", p, seed, model=model)]
 
 
-def _resume_checks(store: Store, run_id: int, processes: int) -> tuple[Any, str | None]:
-    """The run to resume, and a takeover note when its owner is gone; InputError when it cannot be resumed."""
+def _resume_checks(store: Store, run_id: int, processes: int, convert_old: bool) -> tuple[Any, str | None]:
+    """The run to resume, and a takeover note when its owner is gone; InputError when it cannot be resumed (its
+    checkpoint checked here, before the run is claimed; ``convert_old``: an old-format one rewritten first)."""
     run = store.run(run_id)
     if run.status == "done":
         raise InputError(f"run {run_id}", "is already done; nothing to resume")
@@ -127,9 +128,13 @@ def _resume_checks(store: Store, run_id: int, processes: int) -> tuple[Any, str 
                                               f"stop that process first")
         who = run.owner.describe() if run.owner else "its owner"
         takeover = f"run {run_id} was stale ({who} is gone); taking it over from its newest checkpoint"
+    from lorascope.core import checkpoint as ck
     folder = Path(run.checkpoint_dir) if run.checkpoint_dir else None
-    if folder is None or not any(folder.glob("*.pt")):
+    if folder is None or not ck.has_checkpoint(folder):
         raise InputError(f"run {run_id}", "has no checkpoint to resume from")
+    if convert_old:
+        ck.convert_old_checkpoint(folder)
+    ck.read_checkpoint(folder, load=False)
     return run, takeover
 
 
@@ -145,7 +150,8 @@ class _Recorded:
     takeover: str | None
 
 
-def _record(db_path: Path, options: TrainOptions | None, resume: int | None, processes: int) -> _Recorded:
+def _record(db_path: Path, options: TrainOptions | None, resume: int | None, processes: int,
+            convert_old: bool = False) -> _Recorded:
     """Record a new run (importing files on the way) or claim one to resume; nothing else is written."""
     from lorascope.core.train import TrainConfig
 
@@ -153,7 +159,7 @@ def _record(db_path: Path, options: TrainOptions | None, resume: int | None, pro
     with Store(db_path) as store:
         ensure_sample_sets(store, demo=False)
         if resume is not None:
-            run, takeover = _resume_checks(store, resume, processes)
+            run, takeover = _resume_checks(store, resume, processes, convert_old)
             saved = dict(run.config)
             augment, augment_model = saved.pop("augment_p", None), saved.pop("augment_model", None)
             config = {k: v for k, v in saved.items() if k in TrainConfig.__dataclass_fields__}
@@ -270,13 +276,14 @@ class _StopOnSigterm:
 
 def train_job(db_path: str | Path, options: TrainOptions | None = None, *, resume: int | None = None,
               device: str | None = None, on_event: Callable[[Any], None] | None = None,
-              distributed: Any = None) -> TrainJob:
+              distributed: Any = None, convert_old_checkpoint: bool = False) -> TrainJob:
     """Train a rescorer as a stored run: ``options`` for a new run, or ``resume`` (a run id) to continue one
     (on ``device`` when given; nothing else of a run may change).
 
     Returns when the run is done or interrupted (Ctrl-C, SIGTERM); raises LorascopeError (after marking the run
     ``failed``) otherwise. ``distributed``: this process's place among torchrun's processes; rank 0 records the
     run, reports progress and writes the results, every process trains its share (core/distributed.py).
+    ``convert_old_checkpoint``: rewrite a resumed run's old pickle checkpoint first (core.checkpoint).
     """
     from lorascope.core import distributed as ddp
     from lorascope.core.train import TrainConfig, train
@@ -290,7 +297,7 @@ def train_job(db_path: str | Path, options: TrainOptions | None = None, *, resum
         recorded = error = None
         if dist.is_main:
             try:
-                recorded = _record(db_path, options, resume, dist.world_size)
+                recorded = _record(db_path, options, resume, dist.world_size, convert_old_checkpoint)
             except LorascopeError as exc:
                 error = exc
         recorded = _share(recorded, error, dist)
