@@ -85,10 +85,13 @@ class AdapterPicker(StorePicker):
     """Every stored run with an adapter, newest first, and the bare backbone; returns an AdapterChoice."""
 
     TITLE_TEXT = "adapter"
-    NOTE = "runs with an adapter, newest first"
+    NOTE = "runs with an adapter, newest first: strategy, backbone, λ; training data, steps, dev / test WER"
 
     def read(self) -> list[tuple[str, str, Any]]:
-        return [(c.key, c.label, c) for c in jobs.read_choices(self.app.db_path)]  # type: ignore[attr-defined]
+        db = self.app.db_path  # type: ignore[attr-defined]
+        details = jobs.adapter_details(db)
+        return [(c.key, c.label + (f"\n    {details[c.run_id]}" if c.run_id in details else ""), c)
+                for c in jobs.read_choices(db)]
 
 
 class DatasetPicker(StorePicker):
