@@ -18,6 +18,7 @@ from lorascope.tui.adapters import lambda_steps
 from lorascope.tui.app import LorascopeApp
 from lorascope.tui.session import Session, load_session, save_session, state_path
 from lorascope.tui.widgets.utterance_rows import UtteranceRows
+from tools.capture import screen_text
 
 from .test_tui import UTTERANCES, _phonetic_cache, inspect_screen, phonetic_cache, settle, tiny_adapter  # noqa: F401
 from .test_tui import build_store
@@ -222,3 +223,84 @@ async def test_whole_data_set_scores_are_stored_for_the_next_start(store_path):
     with Store(store_path, readonly=True) as store:
         assert sorted(scored_runs(store, store.dataset("toy-test").id, [1, 2])) == [1, 2]
         assert any(m["split"] == "eval" and m["dataset"] == "toy-test" for m in store.metrics(2))
+
+
+# ---------------------------------------------------------------------------------------------- the Runs screen
+
+
+def add_curves_and_rank_changes(path) -> None:
+    """Run 2 (s1): a learning rate, rank budget and dev WER per step; run 1: rank changes under its stored
+    perturb-1 / perturb-N rows (1089-0002 flips under all three, 2300-0004 under one, the rest never)."""
+    with Store(path) as store:
+        store.add_events(2, [{"step": s, "loss": 1.0 / s, "lr": 1e-3 * s / 20, "rank_budget": 120 - 2 * s,
+                              "dev_wer": 0.2 - 0.001 * s if s % 5 == 0 else None} for s in range(1, 21)])
+        perturbed = [m["id"] for m in store.metrics(1) if m["perturbation"].startswith("perturb")]
+        assert len(perturbed) == 3
+        for k, mid in enumerate(perturbed):
+            rows = [(u.id, list(range(len(u.hypotheses))), list(range(len(u.hypotheses))),
+                     u.id == "1089-0002" or (u.id == "2300-0004" and k == 0),
+                     1 if u.id == "1089-0002" else 0) for u in UTTERANCES]
+            store.add_rank_changes(1, mid, "toy-test", rows)
+
+
+def test_fragile_lists_count_flips_over_every_stored_perturbation(store_path):
+    from lorascope.store.fragility import fragile_lists
+
+    add_curves_and_rank_changes(store_path)
+    with Store(store_path, readonly=True) as store:
+        rows = fragile_lists(store, 1)
+        assert [(r["utterance"], r["flips"], r["perturbations"]) for r in rows] == [("1089-0002", 3, 3),
+                                                                                    ("2300-0004", 1, 3)]
+        assert rows[0]["delta_errors"] == 3 and rows[0]["flip_share"] == 1.0
+        assert set(rows[0]["conditions"].split(",")) == {"perturb-1", "perturb-N"}
+        assert len(fragile_lists(store, 1, flipped_only=False)) == len(UTTERANCES)
+        assert fragile_lists(store, 2) == []
+
+
+async def test_runs_screen_curves_and_their_export(store_path, tmp_path):
+    add_curves_and_rank_changes(store_path)
+    app = LorascopeApp(store_path, export_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press("ctrl+end")      # run 2
+        await settle(pilot)
+        assert screen.shown[0] == 2
+        seen = []
+        for _ in range(4):
+            seen.append((screen.curve, screen_text(app)))
+            await pilot.press("v")
+            await settle(pilot)
+        assert [k for k, _ in seen] == ["loss", "dev_wer", "lr", "rank_budget"]
+        for (_, text), title in zip(seen, ("training loss", "dev WER %", "learning rate", "rank budget")):
+            assert f"run 2 s1: {title}" in text
+        await pilot.press("x", "enter")
+        await settle(pilot)
+    with (tmp_path / "curves-run-2.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 20 and rows[19]["step"] == "20"
+    assert float(rows[19]["lr"]) == pytest.approx(1e-3) and rows[19]["rank_budget"] == "80"
+    assert rows[18]["dev_wer"] == "" and float(rows[19]["dev_wer"]) == pytest.approx(0.18)
+
+
+async def test_fragility_view_lists_and_exports(store_path, tmp_path):
+    from lorascope.tui.screens.fragility import FragilityScreen
+
+    add_curves_and_rank_changes(store_path)
+    app = LorascopeApp(store_path, export_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+        assert isinstance(app.screen, FragilityScreen) and app.screen.run_id == 1
+        assert [r["utterance"] for r in app.screen.rows] == ["1089-0002", "2300-0004"]
+        await pilot.press("e", "enter")
+        await settle(pilot)
+    with (tmp_path / "fragility-run-1.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["utterance"], r["flips"], r["perturbations"]) for r in rows] == [("1089-0002", "3", "3"),
+                                                                                ("2300-0004", "1", "3")]
