@@ -21,12 +21,11 @@ KEYS = {
     ],
     "Inspect": [
         ("/", "search utterances by id or whole words (substrings while the index is built; enter returns)"),
-        ("s", "sort the list: data-set order, rank flips, WER change (improved / harmed first)"),
+        ("s", "sort the list: data-set order, rank flips, Δ1st (improved / harmed first)"),
         ("↑ ↓", "move in the focused list; the utterance list picks as it moves (pgup / pgdn, home / end)"),
         ("d", "pick the data set"),
         ("a", "pick the adapter: a stored run, or the bare backbone"),
-        ("+ / -", "λ up / down a fine grid around the tuned λ (steps of about 19 %, tuned/16 to 16·tuned, and 0); "
-                  "0 back to the tuned λ; at an end of the range a notice says so"),
+        ("+ / -", "λ up / down in steps of about 19 % (tuned/16 to 16·tuned, and 0); 0 back to the tuned λ"),
         ("o", "order the N-best rows by first-pass rank or by new rank"),
         ("m", "perturbation mode: off, perturb-1 (lowest-scored hypothesis), perturb-N (all)"),
         ("M", "perturbation model: paper (round trip), mined (the recogniser's confusions in the adapter's "
@@ -42,8 +41,7 @@ KEYS = {
         ("g", "score the whole data set for the list's columns (goes on after esc)"),
         ("esc", "stop the data-set scoring, NPRR or mining running in the background"),
         ("e", "export the N-best table to CSV"),
-        ("E", "export the utterance list as filtered and sorted to CSV (with the data set, adapter, λ, sort "
-              "and search on every row)"),
+        ("E", "export the utterance list as filtered and sorted to CSV"),
         ("y / Y", "copy the highlighted hypothesis / the reference to the clipboard"),
     ],
     "Runs": [
@@ -63,8 +61,7 @@ COLUMNS = [
     ("hypothesis", "normalised words against the reference"),
     ("1st", "first-pass score (– for rank-only lists, whose prior is -rank)"),
     ("LM", "the rescorer's score ([CLS] head); … while it is computed"),
-    ("comb", "combined score: the tuned combination, Σ w·first-pass feature + λ·LM; the highest is chosen. Large "
-             "first-pass weights give large numbers (decimals are dropped to fit, never cut)"),
+    ("comb", "combined score: Σ w·first-pass feature + λ·LM (the tuned combination); the highest is chosen"),
     ("WER%", "this hypothesis' WER; cyan = the oracle (fewest errors)"),
     ("new", "rank after rescoring (0 = chosen), with the move against the first pass: ↑2 two places up, "
             "↓1 one down, · stayed"),
@@ -93,8 +90,8 @@ def help_text() -> Table:
                   "current adapter and λ; negative = better); under it, the data set's 1-best → rescored WER "
                   "and oracle WER")
     table.add_row(Text("Perturb bar", style="bold underline"),
-                  "model (M; click cycles), mode (m), p, seed, Δoracle (the paper's ΔWER: WER of the "
-                  "choice minus the list's oracle WER, clean → perturbed) and the data set's NPRR (c)")
+                  "model (M; click cycles), mode (m), p, seed, ΔWER (the paper's, as in the Runs table: WER "
+                  "of the choice minus the list's oracle WER, clean → perturbed; not the list's Δ1st) and the data set's NPRR (c)")
     table.add_row(Text("Detail line", style="bold underline"),
                   "hyp 0 → rank 3: the highlighted hypothesis (first-pass rank 0) is ranked 3rd after rescoring; "
                   "then its swaps and its words against the reference")

@@ -14,19 +14,19 @@ from ..perturbation import PERTURB_MODES, PerturbSettings, model_name
 
 
 def _utterance_delta(view: UtteranceView | None) -> str:
-    """The paper's ΔWER of the utterance, named for what it subtracts: the chosen hypothesis' WER minus the
-    list's oracle WER (the utterance list's Δ1st subtracts the first pass's instead)."""
+    """The paper's ΔWER of the utterance: the chosen hypothesis' WER minus the list's oracle WER, as in the Runs
+    table (the utterance list's Δ1st subtracts the first pass's WER instead)."""
     if view is None or view.clean_delta_wer is None:
-        return "Δoracle –"
+        return "ΔWER –"
     clean = fmt_pct(view.clean_delta_wer, 1)
     if not view.perturbed and not view.pending:
-        return f"Δoracle {clean}"
+        return f"ΔWER {clean}"
     shown = "…" if view.pending or view.delta_wer is None else fmt_pct(view.delta_wer, 1)
-    return f"Δoracle {clean}→{shown}"
+    return f"ΔWER {clean}→{shown}"
 
 
 class PerturbBar(Static):
-    """One line: ``perturb paper off 1 N │ p 0.50 │ seed 0 ↻ │ Δoracle 0.0→12.5 │ set NPRR 41.4%`` (ΔWER is the
+    """One line: ``perturb paper off 1 N │ p 0.50 │ seed 0 ↻ │ ΔWER 0.0→12.5 │ set NPRR 41.4%`` (ΔWER is the
     utterance's).
 
     ``coming`` names a model being made ready (mined confusions being mined); ``note`` (why a model could not

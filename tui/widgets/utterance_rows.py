@@ -28,8 +28,8 @@ from ..listing import ListFigures
 
 #: Rows read beyond the visible ones, above and below, in one round trip.
 MARGIN = 60
-#: "Δ1st": the rescored choice's WER minus the first pass's (the paper's ΔWER, over the oracle, is in the
-#: perturb bar as "Δoracle").
+#: "Δ1st": the rescored choice's WER minus the first pass's (ΔWER, in the perturb bar and the Runs table, is the
+#: paper's: the choice's WER minus the oracle's).
 NUMERIC = ("flips", "Δ1st")
 #: List rows kept in memory (a few screens); the rest are read again when they come back into view.
 ROWS_KEPT = 2000
