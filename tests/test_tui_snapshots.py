@@ -55,6 +55,8 @@ def steps(*groups: tuple[str, ...]):
     notifications (a toast times out, so whether it still shows would depend on the machine's speed)."""
     async def run(pilot) -> None:
         await settle(pilot)
+        pilot.app.clear_notifications()   # before a dialog covers them too (e.g. "scores stored" at the start)
+        await settle(pilot)
         for keys in groups:
             await pilot.press(*keys)
             await settle(pilot)
