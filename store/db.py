@@ -385,15 +385,16 @@ class Store:
         return json.loads(row[0]) if row and row[0] else None
 
     def add_events(self, run_id: int, events: Iterable[dict[str, Any]]) -> None:
-        """Training curve points: dicts with step and any of loss, rank_budget, dev_wer."""
+        """Training curve points: dicts with step and any of loss, rank_budget, dev_wer, lr (learning rate)."""
         rows = [{"run_id": run_id, "step": e["step"], "loss": _finite(e.get("loss")),
-                 "rank_budget": e.get("rank_budget"), "dev_wer": _finite(e.get("dev_wer"))} for e in events]
+                 "rank_budget": e.get("rank_budget"), "dev_wer": _finite(e.get("dev_wer")),
+                 "lr": _finite(e.get("lr"))} for e in events]
         with self.atomic():
             self.db["run_events"].upsert_all(rows, pk=("run_id", "step"))
 
     def events(self, run_id: int) -> list[dict[str, Any]]:
-        return self._rows("SELECT step, loss, rank_budget, dev_wer FROM run_events WHERE run_id = ? ORDER BY step",
-                          [run_id])
+        return self._rows("SELECT step, loss, rank_budget, dev_wer, lr FROM run_events WHERE run_id = ? "
+                          "ORDER BY step", [run_id])
 
     # -- metrics and scores -----------------------------------------------------------------------
 

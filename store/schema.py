@@ -148,7 +148,13 @@ CREATE TRIGGER datasets_forget_search BEFORE DELETE ON datasets BEGIN
 END;
 """
 
-MIGRATIONS: list[str] = [V1, V2, V3, SEARCH]
+# The learning rate of each logged training step, for the Runs screen's curves (the rank budget and dev WER were
+# stored from the start).
+RUN_EVENTS_LR = """
+ALTER TABLE run_events ADD COLUMN lr REAL;          -- learning rate of the encoder/adapter weights at that step
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3, SEARCH, RUN_EVENTS_LR]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -23,6 +23,7 @@ HYPORADISE = SHARED_DATA / "hyporadise" / "test_ls_other.json"
 def _isolated_store(tmp_path, monkeypatch):
     """Every test gets its own store path, so no test reads or writes the user's real store."""
     monkeypatch.setenv("LORASCOPE_DB", str(tmp_path / "store.db"))
+    monkeypatch.setenv("LORASCOPE_STATE_DIR", str(tmp_path / "state"))  # the inspector's session memory
 
 
 @pytest.fixture

@@ -59,6 +59,8 @@ def test_train_lora_tiny_random_fills_the_store(db_path, sets):
         for utt in {row["utt_id"] for row in scores}:
             assert sorted(row["new_rank"] for row in scores if row["utt_id"] == utt) == [0, 1, 2, 3]
         assert len(s.events(1)) == 4
+        lrs = [e["lr"] for e in s.events(1)]       # the learning rate of every logged step, for the Runs screen
+        assert None not in lrs and max(lrs) > 0
         versions = s.run_versions(1)
         assert "torch" in versions and "peft" in versions
 

@@ -23,20 +23,24 @@ FLOWS = [
     ("Inspect", "The inspect screen as it opens: the newest finished run on its test set, the utterance list "
                 "(rank flips and WER change under this adapter), the reference, the perturb panel and the "
                 "N-best table. The list is sorted by rank flips (s) and the first utterance picked.",
-     [("s",), ("shift+tab", "ctrl+home"), ("tab",)]),
+     [("s",), ("ctrl+home",), ("tab",)]),
     ("Inspect, perturb-N", "The same utterance under perturb-N (m twice) with the mined model (M: the "
                            "recogniser's confusions in the adapter's training set, sample-dev, mined in the "
                            "background): * marks perturbed hypotheses, Δp the move against the clean list under the "
                            "same rescorer; the detail line lists the swaps.",
-     [("s",), ("shift+tab", "ctrl+home"), ("tab", "M"), ("m", "m")]),
+     [("s",), ("ctrl+home",), ("tab", "M"), ("m", "m")]),
     ("Word swap", "w on a hypothesis: its words on the left, the highlighted word's sound-alike candidates under "
                   "the current model (here mined, each with how often the recogniser made that confusion) on the "
                   "right; enter applies one and the table is rescored.",
-     [("s",), ("shift+tab", "ctrl+home"), ("tab", "M"), ("down", "w"), ("down", "down")]),
+     [("s",), ("ctrl+home",), ("tab", "M"), ("down", "w"), ("down", "down")]),
     ("Adapter picker", "a: every stored run with an adapter, newest first, and the bare backbone.", [("a",)]),
     ("Runs", "2: the Table 3 comparison of stored runs (sortable with s, or by clicking a header; e exports "
-             "CSV), and the highlighted run's training-loss curve and final ranks (S1/S3).",
+             "CSV), and the highlighted run's training curves (v: loss, dev WER, learning rate, rank budget; x "
+             "exports them) and final ranks (S1/S3).",
      [("2",), ("ctrl+end",)]),
+    ("Fragile lists", "f on the Runs screen: the highlighted run's lists by how often its choice flipped under the "
+                      "stored perturbations (conditions × seeds), most first; e exports them.",
+     [("2",), ("f",)]),
     ("Help", "?: every key, the columns and the marks.", [("question_mark",)]),
 ]
 

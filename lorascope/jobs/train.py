@@ -223,7 +223,7 @@ class _StoreProgress:
         if isinstance(event, t.StepDone):
             r = event.record
             self.step = r.step
-            self._point(r.step, loss=r.loss, rank_budget=r.rank_budget)
+            self._point(r.step, loss=r.loss, rank_budget=r.rank_budget, lr=r.lr)
         elif isinstance(event, t.DevEvaluated):
             self._point(event.step, dev_wer=event.best_wer)
         if isinstance(event, t.CheckpointSaved) or time.monotonic() - self.last >= HEARTBEAT_EVERY_S:
