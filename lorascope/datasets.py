@@ -73,9 +73,22 @@ def _watch(name: str, stream: Iterator[Utterance], need_references: str | None,
 
 @contextlib.contextmanager
 def _byte_progress(label: str) -> Iterator[Any]:
-    """A transient bar of MiB read on a terminal's standard error; ``None`` (no bar) when it is not a terminal."""
+    """A transient bar of MiB read on a terminal's standard error; into a log, a line of MiB read at an interval
+    (lorascope/batchlog.py); else ``None``."""
     if not console.err.is_terminal:
-        yield None
+        from .batchlog import line_log
+
+        log = line_log("import", label.removeprefix("import "))
+        if log is None:
+            yield None
+            return
+        with log:
+            def on_log(done: int, total: int) -> None:
+                if log.total is None:
+                    log.start(max(1, -(-total // 2**20)), unit="MiB")
+                log.update(done // 2**20)
+
+            yield on_log
         return
     with console.progress(transient=True) as bar:
         task = bar.add_task(label, total=None, status="MiB")

@@ -59,6 +59,7 @@ def robustness_job(db_path: str | Path, run_id: int, *, data: str | None = None,
 
     report = evaluate_robustness(utts, rescore, modes=modes, p=p, seeds=seeds, model=model)
     with Store(db_path) as store:
-        ids = store.add_robustness(run_id, name, report)
+        ids = store.add_robustness(run_id, name, report,
+                                   combination=rescorer.resolve_combination(lam, None).to_dict())
     return RobustnessJob(run_id=run_id, strategy=run.strategy, dataset=name, utterances=len(utts), report=report,
                          model_spec=model.spec(), metric_ids=ids)
