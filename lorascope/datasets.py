@@ -125,10 +125,8 @@ def resolve_dataset(store, value: str, *, fmt: str | None = None, need_reference
         if need_references:
             require_references(value, utts, need_references)
         return value, utts
+    check_data_value(store, value)
     path = Path(value)
-    if not path.exists():
-        known = ", ".join(d.name for d in store.datasets()) or "none"
-        raise InputError(value, f"neither a dataset in the store (known: {known}) nor a file")
     name = default_name(path)
     source = str(path.resolve())
     if store.has_dataset(name):
@@ -151,6 +149,14 @@ def resolve_dataset(store, value: str, *, fmt: str | None = None, need_reference
     if line:
         console.err.print(f"{name}: {line}", soft_wrap=True)
     return name, utts
+
+
+def check_data_value(store, value: str) -> None:
+    """A ``--data`` value names a stored dataset or an existing file: checked for every value before any is
+    imported, so a typo in the last one leaves the store as it was."""
+    if not store.has_dataset(value) and not Path(value).exists():
+        known = ", ".join(d.name for d in store.datasets()) or "none"
+        raise InputError(value, f"neither a dataset in the store (known: {known}) nor a file")
 
 
 def _same_first_pass(store, name: str, value: str, first_pass: str | None) -> None:

@@ -9,9 +9,11 @@ import click
 
 
 def check_db(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
-    """A store named explicitly (``--db``, ``$LORASCOPE_DB``) must be in a folder that exists: a typo'd folder is
-    an error, not a new empty store. Only the default store's folder is created for the user."""
-    if value is not None and not value.parent.is_dir():
+    """A store named on the command line (``--db``) must be in a folder that exists: a typo'd folder is an error,
+    not a new empty store. The default store's folder (and ``$LORASCOPE_DB``'s, set once in a job script) is
+    created for the user."""
+    typed = ctx.get_parameter_source(param.name) == click.core.ParameterSource.COMMANDLINE
+    if value is not None and typed and not value.parent.is_dir():
         raise click.BadParameter(f"{value}: the folder {value.parent} does not exist (create it first; only the "
                                  f"default store's folder is made for you)", ctx=ctx,
                                  param_hint="'--db'")

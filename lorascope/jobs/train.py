@@ -16,7 +16,7 @@ from lorascope.core.nbest import Utterance
 from lorascope.store import RunTakenOver, Store
 from lorascope.store.ownership import HEARTBEAT_EVERY_S, owner_alive, this_process
 
-from ..datasets import resolve_dataset
+from ..datasets import check_data_value, resolve_dataset
 from ..samples import ensure_sample_sets
 from .common import RunFailed, StopOnSigterm, package_versions, perturbation_model, run_folder
 
@@ -174,6 +174,9 @@ def _record(db_path: Path, options: TrainOptions | None, resume: int | None, pro
             assert options is not None
             config = options.train_config().to_dict()
             augment, augment_model, takeover, names = options.augment, options.augment_model, None, {}
+            for value in (options.data, options.dev, options.test):
+                if value is not None and value.lower() != "none":
+                    check_data_value(store, value)
             for split, value, why in (("train", options.data, "training and tuning need them"),
                                       ("dev", options.dev, "training and tuning need them"),
                                       ("test", options.test, "test WER needs them")):
