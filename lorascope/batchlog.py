@@ -88,7 +88,8 @@ class LineLog:
     def loading(self, what: str) -> None:
         """Say what is loading, now, and keep the interval lines going from here on."""
         self.what = what
-        self.say(f"loading {what}" + (f"; a progress line every {clock(self.every)}" if self.every > 0 else ""))
+        self.say(f"loading {what}" + (f"; a progress line every {self.every:g}s" if 0 < self.every < 60 else
+                                        f"; a progress line every {clock(self.every)}" if self.every else ""))
         if self not in _active:
             _active.append(self)
         if self._thread is None and self.every > 0:

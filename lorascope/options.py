@@ -37,10 +37,15 @@ def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
         root.obj["debug"] = True
 
 
+def debug_option(command):
+    """``--debug`` on a subcommand, as before the command name."""
+    return click.option("--debug", is_flag=True, expose_value=False, callback=_set_debug, is_eager=True,
+                        help="Show full tracebacks instead of one-line errors (as before the command name).")(command)
+
+
 def db_option(command):
     """``--db PATH`` and ``--debug`` on a subcommand; a ``--db`` here wins over one given before the command name."""
-    command = click.option("--debug", is_flag=True, expose_value=False, callback=_set_debug, is_eager=True,
-                           help="Show full tracebacks instead of one-line errors (as before the command name).")(command)
+    command = debug_option(command)
     return click.option("--db", type=click.Path(dir_okay=False, path_type=Path), expose_value=False,
                         callback=_set_db, is_eager=False,
                         help="The SQLite result store (as before the command name).")(command)

@@ -39,7 +39,7 @@ def robustness_job(db_path: str | Path, run_id: int, *, data: str | None = None,
     from lorascope.core.robustness import evaluate_robustness
 
     check_p(p)
-    with Store(db_path) as store:
+    with Store(db_path) as store, store.atomic():   # a refusal undoes a file imported on the way
         run = run_with_adapter(store, run_id)
         target = data or run.test_dataset or run.dev_dataset
         if target is None:
