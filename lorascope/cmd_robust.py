@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 
@@ -51,24 +50,31 @@ def robustness_cmd(ctx: click.Context, run_id: int, data: str | None, mode: str,
     log = line_log("robustness", f"torch, the adapter of run {run_id} and the phonetic index")
     from .jobs import robustness_job
 
-    with console.progress(disable=log is not None) as bar, (log or contextlib.nullcontext()):
-        task = bar.add_task("score", total=passes, status="", start=False)
+    bar = console.progress(disable=log is not None)     # shown once the job's checks passed: errors stay one line
+    task = bar.add_task("score", total=passes, status="", start=False)
 
-        def started(name: str, utterances: int) -> None:
-            console.err.print(f"run {run_id} on {name}: {utterances} utterances, perturb-{'/'.join(modes)}, p {p}, "
-                              f"seeds {', '.join(map(str, seed_list))}")
-            bar.start_task(task)
-            if log is not None:
-                log.start(passes, unit="scoring pass")
+    def started(name: str, utterances: int) -> None:
+        console.err.print(f"run {run_id} on {name}: {utterances} utterances, perturb-{'/'.join(modes)}, p {p}, "
+                          f"seeds {', '.join(map(str, seed_list))}")
+        bar.start()
+        bar.start_task(task)
+        if log is not None:
+            log.start(passes, unit="scoring pass")
 
-        def rescored() -> None:
-            bar.advance(task)
-            if log is not None:
-                log.update(int(bar.tasks[0].completed))
+    def rescored() -> None:
+        bar.advance(task)
+        if log is not None:
+            log.update(int(bar.tasks[0].completed))
 
+    try:
         job = robustness_job(ctx.obj["db"], run_id, data=data, modes=modes, p=p, seeds=seed_list,
                              perturbation=model, lam=lam, device=device, first_pass=first_pass,
                              on_start=started, on_rescore=rescored)
+    finally:
+        if bar.live.is_started:
+            bar.stop()
+        if log is not None:
+            log.close()
     report, name = job.report, job.dataset
     rows = [("clean", pct(report.clean.wer), pct(report.clean.oracle_wer), pct(report.clean.delta_wer), "-", "-")]
     for s in report.summaries:

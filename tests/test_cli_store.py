@@ -219,3 +219,16 @@ def test_an_empty_file_becomes_a_store(tmp_path):
     assert invoke("--db", empty, "runs").exit_code == 0
     with Store(empty) as s:
         assert s.runs() == []
+
+
+def test_a_refused_robustness_run_leaves_no_file_imported_on_the_way(store_with_runs, tmp_path):
+    db, first, _ = store_with_runs
+    with Store(db) as s:
+        s.add_adapter(first, path=str(tmp_path / "adapter"), trainable_params=1, total_params=10)
+    before = digest(db)
+    lists = write_set(tmp_path / "more.jsonl", 3, seed=5, prefix="m")
+    line = one_line_error(invoke("--db", db, "robustness", "--run", first, "--data", lists, "--perturbation", "bogus"))
+    assert "bogus" in line
+    assert digest(db) == before
+    with Store(db) as s:
+        assert not s.has_dataset("more")
