@@ -68,8 +68,8 @@ class LineLog:
         self.command, self.unit = command, unit
         self.every = log_every() if every is None else every
         self.stream = stream or sys.stderr
-        self.what = "the command"
-        self.began = time.monotonic()
+        self.doing = "loading the command"
+        self.began = self.phase_began = time.monotonic()
         self.total: int | None = None
         self.done = self.first = 0
         self.t0 = 0.0
@@ -87,8 +87,8 @@ class LineLog:
 
     def loading(self, what: str) -> None:
         """Say what is loading, now, and keep the interval lines going from here on."""
-        self.what = what
-        self.say(f"loading {what}" + (f"; a progress line every {self.every:g}s" if 0 < self.every < 60 else
+        self.doing = f"loading {what}"
+        self.say(self.doing + (f"; a progress line every {self.every:g}s" if 0 < self.every < 60 else
                                         f"; a progress line every {clock(self.every)}" if self.every else ""))
         if self not in _active:
             _active.append(self)
@@ -102,6 +102,12 @@ class LineLog:
             self.total, self.done, self.first, self.t0 = total, done, done, time.monotonic()
             self.unit = unit or self.unit
 
+    def phase(self, doing: str) -> None:
+        """Counting is over (``status`` says where it ended); the lines now say how long ``doing`` has taken."""
+        self.say(f"{self.status()}; now {doing}")
+        with self._lock:
+            self.doing, self.phase_began, self.total, self.done, self.fields = doing, time.monotonic(), None, 0, {}
+
     def update(self, done: int, **fields: Any) -> None:
         """Progress: ``done`` units so far, and named figures shown as given (``loss="0.4123"``)."""
         with self._lock:
@@ -111,7 +117,7 @@ class LineLog:
     def status(self) -> str:
         with self._lock:
             if self.total is None and self.done == 0:
-                return f"still loading {self.what} ({clock(time.monotonic() - self.began)} so far)"
+                return f"still {self.doing} ({clock(time.monotonic() - self.phase_began)} so far)"
             parts = [f"{self.unit} {self.done}/{self.total if self.total is not None else '?'}"]
             if self.total:
                 parts[0] += f" ({100 * self.done / self.total:.0f}%)"

@@ -52,7 +52,7 @@ class _Bar:
         self.progress = console.progress()
         self.task = None
         self.dev = "-"
-        self.resumed = self.restarted = False
+        self.resumed = self.restarted = self.has_test = False
 
     def __enter__(self) -> "_Bar":
         return self
@@ -75,6 +75,7 @@ class _Bar:
             sets = f"dev {event.names['dev']}" + (f", test {event.names['test']}" if "test" in event.names else "")
             say(f"run {event.run_id}: {event.strategy} on {event.names['train']} ({event.train_lists} lists), {sets}")
             self.resumed, self.restarted, self.run_id = event.resumed, event.restarted, event.run_id
+            self.has_test = "test" in event.names
         elif isinstance(event, t.TrainStarted):
             scaled = ", ".join(f"{k} {v}" for k, v in event.scaled_steps.items()) or "none"
             procs = f", {event.processes} processes" if event.processes > 1 else ""
@@ -101,6 +102,9 @@ class _Bar:
             if self.log is not None:
                 self.log.update(r.step, loss=f"{r.loss:.4f}", dev_WER=None if self.dev == "-" else self.dev,
                                 rank_budget=r.rank_budget)
+                if r.step == event.total_steps:
+                    self.log.phase("running the final dev evaluation and the combination search" +
+                                   (", then scoring the test set" if self.has_test else ""))
                 return
             self.progress.update(self.task, completed=r.step, status=f"loss {r.loss:.4f} dev WER {self.dev}{budget}")
         elif isinstance(event, t.DevEvaluated):

@@ -33,6 +33,11 @@ def test_line_log_status_reads_as_documented():
     log.t0 -= 10.0                      # 10 s since counting began
     log.update(150, loss="0.4123", dev_WER="12.34% (step 100)")
     assert log.status().startswith("step 150/400 (38%), loss 0.4123, dev WER 12.34% (step 100), 5/s, 50s left")
+    log.phase("running the final dev evaluation")
+    said = log.stream.getvalue().splitlines()[-1]
+    assert said.endswith("step 150/400 (38%), loss 0.4123, dev WER 12.34% (step 100), 5/s, 50s left, 0s elapsed; "
+                         "now running the final dev evaluation"), said
+    assert log.status() == "still running the final dev evaluation (0s so far)"
     assert clock(59) == "59s" and clock(245) == "4m05s" and clock(4020) == "1h07m"
     assert not batch_mode(io.StringIO())   # captured in-process: no file descriptor, no log lines
 
