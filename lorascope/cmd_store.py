@@ -126,7 +126,9 @@ def runs_rm(ctx: click.Context, run: str, force: bool, keep_files: bool) -> None
         delete_run(store, info, force=force)
     folder = run_folder(db, info.id)
     gone = ""
-    if folder.is_dir() and not keep_files:
+    if folder.is_dir() and keep_files:   # SQLite gives the next run the highest id + 1: perhaps this one's
+        gone = f"; its folder {folder} is kept (move it away before a new run may take id {info.id})"
+    elif folder.is_dir():
         shutil.rmtree(folder)
         gone = f" and its folder {folder}"
     console.out.print(f"deleted run {info.id} ({info.strategy} on {info.train_dataset}, {info.status}){gone}")

@@ -143,6 +143,10 @@ def test_runs_rename_note_and_rm_each_change_what_they_name(store_with_runs):
             (n,) = s.db.execute(f"SELECT COUNT(*) FROM {table} WHERE run_id = ?", [first]).fetchone()
             assert n == 0, table
         assert s.metrics(second) and s.events(second) and s.scores(second)
+    kept = db.parent / "adapters" / f"run-{second}"
+    kept.mkdir(parents=True)
+    res = invoke("--db", db, "runs", "rm", second, "--keep-files")
+    assert res.exit_code == 0 and f"its folder {kept} is kept" in res.stdout and kept.is_dir()
 
 
 def test_rm_of_a_run_being_trained_is_refused_unless_forced(db_path):
