@@ -102,6 +102,11 @@ class LineLog:
             self.total, self.done, self.first, self.t0 = total, done, done, time.monotonic()
             self.unit = unit or self.unit
 
+    def now(self, doing: str) -> None:
+        """What the command is doing before counting starts (the next interval line says it)."""
+        with self._lock:
+            self.doing, self.phase_began = doing, time.monotonic()
+
     def phase(self, doing: str) -> None:
         """Counting is over (``status`` says where it ended); the lines now say how long ``doing`` has taken."""
         self.say(f"{self.status()}; now {doing}")

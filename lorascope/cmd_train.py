@@ -76,6 +76,8 @@ class _Bar:
             say(f"run {event.run_id}: {event.strategy} on {event.names['train']} ({event.train_lists} lists), {sets}")
             self.resumed, self.restarted, self.run_id = event.resumed, event.restarted, event.run_id
             self.has_test = "test" in event.names
+            if self.log is not None:
+                self.log.now(f"loading the backbone and preparing the lists of run {event.run_id}")
         elif isinstance(event, t.TrainStarted):
             scaled = ", ".join(f"{k} {v}" for k, v in event.scaled_steps.items()) or "none"
             procs = f", {event.processes} processes" if event.processes > 1 else ""
