@@ -1,5 +1,5 @@
 """What every job shares: where a run's files live, the versions a run records, the perturbation model a spec
-names, and the run with an adapter that eval and robustness need."""
+names, the run with an adapter that eval and robustness need, and SIGTERM as a request to stop."""
 
 from __future__ import annotations
 
