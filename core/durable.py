@@ -25,13 +25,13 @@ def _umask() -> int:
 
 
 # Temporary files and folders are made private (0600, 0700); what is renamed into place gets the permissions a
-# plain open() or mkdir() would have given it, so a shared run folder stays readable by the team.
-_UMASK = _umask()
+# plain open() or mkdir() would have given it (the umask read at the time), so a shared run folder stays readable
+# by the team.
 
 
 def _publish_mode(tmp: Path, target: Path, base: int) -> None:
     try:
-        mode = target.stat().st_mode & 0o7777 if target.exists() else base & ~_UMASK
+        mode = target.stat().st_mode & 0o7777 if target.exists() else base & ~_umask()
         os.chmod(tmp, mode)
     except OSError:
         pass

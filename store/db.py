@@ -22,6 +22,7 @@ from lorascope.core.nbest import FIRST_PASS, FIRST_PASS_CHOICES, Hypothesis, Utt
 
 from .ingest import DuplicateUtterance, write_lists
 from .ownership import Owner, owner_alive
+from .guard import check_store_file
 from .schema import SCHEMA_VERSION, migrate
 
 if TYPE_CHECKING:  # core types the store writes; imported lazily by their callers
@@ -106,6 +107,9 @@ class RunInfo:
     owner_started: str | None = None
     heartbeat_at: str | None = None
     processes: int = 1
+    name: str | None = None             # the user's label (`lorascope runs rename`)
+    note: str | None = None             # the user's note (`lorascope runs note`)
+    total_steps: int | None = None      # the run's length, known once training starts
 
     @property
     def owner(self) -> Owner | None:
@@ -121,19 +125,6 @@ class RunInfo:
         return self.status
 
 
-def _read_user_version(path: Path) -> int:
-    """The schema version of an existing file, read without writing anything to it."""
-    uri = f"file:{path.resolve()}?mode=ro"
-    try:
-        conn = sqlite3.connect(uri, uri=True)
-        try:
-            return conn.execute("PRAGMA user_version").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: not a lorascope store ({exc})") from None
-
-
 class Store:
     """Open (creating or migrating as needed) the store at ``path``.
 
@@ -145,7 +136,7 @@ class Store:
         if self.path.exists():
             if self.path.is_dir():
                 raise StoreError(f"{self.path}: is a directory, not a store file")
-            version = _read_user_version(self.path)
+            version = check_store_file(self.path, StoreError)
             if version > SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.path}: written by a newer lorascope (schema {version}; this version reads up to "
@@ -487,18 +478,21 @@ class Store:
                 (metric,) = self.add_metrics(run_id, [{
                     "dataset": dataset, "split": split, "perturbation": "clean", "utterances": len(result.choices),
                     "one_best_wer": result.one_best_wer, "wer": result.rescored_wer,
-                    "oracle_wer": result.oracle_wer}])
+                    "oracle_wer": result.oracle_wer, "settings": {"combination": result.combination.to_dict()}}])
             self.add_scores(run_id, dataset, [
                 (uid, i, lm[i], comb[i], rank[i])
                 for uid, lm, comb, rank in zip(result.utterance_ids, result.lm_scores, result.combined, result.ranks)
                 for i in range(len(lm))])
         return metric
 
-    def add_robustness(self, run_id: int, dataset: str, report: "RobustnessReport") -> list[int]:
+    def add_robustness(self, run_id: int, dataset: str, report: "RobustnessReport",
+                       combination: dict[str, Any] | None = None) -> list[int]:
         """A robustness report in one transaction: the clean row, one row per (perturbation, seed) with its NPRR,
-        and every utterance's rank changes. Returns the metric ids, clean first."""
+        and every utterance's rank changes. Returns the metric ids, clean first. Each row's settings hold the
+        perturbation model's and, when given, the ``combination`` that scored the lists."""
+        settings = dict(report.perturbation, **({"combination": combination} if combination else {}))
         common = {"dataset": dataset, "split": "robustness", "utterances": len(report.clean.choices), "p": report.p,
-                  "perturbation_model": report.perturbation["name"], "settings": report.perturbation}
+                  "perturbation_model": report.perturbation["name"], "settings": settings}
         with self.atomic():
             ids = self.add_metrics(run_id, [dict(common, perturbation="clean", wer=report.clean.wer,
                                                  oracle_wer=report.clean.oracle_wer)])

@@ -154,7 +154,15 @@ RUN_EVENTS_LR = """
 ALTER TABLE run_events ADD COLUMN lr REAL;          -- learning rate of the encoder/adapter weights at that step
 """
 
-MIGRATIONS: list[str] = [V1, V2, V3, SEARCH, RUN_EVENTS_LR]
+# Runs the user manages (`lorascope runs rename|note`) and a run's length while it trains (`lorascope runs`).
+RUN_LABELS = """
+ALTER TABLE runs ADD COLUMN name TEXT;             -- the user's label for a run, unique when given
+ALTER TABLE runs ADD COLUMN note TEXT;             -- the user's free-text note
+ALTER TABLE runs ADD COLUMN total_steps INTEGER;   -- optimizer steps the run will take, written when training starts
+CREATE UNIQUE INDEX runs_name ON runs(name);
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3, SEARCH, RUN_EVENTS_LR, RUN_LABELS]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
