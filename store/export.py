@@ -25,7 +25,7 @@ JSON_FILE = "export.json"      # the file an existing --out folder gets
 COMBINATION_COLUMNS = ("lam", "combination", "combination_text", "combination_from")
 # Header rows of tables that may be empty (a CSV file with its header reads back as an empty frame, not an error).
 COLUMNS = {
-    "curves": ("run_id", "step", "loss", "rank_budget", "dev_wer"),
+    "curves": ("run_id", "step", "loss", "rank_budget", "dev_wer", "lr"),
     "rank_changes": ("run_id", "metric_id", "dataset", "perturbation", "perturbation_model", "p", "seed", "utt_id",
                      "ranks_before", "ranks_after", "top_flipped", "delta_errors", "chosen_before", "chosen_after"),
     "scores": ("run_id", "dataset", "utt_id", "reference", "first_pass_rank", "text", "first_pass_score",
