@@ -36,6 +36,7 @@ from ..widgets.utterance_list import UtteranceList
 from .dialogs import InputScreen
 from .inspect_dataset import DatasetPart
 from .inspect_perturb import MINING, PerturbPart
+from .inspect_tune import TunePart
 from .inspect_work import InspectWork
 
 EMPTY_STORE = """[b]The store is empty.[/b]
@@ -57,7 +58,7 @@ Press [b]q[/b] to quit, [b]?[/b] for help."""
 PENDING_DELAY = 0.15
 
 
-class InspectScreen(DatasetPart, PerturbPart, InspectWork, Screen):
+class InspectScreen(DatasetPart, PerturbPart, TunePart, InspectWork, Screen):
     """Utterance list, N-best table, perturb panel."""
 
     AUTO_FOCUS = ""  # the N-best table takes focus once the store has been read; the search field only on /
@@ -82,6 +83,8 @@ class InspectScreen(DatasetPart, PerturbPart, InspectWork, Screen):
         Binding("slash", "search", "Search", show=False),
         Binding("o", "toggle_order", "Order", show=False),
         Binding("e", "export", "Export", show=False),
+        Binding("T", "tune_fraction", "Tune here", show=False),
+        Binding("K", "cross_fit", "Cross-fit", show=False),
     ]
 
     def __init__(self) -> None:
@@ -170,6 +173,7 @@ class InspectScreen(DatasetPart, PerturbPart, InspectWork, Screen):
         if view is None:
             return  # still being read: the previous utterance stays until it arrives
         self.nbest.show(view)
+        self.show_notice()
         ref = Text("ref ", style="dim")
         ref.append(view.clean.reference if view.clean.reference is not None else "(no reference)")
         self.query_one("#reference", Static).update(ref)
