@@ -62,8 +62,11 @@ class LorascopeApp(App):
             return
         self.crash_log = write_crash_log(self.db_path, error)
         first = (str(error) or type(error).__name__).splitlines()[0]
-        self.exit(return_code=1, message=f"lorascope: inspector: unexpected error ({type(error).__name__}: {first}); "
-                                         f"the traceback is in {self.crash_log}")
+        from rich.text import Text
+
+        line = (f"lorascope: inspector: unexpected error ({type(error).__name__}: {first}); the traceback is in "
+                f"{self.crash_log}")
+        self.exit(return_code=1, message=Text(line, no_wrap=True, overflow="ignore"))
 
 
 def write_crash_log(db_path: Path, error: BaseException) -> Path:
