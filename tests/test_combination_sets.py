@@ -275,3 +275,18 @@ def test_a_run_trained_on_rank_only_lists_evaluates_scored_lists(trained, tmp_pa
     with Store(db) as s:
         tuned = combinations(s, 1, "te")[-1]
         assert "score" in tuned.features                  # tuned here, the set's own scores may be weighed
+
+
+def test_a_failed_evaluation_after_training_keeps_the_adapter(tmp_path):
+    """core.train without the job's feature check: the test set lacks the score the dev-tuned combination weighs;
+    the evaluation fails, the adapter is saved first and the failure is reported beside it."""
+    from lorascope.core.adapter import load_rescorer
+    from lorascope.core.train import TrainConfig, train
+
+    dev = informative(24, 2, "dv")
+    res = train(TrainConfig(backbone="tiny-random", strategy="lora", steps=2, batch_size=4, device="cpu"),
+                informative(16, 1, "tr"), dev, eval_sets={"test": informative(8, 4, "ro", scored=False)},
+                adapter_dir=tmp_path / "adapter")
+    assert res.status == "finished" and res.combination_search.combination.weight("score") > 0
+    assert "test" not in res.evals and "has no score values" in res.eval_errors["test"]
+    assert load_rescorer(res.adapter_dir).combination == res.combination_search.combination
