@@ -150,8 +150,7 @@ def apply_plan(plan: Plan, utts: Sequence[Utterance], score: Callable[[Sequence[
     if plan.mode == "fraction":
         tune_idx, rest_idx = split_by_utterance(utts, plan.fraction, SPLIT_SEED)
         tune_utts, rest = [utts[i] for i in tune_idx], [utts[i] for i in rest_idx]
-        search = tune_combination(tune_utts, [lm[i] for i in tune_idx], features=plan.features,
-                                  min_p_better=gate)
+        search = _tune(tune_utts, [lm[i] for i in tune_idx], plan.features, gate)
         how = (f"combination tuned on {len(tune_utts)} of {len(utts)} utterances ({plan.fraction:g}, seed "
                f"{SPLIT_SEED}); WER on the other {len(rest)} only (held out)")
         cid = _keep(db_path, plan, search.combination, f"{plan.dataset} ({plan.fraction:g}, seed {SPLIT_SEED})",
@@ -160,11 +159,21 @@ def apply_plan(plan: Plan, utts: Sequence[Utterance], score: Callable[[Sequence[
         return Applied(evaluate_scores(rest, [lm[i] for i in rest_idx], search.combination), rest,
                        search.combination, how, cid)
     tune_lm = score(plan.tune_utts)
-    search = tune_combination(plan.tune_utts, tune_lm, features=plan.features, min_p_better=gate)
+    search = _tune(plan.tune_utts, tune_lm, plan.features, gate)
     how = f"combination tuned on {plan.tune_name} ({', '.join(('rank', *search.features))} + λ)"
     cid = _keep(db_path, plan, search.combination, plan.tune_name, f"tune-on {plan.tune_name}", plan.tune_utts,
                 {"tuned_utterances": len(plan.tune_utts)})
     return Applied(evaluate_scores(utts, lm, search.combination), utts, search.combination, how, cid)
+
+
+def _tune(utts, lm, features, gate):
+    """The combination tuned on ``utts``, behind the out-of-fold gate (as at training) when ``gate`` is set."""
+    from lorascope.core.combine import tune_combination
+    from lorascope.core.crossfit import gated_search
+
+    if not gate:
+        return tune_combination(utts, lm, features=features)
+    return gated_search(utts, lm, min_p_better=gate, features=features).search
 
 
 def _keep(db_path, plan: Plan, combination: Combination, tuned_on: str, how: str, tuned: Sequence[Utterance],
