@@ -39,6 +39,10 @@ KEYS = {
         ("c", "data set NPRR for the current adapter, λ and perturbation (in the background), stored with the "
               "run like lorascope robustness (not for the bare backbone)"),
         ("g", "score the whole data set for the list's columns (goes on after esc)"),
+        ("T", "where the adapter's combination weighs a feature this data set lacks: tune one on a fixed-seed 0.3 "
+              "of this set's utterances (the others are held out)"),
+        ("K", "the same by cross-fitting 5 folds: each utterance shown with the combination tuned on the other "
+              "folds, and the out-of-fold WER"),
         ("esc", "stop the data-set scoring, NPRR or mining running in the background"),
         ("e", "export the N-best table to CSV"),
     ],
