@@ -28,6 +28,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import torch  # noqa: E402
 
+import benchmarks.bench_quality as quality  # noqa: E402
 from benchmarks.bench_quality import CACHE, data_sets  # noqa: E402
 from lorascope.core.combine import FIRST_PASS_COMBINATION, evaluate_scores, tune_combination  # noqa: E402
 from lorascope.core.crossfit import gated_search  # noqa: E402
@@ -68,7 +69,10 @@ def main() -> None:
     ap.add_argument("--resplits", type=int, default=20)
     ap.add_argument("--confidence", type=float, default=0.95)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--hyporadise", type=Path, help=f"the HyPoradise file (default {quality.HYPORADISE})")
     args = ap.parse_args()
+    if args.hyporadise:
+        quality.HYPORADISE = args.hyporadise
     torch.set_num_threads(args.threads)
     label, pool, dev, test = data_sets(args.data, CACHE, None)
     pool = pool[:args.train_lists] if args.train_lists else pool

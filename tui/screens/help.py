@@ -23,7 +23,7 @@ KEYS = {
         ("/", "search utterances by id or whole words (substrings while the index is built; enter returns)"),
         ("s", "sort the list: data-set order, rank flips, WER change (improved / harmed first)"),
         ("↑ ↓", "move in the focused list; the utterance list picks as it moves (pgup / pgdn, home / end)"),
-        ("d", "pick the data set"),
+        ("d", "pick the data set (one the combination does not fit: T tune on 0.3 of it, K cross-fit)"),
         ("a", "pick the adapter: a stored run, or the bare backbone"),
         ("+ / -", "λ up / down along the dev search grid; 0 back to the tuned λ"),
         ("o", "order the N-best rows by first-pass rank or by new rank"),
@@ -39,10 +39,6 @@ KEYS = {
         ("c", "data set NPRR for the current adapter, λ and perturbation (in the background), stored with the "
               "run like lorascope robustness (not for the bare backbone)"),
         ("g", "score the whole data set for the list's columns (goes on after esc)"),
-        ("T", "where the adapter's combination weighs a feature this data set lacks: tune one on a fixed-seed 0.3 "
-              "of this set's utterances (the others are held out)"),
-        ("K", "the same by cross-fitting 5 folds: each utterance shown with the combination tuned on the other "
-              "folds, and the out-of-fold WER"),
         ("esc", "stop the data-set scoring, NPRR or mining running in the background"),
         ("e", "export the N-best table to CSV"),
     ],
