@@ -67,6 +67,10 @@ def robustness_cmd(ctx: click.Context, run_id: int, data: str | None, mode: str,
     report, name = job.report, job.dataset
     if job.tuning_set:
         name = f"{name} (tuning set: the combination was tuned on these lists)"
+    elif job.how.startswith("out-of-fold"):
+        name = f"{name} (out-of-fold combinations)"
+    elif "(held out)" in job.how:
+        name = f"{name} (held-out part: {job.utterances} lists)"
     console.err.print(job.how, soft_wrap=True)
     rows = [("clean", pct(report.clean.wer), pct(report.clean.oracle_wer), pct(report.clean.delta_wer), "-", "-")]
     for s in report.summaries:

@@ -203,7 +203,7 @@ def test_robustness_on_rank_only_lists_refuses_before_the_bar_then_cross_fits(db
     assert len(res.stderr.strip().splitlines()) == 1 and db.read_bytes() == before
     res = run(db, "robustness", "--run", "1", "--data", "ro", "--cross-fit", "3", "--mode", "N")
     assert res.exit_code == 0, res.output
-    assert "out-of-fold" in res.stderr and "perturb-N" in res.stdout
+    assert "out-of-fold" in res.stderr and "perturb-N" in res.stdout and "(out-of-fold combinations)" in res.stdout
 
 
 def test_robustness_defaults_to_the_test_set_and_names_the_tuning_set(db):
