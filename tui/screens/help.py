@@ -23,7 +23,7 @@ KEYS = {
         ("/", "search utterances by id or whole words (substrings while the index is built; enter returns)"),
         ("s", "sort the list: data-set order, rank flips, WER change (improved / harmed first)"),
         ("↑ ↓", "move in the focused list; the utterance list picks as it moves (pgup / pgdn, home / end)"),
-        ("d", "pick the data set (one the combination does not fit: T tune on 0.3 of it, K cross-fit)"),
+        ("d", "pick the data set"),
         ("a", "pick the adapter: a stored run, or the bare backbone"),
         ("+ / -", "λ up / down along the dev search grid; 0 back to the tuned λ"),
         ("o", "order the N-best rows by first-pass rank or by new rank"),
