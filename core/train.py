@@ -17,8 +17,8 @@ mean per-list standard deviation of the prior on the training set, so the prior 
 spread) and the LM score with weight one; the head, which starts at zero, learns the LM's scale. A learned
 weight on the prior is deliberately absent: in the design probes such a weight grew quickly, the N-best
 softmax saturated on the first-pass order and the LM stopped receiving gradient. After training, the
-log-linear combination of first-pass evidence and the LM is tuned on dev and gated against the first pass
-(:func:`.combine.tune_combination`).
+log-linear combination of first-pass evidence and the LM is tuned on dev and gated against the first pass on
+out-of-fold dev decisions (:func:`.crossfit.gated_search`).
 
 Engines. ``engine="hf"`` runs each step's hypotheses through the Hugging Face (peft) model as one padded
 batch; ``"packed"`` through :class:`.packed.PackedBertEncoder` in training mode over the model's own
@@ -53,7 +53,8 @@ from .backbone import load_backbone, resolve_device
 from .checkpoint import (BestSnapshot, TrainState, check_resumable, fingerprint, read_checkpoint, rng_state,
                          seed_everything, set_rng_state, write_checkpoint)
 from .combine import (FIRST_PASS_COMBINATION, Combination, ScoreTable, evaluate_scores, lambda_grid, search_lambda,
-                      training_combination, tune_combination)
+                      training_combination)
+from .crossfit import gated_search
 
 #: The periodic dev evaluations pick λ on top of the prior the model trains against (the first-pass score, or the
 #: rank for rank-only lists): the model's own family of combinations, a quick proxy for the final tuning.
@@ -208,7 +209,8 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
           on_event: Callable[[Any], None] | None = None, checkpoint_dir: str | Path | None = None,
           resume_from: str | Path | None = None, should_stop: Callable[[], bool] | None = None, *,
           eval_sets: dict[str, Sequence[Utterance]] | None = None, adapter_dir: str | Path | None = None,
-          distributed: Distributed | None = None, twins: Sequence[Utterance] | None = None) -> TrainResult:
+          distributed: Distributed | None = None, twins: Sequence[Utterance] | None = None,
+          features: Sequence[str] | None = None) -> TrainResult:
     """Train, tune the combination on ``dev_utts``, evaluate ``eval_sets`` and save the adapter to ``adapter_dir``.
 
     ``should_stop`` is asked after every step; when it returns True the run writes a checkpoint (given
@@ -218,6 +220,7 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
 
     ``twins[k]``, a perturbed copy of ``train_utts[k]``, trains beside it: MWER on both lists and, with
     ``config.consistency_weight``, KL(list ‖ twin) of their N-best distributions (the list's taken as the target).
+    ``features``: the first-pass features the combination may weigh (default: all dev has).
     """
     started = time.perf_counter()
     dist = distributed or Distributed()
@@ -393,7 +396,7 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
         checkpoint_path=checkpoint_path, steps_rule=steps_rule, kept_step=step, rescorer=rescorer)
     if status == "finished" and dist.is_main:
         _finish(result, config, s, state, evaluate_dev, dev_utts, dev_table, dev_lens, eval_sets, adapter_dir,
-                emit, on_event)
+                emit, on_event, features)
         result.dev_history = [DevEvaluated(**r) for r in state.dev_history]   # the final evaluation too
     rescorer.model.eval()
     result.wall_time_s = clock + time.perf_counter()
@@ -402,7 +405,7 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
 
 
 def _finish(result: TrainResult, config: TrainConfig, s: _Setup, state: TrainState, evaluate_dev, dev_utts,
-            dev_table, dev_lens, eval_sets, adapter_dir, emit, on_event) -> None:
+            dev_table, dev_lens, eval_sets, adapter_dir, emit, on_event, features=None) -> None:
     """After the last step: keep the best dev weights, tune the combination, evaluate, save the adapter."""
     model, rescorer, run = s.model, s.rescorer, s.run
     dev_lm, final_wer = evaluate_dev(result.steps_done)
@@ -415,14 +418,13 @@ def _finish(result: TrainResult, config: TrainConfig, s: _Setup, state: TrainSta
         result.final_ranks = run.final_ranks(model)
         emit(BestRestored(step=best.step, dev_wer=best.dev_wer, final_dev_wer=final_wer))
     gate = config.lambda_confidence if config.lambda_confidence > 0 else None
-    search = tune_combination(dev_utts, dev_lm, error_table=dev_table, ref_lengths=dev_lens, min_p_better=gate,
-                              seed=config.seed)
+    result.gate = gated_search(dev_utts, dev_lm, min_p_better=gate, features=features, seed=config.seed,
+                               error_table=dev_table, ref_lengths=dev_lens)
+    search = result.gate.search
     emit(LambdaTuned(search=search))
     rescorer.combination = search.combination
     result.lam, result.combination_search = search.lam, search
     result.dev = evaluate_scores(dev_utts, dev_lm, search.combination)
-    for name, utts in (eval_sets or {}).items():
-        result.evals[name] = evaluate(rescorer, list(utts), on_event=on_event)
     rescorer.info = {
         "strategy": config.strategy, "strategy_config": config.strategy_config().to_dict(),
         "scaled_steps": result.scaled_steps, "steps": result.total_steps, "steps_rule": result.steps_rule,
@@ -431,3 +433,8 @@ def _finish(result: TrainResult, config: TrainConfig, s: _Setup, state: TrainSta
     }
     if adapter_dir is not None:
         result.adapter_dir = str(save_rescorer(rescorer, adapter_dir, save_encoder="full" in result.trainable_by_phase))
+    for name, utts in (eval_sets or {}).items():    # after the save: a failed evaluation keeps the adapter
+        try:
+            result.evals[name] = evaluate(rescorer, list(utts), on_event=on_event)
+        except InputError as exc:
+            result.eval_errors[name] = str(exc)

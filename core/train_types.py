@@ -226,6 +226,8 @@ class TrainResult:
     steps_rule: str = ""
     kept_step: int | None = None                 # the step whose weights were kept (the last, or the best on dev)
     rescorer: Rescorer | None = field(default=None, repr=False)
+    gate: Any = None                             # core.crossfit.GatedSearch: the out-of-fold gate's verdict
+    eval_errors: dict[str, str] = field(default_factory=dict)   # a set whose evaluation failed: why
 
 
 def resolve_steps(config: TrainConfig, informative: int) -> tuple[int, str]:

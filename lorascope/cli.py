@@ -105,7 +105,7 @@ def cli(ctx: click.Context, db: Path | None, debug: bool) -> None:
             console.err.print(f"added {name}")
         from lorascope.tui.app import run_app
 
-        run_app(ctx.obj["db"])
+        ctx.exit(run_app(ctx.obj["db"]))
 
 
 @cli.command("import")

@@ -12,11 +12,12 @@ from lorascope.core.errors import InputError
 from . import console
 from .batchlog import line_log
 from .console import pct
-from .options import db_option, device_option, first_pass_option
+from .options import db_option, device_option, first_pass_option, tune_options
 
 @click.command("robustness")
 @click.option("--run", "run_id", type=int, required=True, help="A finished run whose adapter is evaluated.")
-@click.option("--data", help="Dataset name in the store or an N-best file. Default: the run's test set.")
+@click.option("--data", help="Dataset name in the store or an N-best file. Default: the run's test set (a run "
+              "without one needs --data; the set the combination was tuned on is used only when named).")
 @click.option("--mode", type=click.Choice(["1", "N", "both"]), default="both", show_default=True,
               help="perturb-1 (only the first pass's worst hypothesis, the last in the list), perturb-N (every "
                    "hypothesis), or both.")
@@ -31,24 +32,34 @@ from .options import db_option, device_option, first_pass_option
                    "never the set under test), lexicon (every kind of sound-alike: the stress test; "
                    "lexicon:max_distance=0 keeps homophones, splits and merges).")
 @click.option("--lam", type=float, help="The LM weight λ of the combination. Default: the run's dev-tuned one.")
+@tune_options
 @device_option
 @first_pass_option
 @db_option
 @click.pass_context
 def robustness_cmd(ctx: click.Context, run_id: int, data: str | None, mode: str, p: float, seeds: tuple[int, ...],
-                   n_seeds: int | None, model: str, lam: float | None, device: str,
-                   first_pass: str | None) -> None:
+                   n_seeds: int | None, model: str, lam: float | None, tune_on: str | None,
+                   cross_fit: int | None, device: str, first_pass: str | None) -> None:
     """Perturb the N-best lists with sound-alike words and measure WER, oracle WER, ΔWER and NPRR.
 
     Stores one metric row per condition and seed, and the per-utterance rank changes, in one transaction.
     """
+    from .jobs.robustness import prepare_robustness, robustness_job
+
     if seeds and n_seeds:
         raise click.UsageError("give --seed or --seeds, not both")
     seed_list = list(seeds) or list(range(n_seeds or 1))
     modes = ("1", "N") if mode == "both" else (mode,)
     passes = 1 + len(modes) * len(seed_list)
     log = line_log("robustness", f"torch, the adapter of run {run_id} and the phonetic index")
-    from .jobs import robustness_job
+    try:   # every check before a model loads or a bar is drawn
+        prepared = prepare_robustness(ctx.obj["db"], run_id, data=data, modes=modes, p=p, seeds=seed_list,
+                                      perturbation=model, lam=lam, device=device, first_pass=first_pass,
+                                      tune_on=tune_on, cross_fit=cross_fit)
+    except BaseException:
+        if log is not None:
+            log.close()
+        raise
 
     bar = console.progress(disable=log is not None)     # shown once the job's checks passed: errors stay one line
     task = bar.add_task("score", total=passes, status="", start=False)
@@ -69,13 +80,20 @@ def robustness_cmd(ctx: click.Context, run_id: int, data: str | None, mode: str,
     try:
         job = robustness_job(ctx.obj["db"], run_id, data=data, modes=modes, p=p, seeds=seed_list,
                              perturbation=model, lam=lam, device=device, first_pass=first_pass,
-                             on_start=started, on_rescore=rescored)
+                             prepared=prepared, on_start=started, on_rescore=rescored)
     finally:
         if bar.live.is_started:
             bar.stop()
         if log is not None:
             log.close()
     report, name = job.report, job.dataset
+    if job.tuning_set:
+        name = f"{name} (tuning set: the combination was tuned on these lists)"
+    elif job.how.startswith("out-of-fold"):
+        name = f"{name} (out-of-fold combinations)"
+    elif "(held out)" in job.how:
+        name = f"{name} (held-out part: {job.utterances} lists)"
+    console.err.print(job.how, soft_wrap=True)
     rows = [("clean", pct(report.clean.wer), pct(report.clean.oracle_wer), pct(report.clean.delta_wer), "-", "-")]
     for s in report.summaries:
         spread = f" ± {100 * s.nprr_std:.2f}" if len(s.seeds) > 1 else ""

@@ -9,7 +9,7 @@ import click
 from . import console
 from .batchlog import LineLog, line_log
 from .console import pct
-from .options import db_option, device_option, first_pass_option
+from .options import db_option, device_option, first_pass_option, tune_options
 
 STRATEGY_NAMES = ("ft", "lora", "s1", "s2", "s3")   # core.strategies.STRATEGIES, kept here so --help needs no torch
 ENGINE_NAMES = ("auto", "hf", "packed")              # core.rescorer.ENGINES, likewise
@@ -78,6 +78,8 @@ class _Bar:
             self.has_test = "test" in event.names
             if self.log is not None:
                 self.log.now(f"loading the backbone and preparing the lists of run {event.run_id}")
+            if event.dropped:
+                say(event.dropped, soft_wrap=True)
         elif isinstance(event, t.CheckpointLoaded):
             for name, why in event.skipped:
                 say(f"checkpoint {name} cannot be used: {why}; falling back to the one before it")
@@ -138,16 +140,25 @@ def _print_summary(job) -> None:
         f"run {job.run_id}: {result.config.strategy}, λ = {result.lam:.4g}, {result.steps_done} steps{kept}, "
         f"{result.wall_time_s:.0f} s, {result.trainable.trainable:,} trainable ({100 * result.trainable.share:.3f}%)",
         ["split", "dataset", "utts", "1-best WER%", "oracle WER%", "rescored WER%", "relative"], rows))
-    search = result.combination_search
+    search, gate = result.combination_search, result.gate
+    oof = "out-of-fold dev decisions" if gate is not None and gate.folds else "dev"
     if search.fell_back:
         console.out.print(f"combination: the best on dev ({search.best.describe()}) beat the first pass in only "
-                          f"{100 * search.p_better:.1f}% of bootstrap resamples of dev (needs "
+                          f"{100 * search.p_better:.1f}% of bootstrap resamples of {oof} (needs "
                           f"{100 * result.config.lambda_confidence:.0f}%), so the first pass is kept")
     else:
         console.out.print(f"combination: {search.combination.describe()}")
         if search.p_better is not None:
             console.out.print(f"combination: the dev gain over the first pass holds in {100 * search.p_better:.1f}% "
-                              f"of bootstrap resamples of dev")
+                              f"of bootstrap resamples of {oof}")
+    if gate is not None and gate.oof_wer is not None:
+        test = result.evals.get("test")
+        beside = "" if test is None or test.rescored_wer is None else f"; test {pct(test.rescored_wer)}%"
+        console.out.print(f"estimate: out-of-fold dev WER {pct(gate.oof_wer)}% ({gate.folds} folds, each tuned on "
+                          f"the others; 1-best {pct(search.first_pass_wer)}%){beside}")
+    for split, why in result.eval_errors.items():
+        console.out.print(f"{split} not evaluated: {why}; the adapter is kept: `lorascope eval --run {job.run_id} "
+                          f"--data {names[split]}` (with --tune-on or --cross-fit)", soft_wrap=True)
     if result.final_ranks:
         ranks = sorted(set(result.final_ranks.values()))
         console.out.print(f"final ranks over {len(result.final_ranks)} adapted matrices: {ranks[0]}..{ranks[-1]}, "
@@ -190,8 +201,9 @@ def _print_summary(job) -> None:
               help="The perturbation model of --augment: paper (default), mined (the training set's own "
               "confusions, or mined:from=DATASET) or lexicon.")
 @click.option("--lambda-confidence", type=click.FloatRange(0, 1), default=0.95, show_default=True,
-              help="Keep the dev-tuned combination only if it beats the first pass in this share of "
-              "paired-bootstrap resamples of dev; else the first pass. 0 keeps the best on dev whatever its margin.")
+              help="Keep the dev-tuned combination only if its out-of-fold dev decisions (5 folds, each tuned on the "
+              "others) beat the first pass in this share of paired-bootstrap resamples; else the first pass. 0 keeps "
+              "the best on dev whatever its margin.")
 @click.option("--checkpoint-every", type=click.IntRange(min=0), default=50, show_default=True,
               help="Write a checkpoint every N steps (0: only on interruption).")
 @click.option("--resume", "resume", type=int, metavar="RUN", help="Continue an interrupted or stale run.")
@@ -260,6 +272,7 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
 @click.option("--run", "run_id", type=int, required=True, help="A finished run whose adapter scores the data.")
 @click.option("--data", required=True, help="A dataset name in the store or an N-best file (imported on first use).")
 @click.option("--lam", type=float, help="The LM weight λ of the combination. Default: the run's dev-tuned one.")
+@tune_options
 @device_option
 @click.option("--engine", type=click.Choice(ENGINE_NAMES), default="auto", show_default=True,
               help="Scoring engine: hf (padded, sorted by length), packed (no padding), auto (packed for BERT "
@@ -267,8 +280,8 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
 @first_pass_option
 @db_option
 @click.pass_context
-def eval_cmd(ctx: click.Context, run_id: int, data: str, lam: float | None, device: str, engine: str,
-             first_pass: str | None) -> None:
+def eval_cmd(ctx: click.Context, run_id: int, data: str, lam: float | None, tune_on: str | None,
+             cross_fit: int | None, device: str, engine: str, first_pass: str | None) -> None:
     """Score a data set with a stored adapter; store and print 1-best, oracle and rescored WER."""
     log = line_log("eval", f"torch, the adapter of run {run_id} and {data}")
 
@@ -281,13 +294,16 @@ def eval_cmd(ctx: click.Context, run_id: int, data: str, lam: float | None, devi
 
     try:
         job = eval_job(ctx.obj["db"], run_id, data, lam=lam, device=device, engine=engine, first_pass=first_pass,
-                       on_event=scoring if log is not None else None)
+                       tune_on=tune_on, cross_fit=cross_fit, on_event=scoring if log is not None else None)
     finally:
         if log is not None:
             log.close()
     res = job.result
+    console.err.print(job.how, soft_wrap=True)
     if res.rescored_wer is None:
         console.out.print(f"scored {job.utterances} utterances of {job.dataset} (no references: no WER)")
     else:
+        kind = {"eval out-of-fold": "out-of-fold ", "eval held-out": "held-out "}.get(job.split, "")
         console.out.print(f"{job.dataset}: {job.utterances} utterances, {res.combination.describe()}: 1-best WER "
-                          f"{pct(res.one_best_wer)}%, oracle {pct(res.oracle_wer)}%, rescored {pct(res.rescored_wer)}%")
+                          f"{pct(res.one_best_wer)}%, oracle {pct(res.oracle_wer)}%, {kind}rescored "
+                          f"{pct(res.rescored_wer)}%")

@@ -61,3 +61,15 @@ def first_pass_option(command):
                         help="For an N-best file imported on the way: order (default) takes each list's order as the "
                         "first pass, score sorts each list by its scores. A stored dataset keeps the first pass it "
                         "was imported with.")(command)
+
+
+def tune_options(command):
+    """``--tune-on NAME|FRACTION`` and ``--cross-fit K``: a combination for a set the run's one does not fit."""
+    command = click.option("--cross-fit", "cross_fit", type=int, metavar="K",
+                           help="Tune the combination on K-1 folds of this set (by utterance, fixed seed) and apply "
+                           "it to the held-out fold, for each fold: every list is scored out of fold, and the WER "
+                           "says so. The LM scores are computed once.")(command)
+    return click.option("--tune-on", "tune_on", metavar="NAME|FRACTION",
+                        help="Tune the combination (the features this set has, plus λ) on another data set NAME, or "
+                        "on a FRACTION (e.g. 0.3) of this set's utterances (fixed seed), reporting on the rest "
+                        "only.")(command)

@@ -162,7 +162,25 @@ ALTER TABLE runs ADD COLUMN total_steps INTEGER;   -- optimizer steps the run wi
 CREATE UNIQUE INDEX runs_name ON runs(name);
 """
 
-MIGRATIONS: list[str] = [V1, V2, V3, SEARCH, RUN_EVENTS_LR, RUN_LABELS]
+# The combination belongs to a (run, data set) pair: the one tuned at training on dev, and any tuned later by
+# `eval --tune-on` / `--cross-fit` for another set (store/combinations.py).
+COMBINATIONS = """
+CREATE TABLE combinations (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    dataset TEXT NOT NULL,             -- the data set it applies to
+    tuned_on TEXT NOT NULL,            -- the data set (or part of it) it was tuned on
+    how TEXT NOT NULL,                 -- 'training dev', 'tune-on NAME', 'fraction F (seed S)', 'cross-fit K (seed S)'
+    combination TEXT NOT NULL,         -- JSON: {"weights": {...}, "lam": x}
+    features TEXT,                     -- JSON: the tunable features the tuning set offered
+    prior TEXT,                        -- what `prior` meant there: 'score' or 'rank'
+    details TEXT,                      -- JSON: gate verdict, out-of-fold WER, held-out sizes
+    created_at TEXT NOT NULL
+);
+CREATE INDEX combinations_run ON combinations(run_id, dataset);
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3, SEARCH, RUN_EVENTS_LR, RUN_LABELS, COMBINATIONS]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -53,6 +53,36 @@ class LorascopeApp(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    # An unexpected error anywhere in the app (a handler, a worker, a screen) stops the part of the app it hit,
+    # so the app closes; it says so in one line with the log file that holds the traceback, and exits 1.
+    crash_log: Path | None = None
 
-def run_app(db_path: str | Path) -> None:
-    LorascopeApp(db_path).run()
+    def _handle_exception(self, error: Exception) -> None:
+        if self.crash_log is not None:   # a second error while closing: the first is the one to read
+            return
+        self.crash_log = write_crash_log(self.db_path, error)
+        first = (str(error) or type(error).__name__).splitlines()[0]
+        from rich.text import Text
+
+        line = (f"lorascope: inspector: unexpected error ({type(error).__name__}: {first}); the traceback is in "
+                f"{self.crash_log}")
+        self.exit(return_code=1, message=Text(line, no_wrap=True, overflow="ignore"))
+
+
+def write_crash_log(db_path: Path, error: BaseException) -> Path:
+    """The traceback of ``error`` in ``<store folder>/logs/inspector-<time>.log``; returns the path."""
+    import traceback
+    from datetime import datetime, timezone
+
+    folder = Path(db_path).resolve().parent / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"inspector-{datetime.now(timezone.utc):%Y%m%d-%H%M%S-%f}.log"
+    path.write_text("".join(traceback.format_exception(type(error), error, error.__traceback__)))
+    return path
+
+
+def run_app(db_path: str | Path) -> int:
+    """Run the inspector; returns its exit code (1 after an unexpected error, with the log file named)."""
+    app = LorascopeApp(db_path)
+    app.run()
+    return app.return_code or 0

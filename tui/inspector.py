@@ -22,6 +22,7 @@ from lorascope.core.nbest import Utterance
 from .adapters import BARE, AdapterChoice, Scorer, lambda_steps
 from .diff import DiffToken, word_diff
 from .perturbation import ManualEdit, Perturbed, PerturbSettings, perturb_key
+from .tuning import TunedHere, incompatibility
 
 #: Utterances (and perturbed versions) kept in memory; the rest stay in the store.
 KEEP = 256
@@ -161,6 +162,8 @@ class Inspector:
     lam: float = 1.0
     lam_grid: list[float] = field(default_factory=lambda: [1.0])
     combination_known: bool = False        # base and λ belong to the current adapter
+    tuned: TunedHere | None = None         # a combination tuned on this data set (T / K) for this adapter
+    notice: str | None = None              # why ranks are not shown: the set lacks a feature the combination weighs
     settings: PerturbSettings = field(default_factory=PerturbSettings)
     manual: list[ManualEdit] = field(default_factory=list)
     loaded: Recent = field(default_factory=Recent)        # position -> Utterance
@@ -169,6 +172,7 @@ class Inspector:
     # -- set-up -----------------------------------------------------------------------------------------
 
     def set_dataset(self, name: str, size: int) -> None:
+        self.tuned = None
         self.dataset = name
         self.size = size
         self.position = 0
@@ -180,6 +184,7 @@ class Inspector:
         """Make ``choice`` current before its model is loaded: where the store holds its tuned combination, stored
         LM scores can be shown at once (λ moves once the model is loaded and knows its training λ)."""
         self.adapter = choice
+        self.tuned = None
         found = choice.stored_combination()
         self.combination_known = found is not None
         if found is not None:
@@ -198,6 +203,17 @@ class Inspector:
     def combination(self) -> Combination:
         """The combination as shown: the tuned one at the current λ."""
         return self.base.with_lam(self.lam)
+
+    def combination_for(self, utt: Utterance) -> Combination:
+        """The combination an utterance is shown with: one tuned on this set (T / K), else the adapter's."""
+        if self.tuned is not None and self.tuned.adapter_key == self.adapter.key and self.tuned.dataset == self.dataset:
+            return self.tuned.for_utterance(utt.id)
+        return self.combination
+
+    def set_tuned(self, tuned: TunedHere) -> None:
+        self.tuned = tuned
+        self.base, self.lam, self.lam_grid = tuned.combination, tuned.combination.lam, [tuned.combination.lam]
+        self.combination_known = True
 
     @property
     def ready(self) -> bool:
@@ -298,8 +314,13 @@ class Inspector:
         lm = [self.cache.get(key, h.text) for h in shown.hypotheses]
         clean_lm = [self.cache.get(key, h.text) for h in clean.hypotheses]
         unknown: tuple[None, None] = (None, None)   # the adapter's combination comes with its model
-        combined, ranks = _ranks(shown, lm, self.combination) if self.combination_known else unknown
-        _, clean_ranks = _ranks(clean, clean_lm, self.combination) if self.combination_known else unknown
+        combination = self.combination_for(clean)
+        self.notice = None
+        if self.combination_known:
+            self.notice = incompatibility(self.dataset or "this set", self.adapter.short, combination, clean)
+        known = self.combination_known and self.notice is None
+        combined, ranks = _ranks(shown, lm, combination) if known else unknown
+        _, clean_ranks = _ranks(clean, clean_lm, combination) if known else unknown
         ref = clean.reference
         ref_words = reference_length(ref) if ref is not None else None
         # core's word_errors counts each (reference, text) pair once and remembers it

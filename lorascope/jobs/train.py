@@ -18,6 +18,7 @@ from lorascope.store.ownership import HEARTBEAT_EVERY_S, owner_alive, this_proce
 
 from ..datasets import check_data_value, resolve_dataset
 from ..samples import ensure_sample_sets
+from .combos import store_training_combination, training_features
 from .common import RunFailed, StopOnSigterm, package_versions, perturbation_model, run_folder
 
 
@@ -87,6 +88,7 @@ class RunStarted:
     resumed: bool
     takeover: str | None            # why a stale run was taken over, when it was
     restarted: bool = False         # resumed with no checkpoint (stopped before its first): from step 0 again
+    dropped: str | None = None      # the features the combination drops, because a set lacks them
 
 
 @dataclass
@@ -308,10 +310,12 @@ def train_job(db_path: str | Path, options: TrainOptions | None = None, *, resum
                 twins = copies
             else:
                 train_utts = list(train_utts) + copies
+        features, dropped = training_features(sets)    # what every set the combination is applied to has
         progress = _StoreProgress(db_path, run_id, on_event) if dist.is_main else None
         if progress is not None:
             progress(RunStarted(run_id=run_id, strategy=config.strategy, names=names, train_lists=len(train_utts),
-                                resumed=resume is not None, takeover=recorded.takeover, restarted=recorded.restart))
+                                resumed=resume is not None, takeover=recorded.takeover, restarted=recorded.restart,
+                                dropped=dropped))
         job = TrainJob(run_id=run_id, status="interrupted", names=names, takeover=recorded.takeover)
         where = f"rank {dist.rank}: " if dist.enabled else ""
         try:
@@ -321,7 +325,7 @@ def train_job(db_path: str | Path, options: TrainOptions | None = None, *, resum
                                resume_from=(folder / "checkpoints") if resume is not None and not recorded.restart
                                else None, should_stop=stop,
                                eval_sets={k: v for k, v in sets.items() if k == "test"},
-                               adapter_dir=folder / "adapter", distributed=dist, twins=twins)
+                               adapter_dir=folder / "adapter", distributed=dist, twins=twins, features=features)
         except KeyboardInterrupt:
             _mark(db_path, run_id, progress, status="interrupted")
             return job
@@ -388,5 +392,8 @@ def _store_results(store: Store, run_id: int, result, names: dict[str, str],
         for split, res in [("dev", result.dev), *result.evals.items()]:
             if res is not None:
                 store.add_evaluation(run_id, names[split], split, res)
+        if search is not None:
+            cfg.update(store_training_combination(store, run_id, names["dev"], store.load_dataset(names["dev"]), result))
+            store.update_run(run_id, config=cfg)
         store.update_run(run_id, status="done")
     return boot

@@ -37,6 +37,7 @@ from .dialogs import InputScreen
 from .inspect_dataset import DatasetPart
 from .inspect_extras import ExtrasPart
 from .inspect_perturb import MINING, PerturbPart
+from .inspect_tune import TunePart
 from .inspect_work import InspectWork
 
 EMPTY_STORE = """[b]The store is empty.[/b]
@@ -58,7 +59,7 @@ Press [b]q[/b] to quit, [b]?[/b] for help."""
 PENDING_DELAY = 0.15
 
 
-class InspectScreen(DatasetPart, PerturbPart, ExtrasPart, InspectWork, Screen):
+class InspectScreen(DatasetPart, PerturbPart, ExtrasPart, TunePart, InspectWork, Screen):
     """Utterance list, N-best table, perturb panel."""
 
     AUTO_FOCUS = ""  # the utterance list takes focus once the store has been read; the search field only on /
@@ -86,6 +87,8 @@ class InspectScreen(DatasetPart, PerturbPart, ExtrasPart, InspectWork, Screen):
         Binding("E", "export_list", "Export list", show=False),
         Binding("y", "copy_hypothesis", "Copy hyp.", show=False),
         Binding("Y", "copy_reference", "Copy ref.", show=False),
+        Binding("T", "tune_fraction", "Tune here", show=False),
+        Binding("K", "cross_fit", "Cross-fit", show=False),
     ]
 
     def __init__(self) -> None:
@@ -177,6 +180,7 @@ class InspectScreen(DatasetPart, PerturbPart, ExtrasPart, InspectWork, Screen):
         if view is None:
             return  # still being read: the previous utterance stays until it arrives
         self.nbest.show(view)
+        self.show_notice()
         ref = Text("ref ", style="dim")
         ref.append(view.clean.reference if view.clean.reference is not None else "(no reference)")
         self.query_one("#reference", Static).update(ref)
