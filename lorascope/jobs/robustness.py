@@ -23,6 +23,7 @@ class RobustnessJob:
     report: Any                     # core.robustness.RobustnessReport
     model_spec: str = ""            # the perturbation model, as a spec (``mined:from=sample-train,...``)
     metric_ids: list[int] = field(default_factory=list)
+    combination: Any = None         # core.combination.Combination whose choices were scored
 
 
 def robustness_job(db_path: str | Path, run_id: int, *, data: str | None = None, modes: Sequence[str] = ("1", "N"),
@@ -49,7 +50,8 @@ def robustness_job(db_path: str | Path, run_id: int, *, data: str | None = None,
     if on_start is not None:
         on_start(name, len(utts))
     rescorer = load_rescorer(run.adapter_path, device=None if device == "auto" else device)
-    score = rescore_fn(rescorer, lam)
+    combination = rescorer.resolve_combination(lam)
+    score = rescore_fn(rescorer, combination=combination)
 
     def rescore(lists):
         out = score(lists)
@@ -59,6 +61,6 @@ def robustness_job(db_path: str | Path, run_id: int, *, data: str | None = None,
 
     report = evaluate_robustness(utts, rescore, modes=modes, p=p, seeds=seeds, model=model)
     with Store(db_path) as store:
-        ids = store.add_robustness(run_id, name, report)
+        ids = store.add_robustness(run_id, name, report, combination=combination)
     return RobustnessJob(run_id=run_id, strategy=run.strategy, dataset=name, utterances=len(utts), report=report,
-                         model_spec=model.spec(), metric_ids=ids)
+                         model_spec=model.spec(), metric_ids=ids, combination=combination)
