@@ -13,6 +13,7 @@ from lorascope.core.formats import FORMATS, KALDI_DEFAULT_ACOUSTIC_SCALE
 from lorascope.core.nbest import FIRST_PASS, FIRST_PASS_CHOICES
 
 from . import console
+from .cmd_compare import compare_cmd
 from .cmd_confusions import confusions_cmd
 from .cmd_robust import report_cmd, robustness_cmd
 from .cmd_synth import synth
@@ -213,7 +214,7 @@ def export_cmd(ctx: click.Context, fmt: str, out: Path | None, scores: bool, run
             console.err.print(f"wrote {path}")
 
 
-for command in (train_cmd, eval_cmd, robustness_cmd, report_cmd, confusions_cmd, synth):
+for command in (train_cmd, eval_cmd, robustness_cmd, report_cmd, compare_cmd, confusions_cmd, synth):
     cli.add_command(command)
 
 

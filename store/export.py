@@ -1,4 +1,5 @@
-"""Export of stored results: runs, metrics, datasets (and per-hypothesis scores on request) as CSV or JSON."""
+"""Export of stored results: runs, metrics, comparisons, datasets (and per-hypothesis scores on request) as CSV or
+JSON."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .comparisons import comparisons
 from .db import Store, StoreError
 
 RUN_COLUMNS = ("id", "strategy", "status", "backbone", "seed", "train_dataset", "dev_dataset", "test_dataset",
@@ -36,6 +38,7 @@ def collect(store: Store, *, scores: bool = False, runs: list[int] | None = None
         "datasets": [dict(vars(d)) for d in store.datasets()],
         "runs": run_rows,
         "metrics": metric_rows,
+        "comparisons": comparisons(store, None if runs is None else sorted(wanted)),
     }
     if scores:
         data["scores"] = [dict(run_id=r.id, **s) for r in run_infos for s in store.scores(r.id)]

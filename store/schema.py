@@ -187,7 +187,52 @@ UPDATE metrics SET seeds = (
     WHERE split = 'robustness';
 """
 
-MIGRATIONS: list[str] = [V1, V2, V3, SEARCH, PROVENANCE]
+# `lorascope compare RUN_A RUN_B`: two runs' adapters on the same lists (core/compare.py), one row per comparison,
+# with everything it was made under. Differences are A minus B.
+COMPARISONS = """
+CREATE TABLE comparisons (
+    id INTEGER PRIMARY KEY,
+    run_a INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    run_b INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    dataset TEXT NOT NULL,
+    role_a TEXT,                       -- the data set's role for each run ('test', 'tuning', 'held-out', ...)
+    role_b TEXT,
+    combination_a TEXT NOT NULL,       -- JSON: the combination each run's choices came from
+    combination_b TEXT NOT NULL,
+    utterances INTEGER NOT NULL,
+    reference_words INTEGER NOT NULL,
+    wer_a REAL NOT NULL,
+    wer_b REAL NOT NULL,
+    wer_diff REAL NOT NULL,            -- WER(A) - WER(B), with its paired-bootstrap interval over lists
+    wer_low REAL NOT NULL,
+    wer_high REAL NOT NULL,
+    p_a_lower REAL,                    -- share of resamples where A's WER is the lower
+    a_right_b_wrong INTEGER NOT NULL,
+    b_right_a_wrong INTEGER NOT NULL,
+    both_right INTEGER NOT NULL,
+    both_wrong INTEGER NOT NULL,
+    disagreements INTEGER NOT NULL,    -- lists where the two chose different hypotheses
+    right_means TEXT NOT NULL,
+    perturbation_model TEXT,           -- NULL: no perturbation, no NPRR
+    settings TEXT,
+    mode TEXT,
+    p REAL,
+    seeds TEXT,                        -- JSON list
+    nprr_a REAL,
+    nprr_b REAL,
+    nprr_diff REAL,                    -- NPRR(A) - NPRR(B), with its interval over lists and seeds
+    nprr_low REAL,
+    nprr_high REAL,
+    confidence REAL NOT NULL,
+    resamples INTEGER NOT NULL,
+    bootstrap_seed INTEGER NOT NULL,
+    top TEXT NOT NULL,                 -- JSON list: the top disagreements
+    created_at TEXT NOT NULL
+);
+CREATE INDEX comparisons_runs ON comparisons(run_a, run_b);
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3, SEARCH, PROVENANCE, COMPARISONS]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
