@@ -34,6 +34,7 @@ from ..widgets.nbest_table import NbestTable
 from ..widgets.perturb_bar import PerturbBar
 from ..widgets.utterance_list import UtteranceList
 from .dialogs import InputScreen
+from .inspect_compare import ComparePart
 from .inspect_dataset import DatasetPart
 from .inspect_perturb import MINING, PerturbPart
 from .inspect_work import InspectWork
@@ -57,7 +58,7 @@ Press [b]q[/b] to quit, [b]?[/b] for help."""
 PENDING_DELAY = 0.15
 
 
-class InspectScreen(DatasetPart, PerturbPart, InspectWork, Screen):
+class InspectScreen(ComparePart, DatasetPart, PerturbPart, InspectWork, Screen):
     """Utterance list, N-best table, perturb panel."""
 
     AUTO_FOCUS = ""  # the N-best table takes focus once the store has been read; the search field only on /
@@ -82,6 +83,8 @@ class InspectScreen(DatasetPart, PerturbPart, InspectWork, Screen):
         Binding("slash", "search", "Search", show=False),
         Binding("o", "toggle_order", "Order", show=False),
         Binding("e", "export", "Export", show=False),
+        Binding("b", "pick_adapter_b", "Adapter B", show=False),
+        Binding("D", "disagreements", "A≠B lists", show=False),
     ]
 
     def __init__(self) -> None:
@@ -169,6 +172,7 @@ class InspectScreen(DatasetPart, PerturbPart, InspectWork, Screen):
         self.render_context()
         if view is None:
             return  # still being read: the previous utterance stays until it arrives
+        self.nbest.second, self.nbest.second_ranks = self.second is not None, self.second_ranks(view)
         self.nbest.show(view)
         ref = Text("ref ", style="dim")
         ref.append(view.clean.reference if view.clean.reference is not None else "(no reference)")
