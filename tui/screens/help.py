@@ -25,10 +25,7 @@ KEYS = {
         ("↑ ↓", "move in the focused list; the utterance list picks as it moves (pgup / pgdn, home / end)"),
         ("d", "pick the data set"),
         ("a", "pick the adapter: a stored run, or the bare backbone"),
-        ("b", "pick adapter B to show beside A: column B is each hypothesis's rank under B's own tuned "
-              "combination (magenta: B chose it, A did not); A's adapter again turns B off"),
-        ("D", "the lists of the data set where A and B choose differently, with both choices' word errors "
-              "(s sorts by the difference; enter goes to the list)"),
+        ("b / D", "adapter B beside A (column B: its ranks) / the lists where A and B choose differently"),
         ("+ / -", "λ up / down along the dev search grid; 0 back to the tuned λ"),
         ("o", "order the N-best rows by first-pass rank or by new rank"),
         ("m", "perturbation mode: off, perturb-1 (lowest-scored hypothesis), perturb-N (all)"),
