@@ -17,7 +17,7 @@ from lorascope.core.combination import Combination
 from lorascope.core.nbest import Hypothesis as H
 from lorascope.core.nbest import Utterance as U
 from lorascope.store import Store
-from lorascope.store.schema import MIGRATIONS, migrate
+from lorascope.store.schema import MIGRATIONS, PROVENANCE, migrate
 from lorascope.tui.app import LorascopeApp
 from tools import capture
 from tools.capture import screen_text
@@ -119,7 +119,7 @@ async def test_runs_screen_shows_the_columns_that_tell_the_two_apart(two_setting
 def test_migration_fills_what_older_rows_let_it_derive(tmp_path):
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
-    migrate(conn, len(MIGRATIONS) - 1)     # the store as it was before the provenance columns
+    migrate(conn, MIGRATIONS.index(PROVENANCE))     # the store as it was before the provenance columns
     conn.execute("INSERT INTO runs (id, strategy, status, config, dev_dataset, test_dataset, lam, started_at) "
                  "VALUES (1, 'lora', 'done', ?, 'dv', 'te', 0.4, 'now')",
                  [json.dumps({"combination": {"weights": {"rank": 1.0}, "lam": 0.4}})])
