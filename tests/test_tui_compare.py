@@ -83,3 +83,25 @@ async def test_adapter_b_column_and_the_lists_where_a_and_b_differ(store_path):
         await pilot.press("home", "enter")         # A's own adapter (run 2, first in the picker): B off
         await settle(pilot)
         assert screen.second is None and "b" not in [c.key.value for c in nbest.ordered_columns]
+
+
+async def test_c_stores_the_seeds_and_the_combination_on_screen(store_path):
+    """The inspector's data-set NPRR (c) records how it was made like `lorascope robustness` does."""
+    import json
+
+    app = LorascopeApp(store_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = inspect_screen(app)
+        await pilot.press("plus")                  # a λ other than the tuned one: the row must say which
+        await pilot.press("m", "m", "c")           # perturb-N, the paper model, run 2
+        await settle(pilot)
+        result = screen.robustness
+        assert result is not None and result.run_id == 2 and result.metric_ids
+        shown = screen.inspector.combination
+        assert shown.lam != SHORTER["lam"]
+        with Store(store_path) as store:
+            rows = [m for m in store.metrics(2) if m["id"] in result.metric_ids]
+        assert [(m["perturbation"], m["p"], json.loads(m["seeds"]), m["role"]) for m in rows] == [
+            ("clean", 0.5, [0], "test"), ("perturb-N", 0.5, [0], "test")]
+        assert all(json.loads(m["combination"]) == shown.to_dict() and m["lam"] == shown.lam for m in rows)
