@@ -88,8 +88,8 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; vocabulary {len(vocab)} words, "
           f"index file {size / 1e6:.1f} MB")
     print(f"{'what':<40} {'n':>6} {'median ms':>9} {'p90 ms':>9} {'max ms':>9}")
-    print(f"{'index build (CMUdict + keys + pickle)':<40} {1:>6} {_ms(build)} {_ms(build)} {_ms(build)}")
-    print(f"{'index load (pickle from cache)':<40} {len(loads):>6} {_ms(statistics.median(loads))} "
+    print(f"{'index build (CMUdict + keys + JSON)':<40} {1:>6} {_ms(build)} {_ms(build)} {_ms(build)}")
+    print(f"{'index load (JSON from cache, checked)':<40} {len(loads):>6} {_ms(statistics.median(loads))} "
           f"{_ms(max(loads))} {_ms(max(loads))}")
     for name, times in rows:
         times = sorted(times)

@@ -14,7 +14,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .adapter_config import ADAPTER_CONFIG, ADAPTER_FORMAT, ADAPTER_VERSION, adapter_combination, read_adapter_config
+from . import durable
+from .adapter_config import (ADAPTER_CONFIG, ADAPTER_FORMAT, ADAPTER_VERSION, adapter_combination,
+                             check_adapter_folder, read_adapter_config)
 from .backbone import TINY_BACKBONE, _encoder_from_pretrained, _load_tokenizer, load_backbone, quiet_loading
 from .rescorer import Rescorer, RescorerModel
 
@@ -35,10 +37,14 @@ def save_rescorer(rescorer: Rescorer, directory: str | Path, *, save_encoder: bo
     ``save_encoder`` writes the encoder weights too; the trainer passes False for strategies that keep the
     named pretrained backbone frozen, so the folder holds only the adapter and the head.
     """
+    with durable.folder_durably(directory) as tmp:   # written aside, synced, then renamed into place
+        _write_folder(rescorer, tmp, save_encoder)
+    return Path(directory)
+
+
+def _write_folder(rescorer: Rescorer, directory: Path, save_encoder: bool) -> None:
     from safetensors.torch import save_file
 
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     model = rescorer.model
     files = {"head": "head.safetensors", "tokenizer": "tokenizer"}
     with quiet_loading():
@@ -64,7 +70,6 @@ def save_rescorer(rescorer: Rescorer, directory: str | Path, *, save_encoder: bo
         **rescorer.info,
     }
     (directory / ADAPTER_CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    return directory
 
 
 def load_rescorer(directory: str | Path, *, device: str | torch.device | None = None,
@@ -74,6 +79,7 @@ def load_rescorer(directory: str | Path, *, device: str | torch.device | None = 
 
     directory = Path(directory)
     config = read_adapter_config(directory)
+    check_adapter_folder(directory, config)   # before transformers or peft read any of it
     files = config.get("files", {})
     if "backbone" in files:
         encoder = _encoder_from_pretrained(directory / files["backbone"])

@@ -65,7 +65,7 @@ def _load_tokenizer(source: str):
     from transformers import AutoTokenizer
 
     with quiet_loading():
-        return AutoTokenizer.from_pretrained(source, local_files_only=True)
+        return AutoTokenizer.from_pretrained(source, local_files_only=True, trust_remote_code=False)
 
 
 def tiny_backbone(seed: int = 0, *, hidden_size: int = 32, layers: int = 2, heads: int = 2,
@@ -96,11 +96,13 @@ def _encoder_from_pretrained(source: str | Path, local_only: bool = True) -> nn.
     master weights; CUDA scoring and training cast to bf16 themselves)."""
     from transformers import AutoModel
 
+    # Weights from safetensors only (a pickled .bin is refused), and never code shipped with the model.
+    safe = {"local_files_only": local_only, "use_safetensors": True, "trust_remote_code": False}
     with quiet_loading():
         try:
-            model = AutoModel.from_pretrained(source, local_files_only=local_only, add_pooling_layer=False)
+            model = AutoModel.from_pretrained(source, add_pooling_layer=False, **safe)
         except TypeError:  # architectures without a pooler option
-            model = AutoModel.from_pretrained(source, local_files_only=local_only)
+            model = AutoModel.from_pretrained(source, **safe)
     if any(p.is_floating_point() and p.dtype != torch.float32 for p in model.parameters()):
         model = model.float()
     return model
@@ -118,6 +120,10 @@ def load_backbone(name: str | None = None, *, seed: int = 0):
     if source.startswith((".", "/", "~")) and not Path(source).expanduser().is_dir():
         raise InputError(f"backbone {name}", "no such folder")
     source = str(Path(source).expanduser()) if source.startswith("~") else source
+    if Path(source).is_dir():
+        from .adapter_config import check_model_folder
+
+        check_model_folder(source)   # what it claims to be, before transformers reads it
     from transformers import AutoTokenizer
 
     attempts = [True] if (_offline() or Path(source).is_dir()) else [True, False]
@@ -125,7 +131,8 @@ def load_backbone(name: str | None = None, *, seed: int = 0):
     for local_only in attempts:
         try:
             with quiet_loading():
-                tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
+                tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only,
+                                                          trust_remote_code=False)
             return _encoder_from_pretrained(source, local_only), tokenizer
         except (OSError, ValueError) as exc:
             last_error = exc

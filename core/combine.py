@@ -32,7 +32,8 @@ from .combination import (EXTRA_FEATURES, FEATURES, FIRST_PASS_COMBINATION, TUNE
                           available_features, best_index, combined_scores, feature_values, new_ranks,
                           training_combination)
 from .errors import InputError
-from .metrics import first_pass_and_oracle_wer, hypothesis_errors, paired_bootstrap, reference_lengths, selected_wer
+from .metrics import (delta_wer, first_pass_and_oracle_wer, hypothesis_errors, paired_bootstrap, reference_lengths,
+                      selected_wer)
 from .nbest import Utterance
 
 __all__ = ["EXTRA_FEATURES", "FEATURES", "FIRST_PASS_COMBINATION", "LAMBDA_MULTIPLES", "TUNED_FEATURES", "Combination",
@@ -314,7 +315,7 @@ class EvalResult:
         """Rescored WER minus oracle WER (the paper's ΔWER)."""
         if self.rescored_wer is None or self.oracle_wer is None:
             return None
-        return self.rescored_wer - self.oracle_wer
+        return delta_wer(self.rescored_wer, self.oracle_wer)
 
     @property
     def selected_errors(self) -> list[int] | None:

@@ -42,7 +42,7 @@ class LetterToSound:
     """The g2p-en model: :meth:`predict` gives ARPAbet phonemes (with stress) for a lower-case spelling."""
 
     def __init__(self, path: Path | None = None):
-        with np.load(path or weights_path()) as w:
+        with np.load(path or weights_path(), allow_pickle=False) as w:
             self._w = {name: w[name] for name in w.files}
 
     @staticmethod

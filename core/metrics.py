@@ -74,7 +74,7 @@ class NbestSummary:
 
     @property
     def delta_wer(self) -> float:
-        return self.one_best_wer - self.oracle_wer
+        return delta_wer(self.one_best_wer, self.oracle_wer)
 
 
 def summarize(utterances: Sequence[Utterance]) -> NbestSummary:

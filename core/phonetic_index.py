@@ -14,7 +14,7 @@ Lookup goes through hash keys rather than a scan: exact phonemes, phonemes with 
 its position: one substitution, insertion or deletion away), a coarse class string (several cheap
 substitutions, for words of three phonemes or more), and the jellyfish Metaphone and NYSIIS keys of the
 spelling; only the words these keys gather are scored. The index data are plain containers
-(:func:`build_payload`), pickled by :mod:`.phonetic_cache`.
+(:func:`build_payload`), stored as JSON by :mod:`.phonetic_cache`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from .g2p import predict_pronunciation
 from .phonemes import coarse_key, distance, near_limit, strip_stress
 from .vocabulary import candidate_vocabulary, cmudict_lexicon, frequency_ranks
 
-#: Bump when the vocabulary rules, the keys or the pickled layout change; old cache files are then ignored.
+#: Bump when the vocabulary rules, the keys or the stored layout change; old cache files are then ignored.
 INDEX_VERSION = 2
 
 KINDS = ("homophone", "split", "merge", "near", "spelling")

@@ -4,7 +4,7 @@
 - :mod:`.g2p`: g2p-en's letter-to-sound model for words CMUdict lacks (:func:`predict_pronunciation`);
 - :mod:`.vocabulary`: which CMUdict words may be candidates, in frequency order;
 - :mod:`.phonetic_index`: :class:`Candidate` and the :class:`PhoneticIndex` that ranks them;
-- :mod:`.phonetic_cache`: the index pickled in the cache folder (:func:`load_index`, :func:`cache_dir`).
+- :mod:`.phonetic_cache`: the index stored as JSON in the cache folder (:func:`load_index`, :func:`cache_dir`).
 
 Code that imports from ``lorascope.core.phonetics`` keeps working; new code may import the modules directly.
 """

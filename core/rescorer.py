@@ -8,7 +8,7 @@ Engines (``engine=``): ``"hf"`` runs the Hugging Face (peft) model on padded bat
 into the frozen weights, bf16 on CUDA); ``"auto"`` (the default) picks packed for BERT-shaped backbones and hf
 for others (for training: packed on CUDA only). Both compute the same scores up to rounding; packed measured
 1.3x hf's length-sorted throughput on a 2-core CPU and 3.8x padded list order on an H100
-(benchmarks/SPEED.md). :class:`ModelPass` is the one forward branch between them, for scoring and training.
+(docs/benchmarks.md). :class:`ModelPass` is the one forward branch between them, for scoring and training.
 
 Backbones are loaded by :mod:`.backbone`; adapter folders are written and read by :mod:`.adapter`.
 """

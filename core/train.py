@@ -67,13 +67,14 @@ from .optim import Batches, load_optimizer_state, lr_multiplier, make_optimizer,
 from .rescorer import ModelPass, Rescorer, RescorerModel, evaluate, resolve_engine
 from .strategies import ParamCount, StrategyConfig, StrategyRun, count_parameters
 
-from .train_types import (DEV_EVALUATIONS, BestRestored, CheckpointSaved, DevEvaluated, LambdaTuned,  # noqa: F401
-                          PhaseChanged, StepDone, StepRecord, TrainConfig, TrainFinished, TrainResult, TrainStarted,
-                          resolve_steps)
+from .train_types import (DEV_EVALUATIONS, BestRestored, CheckpointLoaded, CheckpointSaved,  # noqa: F401
+                          DevEvaluated, LambdaTuned, PhaseChanged, StepDone, StepRecord, TrainConfig, TrainFinished,
+                          TrainResult, TrainStarted, resolve_steps)
 
 __all__ = [
     "TrainConfig", "TrainResult", "StepRecord", "train", "TrainStarted", "PhaseChanged", "StepDone", "DevEvaluated",
-    "CheckpointSaved", "LambdaTuned", "BestRestored", "TrainFinished", "auto_prior_weight", "resolve_steps",
+    "CheckpointSaved", "CheckpointLoaded", "LambdaTuned", "BestRestored", "TrainFinished", "auto_prior_weight",
+    "resolve_steps",
 ]
 
 
@@ -247,7 +248,8 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
     prior_weight = config.prior_weight or auto_prior_weight(utts)
     dev_table, dev_lens = hypothesis_errors(dev_utts), reference_lengths(dev_utts)
     data = fingerprint(list(train_utts) + list(twins or []))
-    checkpoint = read_checkpoint(resume_from) if resume_from is not None else None
+    loaded = read_checkpoint(resume_from) if resume_from is not None else None
+    checkpoint = loaded.payload if loaded is not None else None
     if checkpoint is not None:
         check_resumable(checkpoint, config.to_dict(), TrainConfig(strategy=config.strategy).to_dict(), data,
                         dist.world_size)
@@ -302,6 +304,8 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
         return lm, search.wer
 
     eval_every = max(1, total // DEV_EVALUATIONS) if config.eval_every == 0 else config.eval_every
+    if loaded is not None:
+        emit(CheckpointLoaded(step=loaded.step, path=str(loaded.path), skipped=loaded.skipped))
     emit(TrainStarted(total_steps=total, start_step=state.step, strategy=config.strategy, scaled_steps=scaled,
                       trainable=count_parameters(model), adapted_matrices=len(run.adapted), device=str(device),
                       engine=s.engine, train_utterances=len(utts), skipped_utterances=len(train_utts) - len(utts),

@@ -167,6 +167,16 @@ class CheckpointSaved:
 
 
 @dataclass(frozen=True)
+class CheckpointLoaded:
+    """A resumed run took the checkpoint of ``step``; ``skipped`` lists newer ones that did not read back whole
+    (file name, why), which a crash can leave behind."""
+
+    step: int
+    path: str
+    skipped: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
 class BestRestored:
     """The weights of an earlier dev evaluation were kept instead of the final ones."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import click
@@ -16,10 +15,11 @@ from . import console
 from .cmd_compare import compare_cmd
 from .cmd_confusions import confusions_cmd
 from .cmd_robust import report_cmd, robustness_cmd
+from .cmd_store import datasets_cmd, export_cmd, open_store, runs_cmd
 from .cmd_synth import synth
 from .cmd_train import eval_cmd, train_cmd
 from .console import pct
-from .options import db_option
+from .options import check_db, db_option
 
 # Defaults that work offline: never ask a model hub unless the user sets HF_HUB_OFFLINE=0 themselves.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -45,7 +45,10 @@ class OneLineUsageError(click.ClickException):
 class LorascopeGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta["lorascope.args"] = list(args)   # `train --nproc` starts its processes with the same arguments
-        return super().parse_args(ctx, args)
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:           # an option before the command: one line too
+            raise OneLineUsageError(f"lorascope: {exc.format_message()}") from exc
 
     def invoke(self, ctx: click.Context):
         try:
@@ -66,17 +69,21 @@ class LorascopeGroup(click.Group):
             ctx.exit(130)
 
 
-def open_store(ctx: click.Context, *, readonly: bool = False):
-    from lorascope.store import Store
-
-    return Store(ctx.obj["db"], readonly=readonly)
+def _set_log_every(value: float | None) -> None:
+    if value is not None:   # lorascope/batchlog.py reads it where the progress lines start
+        os.environ["LORASCOPE_LOG_EVERY"] = repr(value)
 
 
 @click.group(name="lorascope", cls=LorascopeGroup, invoke_without_command=True,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), envvar="LORASCOPE_DB", show_envvar=True,
-              help="The SQLite result store. Default: lorascope.db in your user data directory.")
+              callback=check_db, help="The SQLite result store (its folder must exist). Default: lorascope.db in "
+              "your user data directory (created on first use).")
 @click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.option("--log-every", type=click.FloatRange(min=0), envvar="LORASCOPE_LOG_EVERY", show_envvar=True,
+              expose_value=False, callback=lambda ctx, param, value: _set_log_every(value),
+              help="When standard error is a file or pipe (a batch job's log): seconds between plain progress "
+              "lines of train, eval, robustness and import. Default: 30; 0: none.")
 @click.version_option(package_name="lorascope", prog_name="lorascope")
 @click.pass_context
 def cli(ctx: click.Context, db: Path | None, debug: bool) -> None:
@@ -153,68 +160,9 @@ def import_cmd(ctx: click.Context, file: Path, name: str | None, fmt: str | None
                           f"({info.reference_words} reference words)")
 
 
-@cli.command("datasets")
-@db_option
-@click.pass_context
-def datasets_cmd(ctx: click.Context) -> None:
-    """List the datasets in the store with their sizes, first pass and first-pass WERs."""
-    with open_store(ctx) as store:
-        rows = store.datasets()
-    if not rows:
-        console.out.print("no datasets yet: `lorascope import FILE` adds one")
-        return
-    console.out.print(console.table(
-        None, ["name", "utts", "hyps", "scores", "first pass", "1-best WER%", "oracle WER%", "source"],
-        [(d.name, d.utterances, d.hypotheses, d.scores, d.first_pass, pct(d.one_best_wer), pct(d.oracle_wer),
-          d.source) for d in rows]))
-
-
-@cli.command("runs")
-@db_option
-@click.pass_context
-def runs_cmd(ctx: click.Context) -> None:
-    """List training runs with their status, adapter size and test WER."""
-    with open_store(ctx) as store:
-        runs = store.runs()
-        metrics = store.metrics()
-    if not runs:
-        console.out.print("no runs yet: `lorascope train --strategy lora` makes one")
-        return
-    test_wer = {}
-    for m in metrics:
-        if m["split"] == "test" and m["perturbation"] == "clean" and m["run_id"] is not None:
-            test_wer[m["run_id"]] = m["wer"]
-    console.out.print(console.table(
-        None, ["id", "strategy", "status", "backbone", "seed", "steps", "trainable", "share%", "λ", "test WER%",
-               "started", "heartbeat"],
-        [(r.id, r.strategy, r.shown_status, Path(r.backbone).name if r.backbone else None, r.seed, r.steps_done,
-          r.trainable_params, pct(r.trainable_share, 3), None if r.lam is None else f"{r.lam:.3g}",
-          pct(test_wer.get(r.id)), r.started_at, r.heartbeat_at if r.status == "running" else None) for r in runs]))
-
-
-@cli.command("export")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="json", show_default=True,
-              help="JSON: one document with a list per table. CSV: one file per table in the --out folder.")
-@click.option("--out", type=click.Path(path_type=Path),
-              help="Output file (JSON; default standard output) or folder (CSV; default ./lorascope-export).")
-@click.option("--scores", is_flag=True, help="Include the per-hypothesis scores of every run.")
-@click.option("--run", "runs", type=int, multiple=True, help="Only this run (repeatable). Default: all runs.")
-@db_option
-@click.pass_context
-def export_cmd(ctx: click.Context, fmt: str, out: Path | None, scores: bool, runs: tuple[int, ...]) -> None:
-    """Write datasets, runs and metrics (and per-hypothesis scores on request) as CSV or JSON."""
-    from lorascope.store.export import export
-
-    with open_store(ctx, readonly=True) as store:
-        result = export(store, fmt, out, scores=scores, runs=list(runs) or None)
-    if isinstance(result, str):
-        sys.stdout.write(result)
-    else:
-        for path in result:
-            console.err.print(f"wrote {path}")
-
-
-for command in (train_cmd, eval_cmd, robustness_cmd, report_cmd, compare_cmd, confusions_cmd, synth):
+for command in (datasets_cmd, runs_cmd, export_cmd, train_cmd, eval_cmd, robustness_cmd, report_cmd, compare_cmd,
+                confusions_cmd,
+                synth):
     cli.add_command(command)
 
 

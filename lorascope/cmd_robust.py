@@ -10,6 +10,7 @@ import click
 from lorascope.core.errors import InputError
 
 from . import console
+from .batchlog import line_log
 from .console import pct
 from .options import db_option, device_option, first_pass_option
 
@@ -41,24 +42,39 @@ def robustness_cmd(ctx: click.Context, run_id: int, data: str | None, mode: str,
 
     Stores one metric row per condition and seed, and the per-utterance rank changes, in one transaction.
     """
-    from .jobs import robustness_job
-
     if seeds and n_seeds:
         raise click.UsageError("give --seed or --seeds, not both")
     seed_list = list(seeds) or list(range(n_seeds or 1))
     modes = ("1", "N") if mode == "both" else (mode,)
-    with console.progress() as bar:
-        task = bar.add_task("score", total=1 + len(modes) * len(seed_list), status="", start=False)
+    passes = 1 + len(modes) * len(seed_list)
+    log = line_log("robustness", f"torch, the adapter of run {run_id} and the phonetic index")
+    from .jobs import robustness_job
 
-        def started(name: str, utterances: int) -> None:
-            console.err.print(f"run {run_id} on {name}: {utterances} utterances, perturb-{'/'.join(modes)}, p {p}, "
-                              f"seeds {', '.join(map(str, seed_list))}")
-            bar.start_task(task)
+    bar = console.progress(disable=log is not None)     # shown once the job's checks passed: errors stay one line
+    task = bar.add_task("score", total=passes, status="", start=False)
 
+    def started(name: str, utterances: int) -> None:
+        console.err.print(f"run {run_id} on {name}: {utterances} utterances, perturb-{'/'.join(modes)}, p {p}, "
+                          f"seeds {', '.join(map(str, seed_list))}")
+        bar.start()
+        bar.start_task(task)
+        if log is not None:
+            log.start(passes, unit="scoring pass")
+
+    def rescored() -> None:
+        bar.advance(task)
+        if log is not None:
+            log.update(int(bar.tasks[0].completed))
+
+    try:
         job = robustness_job(ctx.obj["db"], run_id, data=data, modes=modes, p=p, seeds=seed_list,
                              perturbation=model, lam=lam, device=device, first_pass=first_pass,
-                             on_start=started,
-                             on_rescore=lambda: bar.advance(task))
+                             on_start=started, on_rescore=rescored)
+    finally:
+        if bar.live.is_started:
+            bar.stop()
+        if log is not None:
+            log.close()
     report, name = job.report, job.dataset
     rows = [("clean", pct(report.clean.wer), pct(report.clean.oracle_wer), pct(report.clean.delta_wer), "-", "-")]
     for s in report.summaries:

@@ -13,6 +13,8 @@ import click
 from lorascope.core import synth as engine
 from lorascope.core.errors import InputError
 
+from .options import debug_option
+
 
 def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
@@ -87,6 +89,7 @@ _DEFAULT_SNRS = ",".join("clean" if s is None else f"{s:g}" for s in engine.DEFA
               help="Utterance ids are this prefix and the 1-based line number (line-000012).")
 @click.option("--compute-type", type=click.Choice(engine.COMPUTE_TYPES), default="int8", show_default=True,
               help="CTranslate2 compute type for Whisper.")
+@debug_option
 def synth(text_file: Path, output: Path, voices, rates, snrs, noises, recognizer: str, nbest: int,
           beam_size: int | None, seed: int, jobs: int | None, limit: int | None, id_prefix: str,
           compute_type: str) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from . import console
+from .batchlog import LineLog, line_log
 from .console import pct
 from .options import db_option, device_option, first_pass_option
 
@@ -43,12 +44,15 @@ def _parse_augment(value: str | None) -> float | None:
 
 
 class _Bar:
-    """Training events as one rich progress bar on standard error, and the lines worth keeping."""
+    """Training events as one rich progress bar on standard error (or, into a log, plain lines at an interval:
+    lorascope/batchlog.py), and the lines worth keeping."""
 
-    def __init__(self) -> None:
+    def __init__(self, log: LineLog | None = None) -> None:
+        self.log = log
         self.progress = console.progress()
         self.task = None
         self.dev = "-"
+        self.resumed = self.restarted = self.has_test = False
 
     def __enter__(self) -> "_Bar":
         return self
@@ -56,6 +60,8 @@ class _Bar:
     def __exit__(self, *exc: object) -> None:
         if self.task is not None:      # shown from the first step on: an early error stays one line
             self.progress.stop()
+        if self.log is not None:
+            self.log.close()
 
     def __call__(self, event: Any) -> None:
         from lorascope.core import train as t
@@ -68,6 +74,14 @@ class _Bar:
                 say(event.takeover)
             sets = f"dev {event.names['dev']}" + (f", test {event.names['test']}" if "test" in event.names else "")
             say(f"run {event.run_id}: {event.strategy} on {event.names['train']} ({event.train_lists} lists), {sets}")
+            self.resumed, self.restarted, self.run_id = event.resumed, event.restarted, event.run_id
+            self.has_test = "test" in event.names
+            if self.log is not None:
+                self.log.now(f"loading the backbone and preparing the lists of run {event.run_id}")
+        elif isinstance(event, t.CheckpointLoaded):
+            for name, why in event.skipped:
+                say(f"checkpoint {name} cannot be used: {why}; falling back to the one before it")
+            say(f"resuming from the checkpoint of step {event.step} ({event.path})")
         elif isinstance(event, t.TrainStarted):
             scaled = ", ".join(f"{k} {v}" for k, v in event.scaled_steps.items()) or "none"
             procs = f", {event.processes} processes" if event.processes > 1 else ""
@@ -75,6 +89,15 @@ class _Bar:
                 f"({100 * event.trainable.share:.3f}%, head included) on {event.device} ({event.engine} engine{procs}); "
                 f"{event.train_utterances} training lists ({event.skipped_utterances} skipped: all hypotheses "
                 f"equally wrong); length: {event.steps_rule}; scaled steps: {scaled}")
+            if self.restarted:
+                say(f"run {self.run_id}: it stopped before its first checkpoint, so it starts again from step 0 "
+                    f"of {event.total_steps}")
+            elif self.resumed:
+                say(f"run {self.run_id}: resumed from step {event.start_step} of {event.total_steps} (its newest "
+                    f"checkpoint)")
+            if self.log is not None:
+                self.log.start(event.total_steps, event.start_step)
+                return
             self.progress.start()
             self.task = self.progress.add_task("train", total=event.total_steps, completed=event.start_step, status="")
         elif isinstance(event, t.PhaseChanged):
@@ -82,9 +105,16 @@ class _Bar:
         elif isinstance(event, t.StepDone):
             r = event.record
             budget = f" rank budget {r.rank_budget}" if r.rank_budget is not None else ""
+            if self.log is not None:
+                self.log.update(r.step, loss=f"{r.loss:.4f}", dev_WER=None if self.dev == "-" else self.dev,
+                                rank_budget=r.rank_budget)
+                if r.step == event.total_steps:
+                    self.log.phase("running the final dev evaluation and the combination search" +
+                                   (", then scoring the test set" if self.has_test else ""))
+                return
             self.progress.update(self.task, completed=r.step, status=f"loss {r.loss:.4f} dev WER {self.dev}{budget}")
         elif isinstance(event, t.DevEvaluated):
-            self.dev = f"{pct(event.best_wer)}%"
+            self.dev = f"{pct(event.best_wer)}% (step {event.step})"
         elif isinstance(event, t.BestRestored):
             say(f"kept the weights of step {event.step} (dev WER {pct(event.dev_wer)}%, final step "
                 f"{pct(event.final_dev_wer)}%)")
@@ -165,6 +195,9 @@ def _print_summary(job) -> None:
 @click.option("--checkpoint-every", type=click.IntRange(min=0), default=50, show_default=True,
               help="Write a checkpoint every N steps (0: only on interruption).")
 @click.option("--resume", "resume", type=int, metavar="RUN", help="Continue an interrupted or stale run.")
+@click.option("--convert-old-checkpoint", is_flag=True,
+              help="With --resume: rewrite the run's checkpoint from the old pickle format (checkpoint.pt) in the "
+              "current one first; loads tensors and plain values only. Use it only for a file you trust.")
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
               help="Training processes on this machine (data parallel; the same as `torchrun --nproc-per-node N -m "
               "lorascope train ...`). Each takes its share of every step's lists.")
@@ -178,7 +211,8 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
               backbone: str | None, steps: int | None, epochs: float | None, batch_size: int | None, lr: float | None,
               seed: int, device: str, engine: str, layers: str | None, cor_weight: float | None, augment: str | None,
               consistency: float | None, augment_model: str | None,
-              lambda_confidence: float, checkpoint_every: int, resume: int | None, nproc: int,
+              lambda_confidence: float, checkpoint_every: int, resume: int | None, convert_old_checkpoint: bool,
+              nproc: int,
               dropout: float | None, first_pass: str | None) -> None:
     """Train a rescorer on N-best lists with one of the papers' strategies, headless.
 
@@ -186,6 +220,8 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
     adapter beside the store and records the run, its metrics and per-hypothesis scores. Ctrl-C or SIGTERM
     marks the run interrupted; `--resume RUN` continues it (or takes over a run whose process died).
     """
+    what = f"run {resume}" if resume is not None else f"the data sets and the backbone ({backbone or 'MiniLM-L6'})"
+    log = line_log("train", f"torch and transformers, then {what}")   # in a log: at once, before torch loads
     from lorascope.core.distributed import from_environment
 
     from .jobs import TrainOptions, train_job
@@ -194,8 +230,12 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
     if nproc > 1 and not dist.enabled:
         from .launch import launch, strip_nproc
 
+        if log is not None:
+            log.close()
         ctx.exit(launch(nproc, strip_nproc(ctx.find_root().meta["lorascope.args"])))
     options = None
+    if convert_old_checkpoint and resume is None:
+        raise click.UsageError("--convert-old-checkpoint goes with --resume RUN")
     if resume is None:
         if strategy is None:
             raise click.UsageError("--strategy is required (ft, lora, s1, s2 or s3) unless --resume RUN")
@@ -205,9 +245,9 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
                                augment=_parse_augment(augment), augment_model=augment_model, consistency=consistency,
                                lambda_confidence=lambda_confidence,
                                checkpoint_every=checkpoint_every, first_pass=first_pass, dropout=dropout)
-    with _Bar() as bar:   # on resume only the device may change
+    with _Bar(log) as bar:   # on resume only the device may change
         job = train_job(ctx.obj["db"], options, resume=resume, device=None if device == "auto" else device,
-                        on_event=bar, distributed=dist)
+                        on_event=bar, distributed=dist, convert_old_checkpoint=convert_old_checkpoint)
     if not dist.is_main:
         ctx.exit(130 if job.status == "interrupted" else 0)   # rank 0 reports
     if job.status == "interrupted":
@@ -230,9 +270,21 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
 def eval_cmd(ctx: click.Context, run_id: int, data: str, lam: float | None, device: str, engine: str,
              first_pass: str | None) -> None:
     """Score a data set with a stored adapter; store and print 1-best, oracle and rescored WER."""
+    log = line_log("eval", f"torch, the adapter of run {run_id} and {data}")
+
+    def scoring(event: Any) -> None:   # core.rescorer.ScoringProgress, into the log's lines
+        if log.total is None:
+            log.start(event.total, unit="hypothesis")
+        log.update(event.done)
+
     from .jobs import eval_job
 
-    job = eval_job(ctx.obj["db"], run_id, data, lam=lam, device=device, engine=engine, first_pass=first_pass)
+    try:
+        job = eval_job(ctx.obj["db"], run_id, data, lam=lam, device=device, engine=engine, first_pass=first_pass,
+                       on_event=scoring if log is not None else None)
+    finally:
+        if log is not None:
+            log.close()
     res = job.result
     if res.rescored_wer is None:
         console.out.print(f"scored {job.utterances} utterances of {job.dataset} (no references: no WER)")

@@ -43,7 +43,7 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
     return t
 
 
-def progress(transient: bool = False) -> Progress:
+def progress(transient: bool = False, disable: bool = False) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                    console=err, transient=transient)
+                    console=err, transient=transient, disable=disable)

@@ -73,9 +73,22 @@ def _watch(name: str, stream: Iterator[Utterance], need_references: str | None,
 
 @contextlib.contextmanager
 def _byte_progress(label: str) -> Iterator[Any]:
-    """A transient bar of MiB read on a terminal's standard error; ``None`` (no bar) when it is not a terminal."""
+    """A transient bar of MiB read on a terminal's standard error; into a log, a line of MiB read at an interval
+    (lorascope/batchlog.py); else ``None``."""
     if not console.err.is_terminal:
-        yield None
+        from .batchlog import line_log
+
+        log = line_log("import", label.removeprefix("import "))
+        if log is None:
+            yield None
+            return
+        with log:
+            def on_log(done: int, total: int) -> None:
+                if log.total is None:
+                    log.start(max(1, -(-total // 2**20)), unit="MiB")
+                log.update(done // 2**20)
+
+            yield on_log
         return
     with console.progress(transient=True) as bar:
         task = bar.add_task(label, total=None, status="MiB")
@@ -112,10 +125,8 @@ def resolve_dataset(store, value: str, *, fmt: str | None = None, need_reference
         if need_references:
             require_references(value, utts, need_references)
         return value, utts
+    check_data_value(store, value)
     path = Path(value)
-    if not path.exists():
-        known = ", ".join(d.name for d in store.datasets()) or "none"
-        raise InputError(value, f"neither a dataset in the store (known: {known}) nor a file")
     name = default_name(path)
     source = str(path.resolve())
     if store.has_dataset(name):
@@ -138,6 +149,14 @@ def resolve_dataset(store, value: str, *, fmt: str | None = None, need_reference
     if line:
         console.err.print(f"{name}: {line}", soft_wrap=True)
     return name, utts
+
+
+def check_data_value(store, value: str) -> None:
+    """A ``--data`` value names a stored dataset or an existing file: checked for every value before any is
+    imported, so a typo in the last one leaves the store as it was."""
+    if not store.has_dataset(value) and not Path(value).exists():
+        known = ", ".join(d.name for d in store.datasets()) or "none"
+        raise InputError(value, f"neither a dataset in the store (known: {known}) nor a file")
 
 
 def _same_first_pass(store, name: str, value: str, first_pass: str | None) -> None:

@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any
 import sqlite_utils
 
 from lorascope.core.errors import LorascopeError
+from lorascope.core.metrics import delta_wer
 from lorascope.core.nbest import FIRST_PASS, FIRST_PASS_CHOICES, Hypothesis, Utterance
 
 from .ingest import DuplicateUtterance, write_lists
 from .ownership import Owner, owner_alive
 from .provenance import combination_dict, data_role
+from .guard import check_store_file
 from .schema import SCHEMA_VERSION, migrate
 
 if TYPE_CHECKING:  # core types the store writes; imported lazily by their callers
@@ -106,6 +108,9 @@ class RunInfo:
     owner_started: str | None = None
     heartbeat_at: str | None = None
     processes: int = 1
+    name: str | None = None             # the user's label (`lorascope runs rename`)
+    note: str | None = None             # the user's note (`lorascope runs note`)
+    total_steps: int | None = None      # the run's length, known once training starts
 
     @property
     def owner(self) -> Owner | None:
@@ -121,19 +126,6 @@ class RunInfo:
         return self.status
 
 
-def _read_user_version(path: Path) -> int:
-    """The schema version of an existing file, read without writing anything to it."""
-    uri = f"file:{path.resolve()}?mode=ro"
-    try:
-        conn = sqlite3.connect(uri, uri=True)
-        try:
-            return conn.execute("PRAGMA user_version").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: not a lorascope store ({exc})") from None
-
-
 class Store:
     """Open (creating or migrating as needed) the store at ``path``.
 
@@ -145,7 +137,7 @@ class Store:
         if self.path.exists():
             if self.path.is_dir():
                 raise StoreError(f"{self.path}: is a directory, not a store file")
-            version = _read_user_version(self.path)
+            version = check_store_file(self.path, StoreError)
             if version > SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.path}: written by a newer lorascope (schema {version}; this version reads up to "
@@ -385,15 +377,16 @@ class Store:
         return json.loads(row[0]) if row and row[0] else None
 
     def add_events(self, run_id: int, events: Iterable[dict[str, Any]]) -> None:
-        """Training curve points: dicts with step and any of loss, rank_budget, dev_wer."""
+        """Training curve points: dicts with step and any of loss, rank_budget, dev_wer, lr (learning rate)."""
         rows = [{"run_id": run_id, "step": e["step"], "loss": _finite(e.get("loss")),
-                 "rank_budget": e.get("rank_budget"), "dev_wer": _finite(e.get("dev_wer"))} for e in events]
+                 "rank_budget": e.get("rank_budget"), "dev_wer": _finite(e.get("dev_wer")),
+                 "lr": _finite(e.get("lr"))} for e in events]
         with self.atomic():
             self.db["run_events"].upsert_all(rows, pk=("run_id", "step"))
 
     def events(self, run_id: int) -> list[dict[str, Any]]:
-        return self._rows("SELECT step, loss, rank_budget, dev_wer FROM run_events WHERE run_id = ? ORDER BY step",
-                          [run_id])
+        return self._rows("SELECT step, loss, rank_budget, dev_wer, lr FROM run_events WHERE run_id = ? "
+                          "ORDER BY step", [run_id])
 
     # -- metrics and scores -----------------------------------------------------------------------
 
@@ -410,7 +403,7 @@ class Store:
                     "perturbation": r.get("perturbation", "clean"), "p": r.get("p"), "seed": r.get("seed"),
                     "utterances": r.get("utterances"), "one_best_wer": _finite(r.get("one_best_wer")),
                     "wer": r["wer"], "oracle_wer": r["oracle_wer"],
-                    "delta_wer": r.get("delta_wer", r["wer"] - r["oracle_wer"]),
+                    "delta_wer": r.get("delta_wer", delta_wer(r["wer"], r["oracle_wer"])),
                     "nprr": _finite(r.get("nprr")), "created_at": now(),
                     "perturbation_model": r.get("perturbation_model"),
                     "settings": json.dumps(r["settings"], sort_keys=True) if r.get("settings") is not None else None,
@@ -491,21 +484,24 @@ class Store:
                 (metric,) = self.add_metrics(run_id, [{
                     "dataset": dataset, "split": split, "perturbation": "clean", "utterances": len(result.choices),
                     "one_best_wer": result.one_best_wer, "wer": result.rescored_wer,
-                    "oracle_wer": result.oracle_wer, "combination": result.combination}])
+                    "oracle_wer": result.oracle_wer, "combination": result.combination,
+                    "settings": {"combination": result.combination.to_dict()}}])
             self.add_scores(run_id, dataset, [
                 (uid, i, lm[i], comb[i], rank[i])
                 for uid, lm, comb, rank in zip(result.utterance_ids, result.lm_scores, result.combined, result.ranks)
                 for i in range(len(lm))])
         return metric
 
-    def add_robustness(self, run_id: int, dataset: str, report: "RobustnessReport", *,
-                       combination: Any = None, role: str | None = None) -> list[int]:
+    def add_robustness(self, run_id: int, dataset: str, report: "RobustnessReport", combination: Any = None, *,
+                       role: str | None = None) -> list[int]:
         """A robustness report in one transaction: the clean row, one row per (perturbation, seed) with its NPRR,
         and every utterance's rank changes; each row with the report's seeds and ``combination`` (the one whose
-        choices were scored). Returns the metric ids, clean first."""
+        choices were scored; also in its settings). Returns the metric ids, clean first."""
+        combo = combination_dict(combination)
+        settings = dict(report.perturbation, **({"combination": combo} if combo else {}))
         common = {"dataset": dataset, "split": "robustness", "utterances": len(report.clean.choices), "p": report.p,
-                  "perturbation_model": report.perturbation["name"], "settings": report.perturbation,
-                  "seeds": list(report.seeds), "combination": combination, "role": role}
+                  "perturbation_model": report.perturbation["name"], "settings": settings,
+                  "seeds": list(report.seeds), "combination": combo, "role": role}
         with self.atomic():
             ids = self.add_metrics(run_id, [dict(common, perturbation="clean", wer=report.clean.wer,
                                                  oracle_wer=report.clean.oracle_wer)])

@@ -148,6 +148,20 @@ CREATE TRIGGER datasets_forget_search BEFORE DELETE ON datasets BEGIN
 END;
 """
 
+# The learning rate of each logged training step, for the Runs screen's curves (the rank budget and dev WER were
+# stored from the start).
+RUN_EVENTS_LR = """
+ALTER TABLE run_events ADD COLUMN lr REAL;          -- learning rate of the encoder/adapter weights at that step
+"""
+
+# Runs the user manages (`lorascope runs rename|note`) and a run's length while it trains (`lorascope runs`).
+RUN_LABELS = """
+ALTER TABLE runs ADD COLUMN name TEXT;             -- the user's label for a run, unique when given
+ALTER TABLE runs ADD COLUMN note TEXT;             -- the user's free-text note
+ALTER TABLE runs ADD COLUMN total_steps INTEGER;   -- optimizer steps the run will take, written when training starts
+CREATE UNIQUE INDEX runs_name ON runs(name);
+"""
+
 # Every metric row says how it was made (issue 18): the data set's role for the run, the perturbation seeds of
 # the measurement it belongs to, and the combination whose choices it scores. Rows stored before are filled where
 # the store can tell: the role from the run's data sets, the seeds from the rows written with them (one
@@ -232,7 +246,7 @@ CREATE TABLE comparisons (
 CREATE INDEX comparisons_runs ON comparisons(run_a, run_b);
 """
 
-MIGRATIONS: list[str] = [V1, V2, V3, SEARCH, PROVENANCE, COMPARISONS]
+MIGRATIONS: list[str] = [V1, V2, V3, SEARCH, RUN_EVENTS_LR, RUN_LABELS, PROVENANCE, COMPARISONS]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -59,6 +59,8 @@ def test_train_lora_tiny_random_fills_the_store(db_path, sets):
         for utt in {row["utt_id"] for row in scores}:
             assert sorted(row["new_rank"] for row in scores if row["utt_id"] == utt) == [0, 1, 2, 3]
         assert len(s.events(1)) == 4
+        lrs = [e["lr"] for e in s.events(1)]       # the learning rate of every logged step, for the Runs screen
+        assert None not in lrs and max(lrs) > 0
         versions = s.run_versions(1)
         assert "torch" in versions and "peft" in versions
 
@@ -137,7 +139,7 @@ def test_ctrl_c_marks_run_interrupted_and_resume_finishes_it(db_path, sets):
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ckpt_dir = db_path.parent / "adapters" / "run-1" / "checkpoints"
     deadline = time.time() + 240
-    while time.time() < deadline and not (ckpt_dir.exists() and any(ckpt_dir.glob("*.pt"))):
+    while time.time() < deadline and not (ckpt_dir.exists() and any(ckpt_dir.glob("checkpoint-*.json"))):
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)

@@ -11,19 +11,10 @@ from lorascope.core.nbest import Hypothesis, Utterance
 from lorascope.core.perturb import (apply_candidate, hypothesis_rng, perturb_all, perturb_one, perturb_utterances,
                                     token_candidates)
 from lorascope.core.perturbation_models import LexiconConfig
-from lorascope.core.phonetics import Candidate, load_index
+from lorascope.core.phonetics import Candidate
 
 # These tests pin today's all-kinds sound-alikes: the lexicon model (tests/test_perturbation_models.py has the others).
 LEXICON = LexiconConfig()
-
-
-@pytest.fixture(scope="session")
-def index(tmp_path_factory):
-    """The real index, built once per test session into a session cache folder (shared with the other modules)."""
-    folder = tmp_path_factory.getbasetemp() / "lorascope-cache"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LORASCOPE_CACHE_DIR", str(folder))
-        yield load_index(folder, use_g2p=False)  # every word below is in CMUdict; no g2p start-up cost
 
 
 # The lowest first-pass score is the middle hypothesis, not the last one.

@@ -16,17 +16,7 @@ from lorascope.core.nbest import Hypothesis, Utterance
 from lorascope.core.perturb import perturb_all, perturb_one, perturb_utterances, token_candidates
 from lorascope.core.perturbation_models import (LexiconConfig, MinedConfig, PaperConfig, parse_perturbation,
                                                 perturbation_config)
-from lorascope.core.phonetics import load_index
 from lorascope.core.robustness import evaluate_robustness
-
-
-@pytest.fixture(scope="session")
-def index(tmp_path_factory):
-    """The real index, built once per test session into a session cache folder (shared with the other modules)."""
-    folder = tmp_path_factory.getbasetemp() / "lorascope-cache"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LORASCOPE_CACHE_DIR", str(folder))
-        yield load_index(folder, use_g2p=False)
 
 
 def utt(uid, ref, *hyps):

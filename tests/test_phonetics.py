@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import pickle
+import json
 import random
 import socket
 import string
@@ -12,20 +12,8 @@ import pytest
 
 from lorascope.core import g2p, phonetics
 from lorascope.core.phonemes import is_phone
-from lorascope.core.phonetics import (INDEX_VERSION, Candidate, index_path, load_index, near_limit,
+from lorascope.core.phonetics import (INDEX_VERSION, Candidate, index_path, near_limit,
                                       phonetic_distance, strip_stress)
-
-
-@pytest.fixture(scope="session")
-def index(tmp_path_factory):
-    """The real index, built once per test session into a session cache folder (never the user's cache).
-
-    The folder is the same for every test module, so a second module loads the file instead of rebuilding.
-    """
-    folder = tmp_path_factory.getbasetemp() / "lorascope-cache"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LORASCOPE_CACHE_DIR", str(folder))
-        yield load_index(folder)
 
 
 @pytest.fixture
@@ -39,12 +27,12 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
 
 
-def test_cmudict_pronunciations_and_stress_stripping(index):
-    assert index.pronunciations("maybe") == (("M", "EY1", "B", "IY0"),)
+def test_cmudict_pronunciations_and_stress_stripping(g2p_index):
+    assert g2p_index.pronunciations("maybe") == (("M", "EY1", "B", "IY0"),)
     assert strip_stress(("M", "EY1", "B", "IY0")) == ("M", "EY", "B", "IY")
-    assert len(index.pronunciations("read")) == 2  # R IY D and R EH D
-    assert index.pronunciations("x25") == ()
-    assert index.pronunciations("") == ()
+    assert len(g2p_index.pronunciations("read")) == 2  # R IY D and R EH D
+    assert g2p_index.pronunciations("x25") == ()
+    assert g2p_index.pronunciations("") == ()
 
 
 @pytest.mark.parametrize("word, other", [
@@ -52,26 +40,26 @@ def test_cmudict_pronunciations_and_stress_stripping(index):
     ("know", "no"), ("no", "know"), ("right", "write"), ("right", "rite"), ("write", "right"), ("eight", "ate"),
     ("sea", "see"), ("its", "it's"), ("knight", "night"), ("i", "eye"),
 ])
-def test_known_homophones(index, word, other):
-    assert other in index.homophones(word)
+def test_known_homophones(g2p_index, word, other):
+    assert other in g2p_index.homophones(word)
 
 
-def test_homophones_are_exact_and_listed_first(index):
-    found = index.candidates("there")
+def test_homophones_are_exact_and_listed_first(g2p_index):
+    found = g2p_index.candidates("there")
     assert found[0].kind == "homophone" and found[0].distance == 0.0
-    assert "dare" not in index.homophones("there")
-    assert "there" not in index.homophones("there")  # never the word itself
+    assert "dare" not in g2p_index.homophones("there")
+    assert "there" not in g2p_index.homophones("there")  # never the word itself
 
 
-def test_splits_and_merges(index):
-    assert Candidate("may be", "split", 0.0) in index.candidates("maybe")
-    assert Candidate("any thing", "split", 0.0) in index.candidates("anything")
-    assert Candidate("some thing", "split", 0.0) in index.candidates("something")
-    assert Candidate("maybe", "merge", 0.0, span=2) in index.merge_candidates("may", "be")
-    assert Candidate("anything", "merge", 0.0, span=2) in index.merge_candidates("any", "thing")
-    assert index.merge_candidates("the", "maybe") == ()
+def test_splits_and_merges(g2p_index):
+    assert Candidate("may be", "split", 0.0) in g2p_index.candidates("maybe")
+    assert Candidate("any thing", "split", 0.0) in g2p_index.candidates("anything")
+    assert Candidate("some thing", "split", 0.0) in g2p_index.candidates("something")
+    assert Candidate("maybe", "merge", 0.0, span=2) in g2p_index.merge_candidates("may", "be")
+    assert Candidate("anything", "merge", 0.0, span=2) in g2p_index.merge_candidates("any", "thing")
+    assert g2p_index.merge_candidates("the", "maybe") == ()
     # Short words do not split into interjections and letter names.
-    assert not [c for c in index.candidates("any") if c.kind == "split"]
+    assert not [c for c in g2p_index.candidates("any") if c.kind == "split"]
 
 
 def test_phonetic_distance_prefers_similar_sounds():
@@ -83,21 +71,21 @@ def test_phonetic_distance_prefers_similar_sounds():
     assert phonetic_distance(["B", "AE", "T"], ["P", "AE", "D"]) == pytest.approx(0.5)  # two voicing swaps
 
 
-def test_near_homophones_and_spellings(index):
-    then = {c.text: c for c in index.candidates("then")}
+def test_near_homophones_and_spellings(g2p_index):
+    then = {c.text: c for c in g2p_index.candidates("then")}
     assert then["than"].kind == "near" and then["than"].distance <= near_limit(3)
-    accept = {c.text: c for c in index.candidates("accept")}
+    accept = {c.text: c for c in g2p_index.candidates("accept")}
     assert accept["except"].kind == "near"
-    quiet = {c.text: c for c in index.candidates("quiet")}
+    quiet = {c.text: c for c in g2p_index.candidates("quiet")}
     assert quiet["quite"].kind == "near"
-    assert any(c.kind == "spelling" for c in index.candidates("quiet"))
+    assert any(c.kind == "spelling" for c in g2p_index.candidates("quiet"))
     # Two cheap substitutions (both voicing) are still near: found through the coarse key.
-    assert "pad" in {c.text for c in index.candidates("bat")}
+    assert "pad" in {c.text for c in g2p_index.candidates("bat")}
 
 
-def test_candidates_are_ranked_by_distance_and_come_from_the_vocabulary(index):
+def test_candidates_are_ranked_by_distance_and_come_from_the_vocabulary(g2p_index):
     for word in ["there", "right", "cat", "then", "maybe", "anything", "the", "quiet"]:
-        found = index.candidates(word)
+        found = g2p_index.candidates(word)
         assert found, word
         keys = [c.distance for c in found]
         assert keys == sorted(keys), word
@@ -105,12 +93,12 @@ def test_candidates_are_ranked_by_distance_and_come_from_the_vocabulary(index):
             assert c.text != word
             assert c.kind in {"homophone", "split", "near", "spelling"}
             for part in c.text.split():
-                assert index.in_vocabulary(part), (word, c)
-    assert index.candidates("cat", limit=3) == index.candidates("cat")[:3]
+                assert g2p_index.in_vocabulary(part), (word, c)
+    assert g2p_index.candidates("cat", limit=3) == g2p_index.candidates("cat")[:3]
 
 
-def test_vocabulary_is_restricted_to_ordinary_words(index):
-    vocab = set(index.vocabulary)
+def test_vocabulary_is_restricted_to_ordinary_words(g2p_index):
+    vocab = set(g2p_index.vocabulary)
     assert {"the", "maybe", "they're", "don't", "a", "i"} <= vocab
     assert len(vocab) > 15000
     for odd in ["b", "mm", "ing", "tv", "de", "but's", "company'll", "aalborg"]:
@@ -119,32 +107,32 @@ def test_vocabulary_is_restricted_to_ordinary_words(index):
     assert all(w.replace("'", "").isalpha() and w.islower() for w in vocab)
 
 
-def test_index_is_cached_on_disk_and_reloads_the_same(index, tmp_path_factory):
+def test_index_is_cached_on_disk_and_reloads_the_same(g2p_index, tmp_path_factory):
     path = index_path(tmp_path_factory.getbasetemp() / "lorascope-cache")
     assert path.exists() and f"v{INDEX_VERSION}" in path.name
     payload = phonetics.read_payload(path)
     reloaded = phonetics.PhoneticIndex(payload)
-    assert reloaded.vocabulary == index.vocabulary
-    assert reloaded.candidates("there") == index.candidates("there")
+    assert reloaded.vocabulary == g2p_index.vocabulary
+    assert reloaded.candidates("there") == g2p_index.candidates("there")
 
 
-def test_default_cache_folder_follows_the_environment(index, monkeypatch, tmp_path):
+def test_default_cache_folder_follows_the_environment(g2p_index, monkeypatch, tmp_path):
     monkeypatch.setenv("LORASCOPE_CACHE_DIR", str(tmp_path))
     assert phonetics.cache_dir() == tmp_path
     assert index_path().parent == tmp_path
 
 
 def test_stale_or_broken_cache_files_are_not_trusted(tmp_path):
-    broken = tmp_path / "broken.pickle"
-    broken.write_bytes(b"not a pickle")
+    broken = tmp_path / "broken.json"
+    broken.write_bytes(b'{"format": "lorascope-phonetic-index", "vers')
     assert phonetics.read_payload(broken) is None
-    old = tmp_path / "old.pickle"
-    old.write_bytes(pickle.dumps({"version": INDEX_VERSION - 1}))
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"format": "lorascope-phonetic-index", "version": INDEX_VERSION - 1}))
     assert phonetics.read_payload(old) is None
-    assert phonetics.read_payload(tmp_path / "missing.pickle") is None
+    assert phonetics.read_payload(tmp_path / "missing.json") is None
 
 
-def test_out_of_vocabulary_words_use_g2p_without_network(index, no_network, monkeypatch):
+def test_out_of_vocabulary_words_use_g2p_without_network(g2p_index, no_network, monkeypatch):
     # lorascope runs g2p-en's model from its shipped weights: neither g2p_en nor NLTK is imported for it.
     before = set(sys.modules)
     monkeypatch.setattr(g2p, "_model", None)  # load the weights afresh, with every connection refused

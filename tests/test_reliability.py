@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -100,10 +101,10 @@ def test_sigkilled_training_is_stale_and_resume_takes_it_over_to_the_uninterrupt
     killed_db, whole_db = tmp_path / "killed" / "store.db", tmp_path / "whole" / "store.db"
     args = train_args(sets, "--steps", "40", "--checkpoint-every", "5")
     proc = lorascope(killed_db, *args)
-    ckpt = killed_db.parent / "adapters" / "run-1" / "checkpoints" / "checkpoint.pt"
+    ckpts = killed_db.parent / "adapters" / "run-1" / "checkpoints"
 
     def past_a_checkpoint() -> bool:
-        if not ckpt.exists() or not killed_db.exists():
+        if not any(ckpts.glob("checkpoint-*.json")) or not killed_db.exists():
             return False
         with Store(killed_db) as s:
             return s.run(1).steps_done >= 10
@@ -120,6 +121,8 @@ def test_sigkilled_training_is_stale_and_resume_takes_it_over_to_the_uninterrupt
 
     out, err = finish(lorascope(killed_db, "train", "--resume", "1"))
     assert "run 1 was stale" in err and "taking it over from its newest checkpoint" in err
+    step = int(re.search(r"run 1: resumed from step (\d+) of 40 \(its newest checkpoint\)", err).group(1))
+    assert step >= 10 and step % 5 == 0                    # a checkpoint step at or past the second checkpoint
     finish(lorascope(whole_db, *args))
     resumed, whole = final_metrics(killed_db, 1), final_metrics(whole_db, 1)
     assert resumed[0][0] == "done" and resumed == whole

@@ -10,19 +10,10 @@ import pytest
 from lorascope.core.errors import InputError
 from lorascope.core.metrics import corpus_wer, delta_wer, hypothesis_errors, nprr, reference_lengths
 from lorascope.core.nbest import Hypothesis, Utterance
-from lorascope.core.phonetics import PhoneticIndex, load_index
+from lorascope.core.phonetics import PhoneticIndex
 from lorascope.core.combine import best_index, new_ranks
 from lorascope.core.robustness import evaluate_robustness
 from lorascope.core.text import words
-
-
-@pytest.fixture(scope="session")
-def index(tmp_path_factory):
-    """The real index, built once per test session into a session cache folder (shared with the other modules)."""
-    folder = tmp_path_factory.getbasetemp() / "lorascope-cache"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LORASCOPE_CACHE_DIR", str(folder))
-        yield load_index(folder, use_g2p=False)
 
 
 # A lexicon small enough to know every candidate: cat <-> kat and there <-> their are the only pairs; "a" has no

@@ -173,11 +173,12 @@ def test_export_json_and_csv(db_path, tmp_path):
         s.add_scores(rid, "toy", [("u1", 0, 0.0, -0.2, 0), ("u1", 1, 0.0, -0.7, 1)])
         data = json.loads(export(s, "json", None, scores=True))
         assert [d["name"] for d in data["datasets"]] == ["toy"]
-        assert data["runs"][0]["strategy"] == "s1" and json.loads(data["runs"][0]["config"]) == {"steps": 5}
+        assert data["runs"][0]["strategy"] == "s1" and data["runs"][0]["config"] == {"steps": 5}
         assert data["metrics"][0]["wer"] == 0.2
         assert len(data["scores"]) == 2
         files = export(s, "csv", tmp_path / "out")
-        assert sorted(p.name for p in files) == ["comparisons.csv", "datasets.csv", "metrics.csv", "runs.csv"]
+        assert sorted(p.name for p in files) == ["comparisons.csv", "curves.csv", "datasets.csv", "metrics.csv",
+                                                 "rank_changes.csv", "runs.csv"]
         assert (tmp_path / "out" / "metrics.csv").read_text().splitlines()[0].startswith("id,run_id,dataset")
         with pytest.raises(StoreError, match="run 7 not found"):
             export(s, "json", None, runs=[7])

@@ -143,7 +143,7 @@ def test_keyboard_interrupt_saves_a_checkpoint_and_resumes_to_the_same_weights(t
 
     with pytest.raises(KeyboardInterrupt):
         train(config, train_utts, dev_utts, on_event=interrupt, checkpoint_dir=tmp_path)
-    resumed = train(config, train_utts, dev_utts, resume_from=tmp_path / "checkpoint.pt")
+    resumed = train(config, train_utts, dev_utts, resume_from=tmp_path)
     assert_same_state(state_of(whole), state_of(resumed))
 
 

@@ -55,6 +55,8 @@ def steps(*groups: tuple[str, ...]):
     notifications (a toast times out, so whether it still shows would depend on the machine's speed)."""
     async def run(pilot) -> None:
         await settle(pilot)
+        pilot.app.clear_notifications()   # before a dialog covers them too (e.g. "scores stored" at the start)
+        await settle(pilot)
         for keys in groups:
             await pilot.press(*keys)
             await settle(pilot)
@@ -64,7 +66,7 @@ def steps(*groups: tuple[str, ...]):
 
 
 RUN_1 = ("a", "down", "enter")     # the picker opens on run 2 (newest); run 1 has the stored LM scores
-SECOND_UTTERANCE = ("shift+tab", "down")  # from the N-best table back to the utterance list, one down
+SECOND_UTTERANCE = ("down",)  # the utterance list has the focus (after a dialog too): one down
 
 
 def test_empty_store(snap_compare, tmp_path, monkeypatch):
@@ -76,8 +78,14 @@ def test_inspect_80x24(snap_compare, app):
     assert snap_compare(app, terminal_size=(80, 24), run_before=steps(RUN_1, SECOND_UTTERANCE, ("tab",)))
 
 
-def test_inspect_wide_120x32(snap_compare, app):
-    assert snap_compare(app, terminal_size=(120, 32), run_before=steps(RUN_1, SECOND_UTTERANCE, ("tab",)))
+def test_inspect_opens_focused_on_the_list(snap_compare, app):
+    """The first screen: the utterance list has the focus (its header in the accent colour)."""
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steps())
+
+
+def test_inspect_wide_160x45(snap_compare, app):
+    """Extra width goes to the utterance list (its reference column and figures line)."""
+    assert snap_compare(app, terminal_size=(160, 45), run_before=steps(RUN_1, SECOND_UTTERANCE, ("tab",)))
 
 
 def test_inspect_perturb_n(snap_compare, app):
@@ -100,6 +108,18 @@ def test_word_swap_dialog_mined(snap_compare, app):
 
 def test_runs_screen(snap_compare, app):
     assert snap_compare(app, terminal_size=(80, 24), run_before=steps(("2",), ("down", "down", "down")))
+
+
+def test_runs_screen_wide_160x45(snap_compare, app):
+    assert snap_compare(app, terminal_size=(160, 45), run_before=steps(("2",), ("down", "down", "down")))
+
+
+def test_fragility_view(snap_compare, app, db_path):
+    """f on the Runs screen: run 1's lists by flips under its stored perturbations."""
+    from .test_tui_everyday import add_curves_and_rank_changes
+
+    add_curves_and_rank_changes(db_path)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steps(("2",), ("f",)))
 
 
 def test_help_screen(snap_compare, app):

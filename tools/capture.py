@@ -1,8 +1,10 @@
-"""Plain-text captures of the running app's screens (tui/SCREENS.md) and a helper that reads the screen as text.
+"""Plain-text captures of the running app's screens (docs/how-to/inspector.md) and a helper that reads the screen as text.
 
-``python -m tools.capture --db STORE [--size 80x24] [--out tui/SCREENS.md] [--svg DIR]`` opens the
-app headless on STORE, walks through every screen (keys below), waits for the workers after each step and
-writes one text capture per screen (and SVG screenshots with ``--svg``).
+``python -m tools.capture --db STORE [--size 80x24] [--out docs/how-to/inspector.md] [--svg docs/img/screens]``
+opens the app headless on STORE, walks through every screen (keys below), waits for the workers after each step
+and writes one text capture per screen (and SVG screenshots with ``--svg``). A file given to ``--out`` that holds
+the two marker lines below gets its captures replaced between them and keeps the rest; any other file is
+overwritten with a document of captures alone.
 """
 
 from __future__ import annotations
@@ -21,20 +23,24 @@ FLOWS = [
     ("Inspect", "The inspect screen as it opens: the newest finished run on its test set, the utterance list "
                 "(rank flips and WER change under this adapter), the reference, the perturb panel and the "
                 "N-best table. The list is sorted by rank flips (s) and the first utterance picked.",
-     [("s",), ("shift+tab", "ctrl+home"), ("tab",)]),
+     [("s",), ("ctrl+home",), ("tab",)]),
     ("Inspect, perturb-N", "The same utterance under perturb-N (m twice) with the mined model (M: the "
                            "recogniser's confusions in the adapter's training set, sample-dev, mined in the "
                            "background): * marks perturbed hypotheses, Δp the move against the clean list under the "
                            "same rescorer; the detail line lists the swaps.",
-     [("s",), ("shift+tab", "ctrl+home"), ("tab", "M"), ("m", "m")]),
+     [("s",), ("ctrl+home",), ("tab", "M"), ("m", "m")]),
     ("Word swap", "w on a hypothesis: its words on the left, the highlighted word's sound-alike candidates under "
                   "the current model (here mined, each with how often the recogniser made that confusion) on the "
                   "right; enter applies one and the table is rescored.",
-     [("s",), ("shift+tab", "ctrl+home"), ("tab", "M"), ("down", "w"), ("down", "down")]),
+     [("s",), ("ctrl+home",), ("tab", "M"), ("down", "w"), ("down", "down")]),
     ("Adapter picker", "a: every stored run with an adapter, newest first, and the bare backbone.", [("a",)]),
     ("Runs", "2: the Table 3 comparison of stored runs (sortable with s, or by clicking a header; e exports "
-             "CSV), and the highlighted run's training-loss curve and final ranks (S1/S3).",
+             "CSV), and the highlighted run's training curves (v: loss, dev WER, learning rate, rank budget; x "
+             "exports them) and final ranks (S1/S3).",
      [("2",), ("ctrl+end",)]),
+    ("Fragile lists", "f on the Runs screen: the highlighted run's lists by how often its choice flipped under the "
+                      "stored perturbations (conditions × seeds), most first; e exports them.",
+     [("2",), ("f",)]),
     ("Help", "?: every key, the columns and the marks.", [("question_mark",)]),
 ]
 
@@ -101,25 +107,48 @@ async def capture_empty(size: tuple[int, int]) -> str:
             return screen_text(app).replace(str(Path(tmp) / "lorascope.db"), "~/.local/share/lorascope/lorascope.db")
 
 
+#: The lines between which ``--out`` replaces the captures of a longer document.
+START = "<!-- captures: written by tools/capture.py from here to the end marker -->"
+END = "<!-- captures: end -->"
+
+
+def captures_markdown(shots: list[tuple[str, str, str]], level: int) -> str:
+    """One heading (at ``level``), its description and a text block per capture."""
+    hashes = "#" * level
+    return "\n".join(f"{hashes} {title}\n\n{about}\n\n```text\n{text}\n```\n" for title, about, text in shots)
+
+
+def into_document(doc: str, captures: str) -> str | None:
+    """``doc`` with its captures between START and END replaced by ``captures``; None if it has no markers."""
+    if START not in doc or END not in doc:
+        return None
+    head, rest = doc.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{START}\n\n{captures}\n{END}{tail}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, required=True, help="the store to capture")
     parser.add_argument("--size", default="80x24", help="terminal size, WIDTHxHEIGHT (default 80x24)")
-    parser.add_argument("--out", type=Path, help="Markdown file to write (default: standard output)")
+    parser.add_argument("--out", type=Path, help="Markdown file to write, or to update between its capture markers "
+                        "(docs/how-to/inspector.md); default: standard output")
     parser.add_argument("--svg", type=Path, help="also write SVG screenshots into this folder")
     parser.add_argument("--intro", default="", help="a paragraph under the heading (how the store was made)")
     args = parser.parse_args()
     width, height = (int(x) for x in args.size.lower().split("x"))
     shots = asyncio.run(capture(args.db, (width, height), svg=args.svg))
     empty = asyncio.run(capture_empty((width, height)))
-    parts = [f"# lorascope's screens ({width}x{height} text captures)\n"]
-    if args.intro:
-        parts.append(args.intro.strip() + "\n")
-    for title, about, text in shots + [("Empty store", "A store with no data sets says what to do next.", empty)]:
-        parts.append(f"## {title}\n\n{about}\n\n```text\n{text}\n```\n")
-    doc = "\n".join(parts)
+    shots = shots + [("Empty store", "A store with no data sets says what to do next.", empty)]
+    existing = args.out.read_text(encoding="utf-8") if args.out and args.out.exists() else ""
+    doc = into_document(existing, captures_markdown(shots, 3))
+    if doc is None:
+        parts = [f"# lorascope's screens ({width}x{height} text captures)\n"]
+        if args.intro:
+            parts.append(args.intro.strip() + "\n")
+        doc = "\n".join(parts + [captures_markdown(shots, 2)])
     if args.out:
-        args.out.write_text(doc)
+        args.out.write_text(doc, encoding="utf-8")
     else:
         print(doc)
 

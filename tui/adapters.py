@@ -6,6 +6,7 @@ Loading goes through core (:func:`lorascope.core.adapter.load_rescorer`, then
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lorascope.core.combine import Combination, lambda_grid, training_combination
+from lorascope.core.combine import Combination, training_combination
 
 BARE_KEY = "bare"
 #: torch CPU threads for the app's scoring: a number, or ``auto`` for torch's own choice; 1 by default
@@ -172,7 +173,16 @@ def load_scorer(choice: AdapterChoice) -> Scorer:
     return Scorer(choice, rescorer)
 
 
+#: λ's fine grid around the tuned value: steps of 2^(1/4) (about 19 %), from tuned/16 to 16·tuned.
+LAMBDA_STEP = 2 ** 0.25
+LAMBDA_SPAN = 16
+
+
 def lambda_steps(trained: float, tuned: float) -> list[float]:
-    """The λ values + and - step through: the training-time λ times the dev search's multiples, and the tuned λ."""
-    grid = set(round(x, 10) for x in lambda_grid(trained)) | {round(tuned, 10)}
-    return sorted(grid)
+    """The λ values + and - step through: 0 (the first pass alone), then a geometric grid of ratio
+    :data:`LAMBDA_STEP` around the tuned λ (the training-time λ where the tuned one is not positive), spanning a
+    factor :data:`LAMBDA_SPAN` either way; the tuned λ is on it exactly."""
+    centre = tuned if tuned > 0 else trained if trained > 0 else 1.0
+    k = round(math.log(LAMBDA_SPAN, LAMBDA_STEP))
+    grid = {0.0, round(tuned, 10)} | {round(centre * LAMBDA_STEP ** i, 10) for i in range(-k, k + 1)}
+    return sorted(g for g in grid if g >= 0)

@@ -16,7 +16,7 @@ from typing import Any
 
 from lorascope.core.combine import Combination, new_ranks, training_combination
 from lorascope.core.fmt import pct
-from lorascope.core.metrics import reference_length, word_errors
+from lorascope.core.metrics import delta_wer, reference_length, word_errors
 from lorascope.core.nbest import Utterance
 
 from .adapters import BARE, AdapterChoice, Scorer, lambda_steps
@@ -130,13 +130,13 @@ class UtteranceView:
         """The paper's ΔWER for this utterance as shown: WER of the choice minus the list's oracle WER."""
         if self.wer is None or self.oracle_wer is None:
             return None
-        return self.wer - self.oracle_wer
+        return delta_wer(self.wer, self.oracle_wer)
 
     @property
     def clean_delta_wer(self) -> float | None:
         if self.clean_wer is None or self.clean_oracle_wer is None:
             return None
-        return self.clean_wer - self.clean_oracle_wer
+        return delta_wer(self.clean_wer, self.clean_oracle_wer)
 
 
 def _ranks(utt: Utterance, lm: Sequence[float | None], combination: Combination) -> tuple[list[float] | None,

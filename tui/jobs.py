@@ -225,3 +225,69 @@ def score_texts(scorer: Scorer, texts: list[str], *, chunk: int, on_chunk: Calla
         done += len(part)
         on_chunk(dict(zip(part, got)), done)
     return True
+
+
+# -- everyday use: session memory, exports, stored scores, the adapter picker's details ---------------------------
+
+
+def find_position(db: Path, dataset_id: int, utt_id: str, hint: int | None) -> int | None:
+    """The position of utterance ``utt_id`` in the data set (``hint`` first), or None when it is not there."""
+    with Store(db, readonly=True) as store:
+        if hint is not None:
+            rows = browse.page(store, dataset_id, [hint])
+            if rows and rows[0].utt_id == utt_id:
+                return hint
+        row = store.db.execute("SELECT position FROM utterances WHERE dataset_id = ? AND utt_id = ?",
+                               [dataset_id, utt_id]).fetchone()
+        return None if row is None else int(row[0])
+
+
+def list_rows(db: Path, dataset_id: int, order: np.ndarray, chunk: int = 900) -> Iterator[tuple[int, browse.ListRow]]:
+    """(place in ``order``, list row) for every position of ``order``, read a chunk at a time."""
+    with Store(db, readonly=True) as store:
+        for start in range(0, len(order), chunk):
+            part = [int(p) for p in order[start:start + chunk]]
+            found = {r.position: r for r in browse.page(store, dataset_id, part)}
+            for k, p in enumerate(part):
+                if p in found:
+                    yield start + k, found[p]
+
+
+def store_dataset_scores(db: Path, run_id: int, dataset: str, lm: dict[str, float], combination: Any) -> bool:
+    """The app's LM scores of a whole data set stored as ``lorascope eval`` stores them (split ``eval``, at the
+    run's tuned combination), so the next start reads them instead of scoring again; False when a text of the
+    set has no score in ``lm`` (nothing is stored then)."""
+    from lorascope.core.combine import evaluate_scores
+
+    with Store(db, readonly=True) as store:
+        info = store.dataset(dataset)
+    utts = [u for page in read_pages(db, info.id) for u in page]
+    if any(t not in lm for u in utts for t in u.texts):
+        return False
+    result = evaluate_scores(utts, [[lm[t] for t in u.texts] for u in utts], combination)
+    with Store(db) as store:
+        store.add_evaluation(run_id, dataset, "eval", result)
+    return True
+
+
+def adapter_details(db: Path) -> dict[int, str]:
+    """Per run: training data, steps done of total and the stored dev / test WER, for the adapter picker."""
+    from lorascope.core.fmt import pct
+
+    out = {}
+    with Store(db, readonly=True) as store:
+        for run in store.runs():
+            wer = {}
+            for m in store.metrics(run.id):
+                if m["perturbation"] == "clean" and m["split"] in ("dev", "test"):
+                    wer[m["split"]] = (m["wer"], m["dataset"])   # the latest of each split
+            total = run.config.get("steps") if isinstance(run.config, dict) else None
+            steps = f"{run.steps_done or 0}/{total} steps" if total else f"{run.steps_done or 0} steps"
+            parts = [f"trained on {run.train_dataset or '?'}", steps]
+            for split in ("dev", "test"):
+                if split in wer:
+                    parts.append(f"{split} WER {pct(wer[split][0], 2)}% ({wer[split][1]})")
+                else:
+                    parts.append(f"{split} WER –")
+            out[run.id] = " · ".join(parts)
+    return out

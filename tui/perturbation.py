@@ -81,6 +81,9 @@ class Perturbed:
 
     utterance: Utterance
     edits: tuple[Any, ...]  # lorascope.core.perturb.Edit
+    #: when the automatic perturbation changed nothing: how many words of the hypotheses it may change have a
+    #: sound-alike under the model (0: the model knows none here; more: the seed's draw left them all)
+    eligible: int | None = None
 
     @property
     def changed(self) -> bool:
@@ -100,7 +103,7 @@ def perturb_utterance(utt: Utterance, settings: PerturbSettings, manual: Sequenc
     :meth:`MinedModels.config` gives it; default the spec itself), then the manual edits in order."""
     if settings.mode == "off" and not manual:
         return Perturbed(utt, ())
-    from lorascope.core.perturb import apply_candidate, perturb_all, perturb_one
+    from lorascope.core.perturb import perturb_all, perturb_one
 
     edits: list[Any] = []
     current = utt
@@ -108,11 +111,37 @@ def perturb_utterance(utt: Utterance, settings: PerturbSettings, manual: Sequenc
         fn = perturb_one if settings.mode == "1" else perturb_all
         result = fn(utt, settings.p, settings.seed, model=model or settings.model, index=index)
         current, edits = result.utterance, list(result.edits)
+        if not edits:
+            return _with_manual(Perturbed(utt, (), eligible_words(utt, settings.mode, model or settings.model,
+                                                                  index)), manual, index)
+    return _with_manual(Perturbed(current, tuple(edits)), manual, index)
+
+
+def _with_manual(shown: Perturbed, manual: Sequence[ManualEdit], index: Any) -> Perturbed:
+    if not manual:
+        return shown
+    from lorascope.core.perturb import apply_candidate
+
+    current, edits = shown.utterance, list(shown.edits)
     for m in manual:
         result = apply_candidate(current, m.hypothesis, m.position, m.candidate, index=index)
         current = result.utterance
         edits.extend(result.edits)
-    return Perturbed(current, tuple(edits))
+    return Perturbed(current, tuple(edits), shown.eligible)
+
+
+def eligible_words(utt: Utterance, mode: str, model: Any, index: Any) -> int:
+    """Words of the hypotheses ``mode`` perturbs (perturb-1: the worst; perturb-N: all) that have at least one
+    sound-alike under ``model``: why a perturbation changed nothing."""
+    from lorascope.core.perturbation_models import resolve_perturbation
+
+    config = resolve_perturbation(model)
+    targets = [utt.worst_index()] if mode == "1" else range(len(utt.hypotheses))
+    count = 0
+    for j in targets:
+        tokens = utt.hypotheses[j].text.split()
+        count += sum(1 for i in range(len(tokens)) if config.candidates(index, tokens, i, config.draw_limit()))
+    return count
 
 
 def index_loader():

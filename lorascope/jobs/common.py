@@ -1,9 +1,12 @@
 """What every job shares: where a run's files live, the versions a run records, the perturbation model a spec
-names, and the run with an adapter that eval and robustness need."""
+names, the run with an adapter that eval and robustness need, and SIGTERM as a request to stop."""
 
 from __future__ import annotations
 
+import signal
+import threading
 from pathlib import Path
+from typing import Any
 
 from lorascope.core.errors import InputError, LorascopeError
 from lorascope.store import Store
@@ -65,3 +68,26 @@ def run_with_adapter(store: Store, run_id: int):
     if not run.adapter_path:
         raise InputError(f"run {run_id}", f"has no adapter (status {run.status})")
     return run
+
+
+class StopOnSigterm:
+    """SIGTERM (a scheduler's preemption) asks the loop to stop at the next step boundary, like Ctrl-C does."""
+
+    def __init__(self) -> None:
+        self.asked = False
+        self.previous = None
+
+    def __enter__(self) -> "StopOnSigterm":
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def _handle(self, *_: Any) -> None:
+        self.asked = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+    def __call__(self) -> bool:
+        return self.asked

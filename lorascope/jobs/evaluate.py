@@ -28,7 +28,7 @@ def eval_job(db_path: str | Path, run_id: int, data: str, *, lam: float | None =
     from lorascope.core.adapter import load_rescorer
     from lorascope.core.rescorer import evaluate
 
-    with Store(db_path) as store:
+    with Store(db_path) as store, store.atomic():   # a refusal undoes a file imported on the way
         run = run_with_adapter(store, run_id)
         name, utts = resolve_dataset(store, data, first_pass=first_pass)
     rescorer = load_rescorer(run.adapter_path, device=None if device == "auto" else device, engine=engine)

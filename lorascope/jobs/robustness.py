@@ -40,13 +40,17 @@ def robustness_job(db_path: str | Path, run_id: int, *, data: str | None = None,
     from lorascope.core.robustness import evaluate_robustness
 
     check_p(p)
-    with Store(db_path) as store:
+    with Store(db_path) as store, store.atomic():   # a refusal undoes a file imported on the way
         run = run_with_adapter(store, run_id)
         target = data or run.test_dataset or run.dev_dataset
         if target is None:
             raise InputError(f"run {run_id}", "has no test set; name one with --data")
+        mined = (perturbation or "paper").partition(":")[0].strip() == "mined"
+        if not mined:      # a bad spec is refused before a file is imported on the way
+            model = perturbation_model(store, perturbation)
         name, utts = resolve_dataset(store, target, need_references="robustness needs WER", first_pass=first_pass)
-        model = perturbation_model(store, perturbation, mined_from=run.train_dataset, under_test=name)
+        if mined:          # mined needs the set under test's name (never mined from it unless named)
+            model = perturbation_model(store, perturbation, mined_from=run.train_dataset, under_test=name)
     if on_start is not None:
         on_start(name, len(utts))
     rescorer = load_rescorer(run.adapter_path, device=None if device == "auto" else device)

@@ -4,8 +4,6 @@ finished run produced in one transaction."""
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -18,9 +16,9 @@ from lorascope.core.nbest import Utterance
 from lorascope.store import RunTakenOver, Store
 from lorascope.store.ownership import HEARTBEAT_EVERY_S, owner_alive, this_process
 
-from ..datasets import resolve_dataset
+from ..datasets import check_data_value, resolve_dataset
 from ..samples import ensure_sample_sets
-from .common import RunFailed, package_versions, perturbation_model, run_folder
+from .common import RunFailed, StopOnSigterm, package_versions, perturbation_model, run_folder
 
 
 @dataclass(frozen=True)
@@ -88,6 +86,7 @@ class RunStarted:
     train_lists: int                # augmented copies included
     resumed: bool
     takeover: str | None            # why a stale run was taken over, when it was
+    restarted: bool = False         # resumed with no checkpoint (stopped before its first): from step 0 again
 
 
 @dataclass
@@ -111,8 +110,10 @@ def _perturbed_copies(utts: Sequence[Utterance], p: float, seed: int, model: Any
             for x in perturb_utterances(utts, "N", p, seed, model=model)]
 
 
-def _resume_checks(store: Store, run_id: int, processes: int) -> tuple[Any, str | None]:
-    """The run to resume, and a takeover note when its owner is gone; InputError when it cannot be resumed."""
+def _resume_checks(store: Store, run_id: int, processes: int, convert_old: bool) -> tuple[Any, str | None, bool]:
+    """The run to resume, a takeover note when its owner is gone, and whether it has a checkpoint (a run stopped
+    before its first one starts again from step 0); InputError when it cannot be resumed (its checkpoint checked
+    here, before the run is claimed; ``convert_old``: an old-format one rewritten first)."""
     run = store.run(run_id)
     if run.status == "done":
         raise InputError(f"run {run_id}", "is already done; nothing to resume")
@@ -125,12 +126,18 @@ def _resume_checks(store: Store, run_id: int, processes: int) -> tuple[Any, str 
             who = run.owner.describe() if run.owner else "an unknown process"
             raise InputError(f"run {run_id}", f"is still being trained by {who} (heartbeat {run.heartbeat_at}); "
                                               f"stop that process first")
-        who = run.owner.describe() if run.owner else "its owner"
-        takeover = f"run {run_id} was stale ({who} is gone); taking it over from its newest checkpoint"
+    from lorascope.core import checkpoint as ck
     folder = Path(run.checkpoint_dir) if run.checkpoint_dir else None
-    if folder is None or not any(folder.glob("*.pt")):
-        raise InputError(f"run {run_id}", "has no checkpoint to resume from")
-    return run, takeover
+    has_checkpoint = folder is not None and ck.has_checkpoint(folder)
+    if run.status == "running":
+        who = run.owner.describe() if run.owner else "its owner"
+        takeover = f"run {run_id} was stale ({who} is gone); taking it over " + (
+            "from its newest checkpoint" if has_checkpoint else "(it has no checkpoint)")
+    if has_checkpoint:
+        if convert_old:
+            ck.convert_old_checkpoint(folder)
+        ck.read_checkpoint(folder, load=False)
+    return run, takeover, has_checkpoint
 
 
 @dataclass(frozen=True)
@@ -143,17 +150,21 @@ class _Recorded:
     augment: float | None
     augment_model: str | None
     takeover: str | None
+    restart: bool = False           # resumed without a checkpoint: trained again from step 0
 
 
-def _record(db_path: Path, options: TrainOptions | None, resume: int | None, processes: int) -> _Recorded:
-    """Record a new run (importing files on the way) or claim one to resume; nothing else is written."""
+def _record(db_path: Path, options: TrainOptions | None, resume: int | None, processes: int,
+            convert_old: bool = False) -> _Recorded:
+    """Record a new run (importing files on the way) or claim one to resume; nothing else is written, and all of
+    it in one transaction: a refused run leaves the store as it was (no sample set or file imported)."""
     from lorascope.core.train import TrainConfig
 
     me = this_process()
-    with Store(db_path) as store:
+    restart = False
+    with Store(db_path) as store, store.atomic():
         ensure_sample_sets(store, demo=False)
         if resume is not None:
-            run, takeover = _resume_checks(store, resume, processes)
+            run, takeover, has_checkpoint = _resume_checks(store, resume, processes, convert_old)
             saved = dict(run.config)
             augment, augment_model = saved.pop("augment_p", None), saved.pop("augment_model", None)
             config = {k: v for k, v in saved.items() if k in TrainConfig.__dataclass_fields__}
@@ -162,11 +173,17 @@ def _record(db_path: Path, options: TrainOptions | None, resume: int | None, pro
                 names["test"] = run.test_dataset
             if not store.claim_run(resume, me, previous=run.owner):
                 raise InputError(f"run {resume}", "another process took it over just now")
-            run_id = resume
+            run_id, restart = resume, not has_checkpoint
+            if restart:   # its curve and step count from the lost attempt would mislead
+                store.db.execute("DELETE FROM run_events WHERE run_id = ?", [run_id])
+                store.update_run(run_id, steps_done=0)
         else:
             assert options is not None
             config = options.train_config().to_dict()
             augment, augment_model, takeover, names = options.augment, options.augment_model, None, {}
+            for value in (options.data, options.dev, options.test):
+                if value is not None and value.lower() != "none":
+                    check_data_value(store, value)
             for split, value, why in (("train", options.data, "training and tuning need them"),
                                       ("dev", options.dev, "training and tuning need them"),
                                       ("test", options.test, "test WER needs them")):
@@ -181,7 +198,7 @@ def _record(db_path: Path, options: TrainOptions | None, resume: int | None, pro
                                       train_dataset=names["train"], dev_dataset=names["dev"],
                                       test_dataset=names.get("test"), owner=me, processes=processes)
         store.update_run(run_id, checkpoint_dir=str(run_folder(db_path, run_id) / "checkpoints"))
-    return _Recorded(run_id, config, names, augment, augment_model, takeover)
+    return _Recorded(run_id, config, names, augment, augment_model, takeover, restart)
 
 
 def _share(recorded: _Recorded | None, error: LorascopeError | None, dist) -> _Recorded:
@@ -214,10 +231,13 @@ class _StoreProgress:
     def __call__(self, event: Any) -> None:
         from lorascope.core import train as t
 
-        if isinstance(event, t.StepDone):
+        if isinstance(event, t.TrainStarted):     # `lorascope runs` shows steps done of this total
+            with Store(self.db_path) as s:
+                s.update_run(self.run_id, total_steps=event.total_steps)
+        elif isinstance(event, t.StepDone):
             r = event.record
             self.step = r.step
-            self._point(r.step, loss=r.loss, rank_budget=r.rank_budget)
+            self._point(r.step, loss=r.loss, rank_budget=r.rank_budget, lr=r.lr)
         elif isinstance(event, t.DevEvaluated):
             self._point(event.step, dev_wer=event.best_wer)
         if isinstance(event, t.CheckpointSaved) or time.monotonic() - self.last >= HEARTBEAT_EVERY_S:
@@ -245,38 +265,16 @@ class _StoreProgress:
         self.last = time.monotonic()
 
 
-class _StopOnSigterm:
-    """SIGTERM (a scheduler's preemption) asks the loop to stop at the next step boundary, like Ctrl-C does."""
-
-    def __init__(self) -> None:
-        self.asked = False
-        self.previous = None
-
-    def __enter__(self) -> "_StopOnSigterm":
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGTERM, self._handle)
-        return self
-
-    def _handle(self, *_: Any) -> None:
-        self.asked = True
-
-    def __exit__(self, *exc: object) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
-
-    def __call__(self) -> bool:
-        return self.asked
-
-
 def train_job(db_path: str | Path, options: TrainOptions | None = None, *, resume: int | None = None,
               device: str | None = None, on_event: Callable[[Any], None] | None = None,
-              distributed: Any = None) -> TrainJob:
+              distributed: Any = None, convert_old_checkpoint: bool = False) -> TrainJob:
     """Train a rescorer as a stored run: ``options`` for a new run, or ``resume`` (a run id) to continue one
     (on ``device`` when given; nothing else of a run may change).
 
     Returns when the run is done or interrupted (Ctrl-C, SIGTERM); raises LorascopeError (after marking the run
     ``failed``) otherwise. ``distributed``: this process's place among torchrun's processes; rank 0 records the
     run, reports progress and writes the results, every process trains its share (core/distributed.py).
+    ``convert_old_checkpoint``: rewrite a resumed run's old pickle checkpoint first (core.checkpoint).
     """
     from lorascope.core import distributed as ddp
     from lorascope.core.train import TrainConfig, train
@@ -290,7 +288,7 @@ def train_job(db_path: str | Path, options: TrainOptions | None = None, *, resum
         recorded = error = None
         if dist.is_main:
             try:
-                recorded = _record(db_path, options, resume, dist.world_size)
+                recorded = _record(db_path, options, resume, dist.world_size, convert_old_checkpoint)
             except LorascopeError as exc:
                 error = exc
         recorded = _share(recorded, error, dist)
@@ -313,14 +311,15 @@ def train_job(db_path: str | Path, options: TrainOptions | None = None, *, resum
         progress = _StoreProgress(db_path, run_id, on_event) if dist.is_main else None
         if progress is not None:
             progress(RunStarted(run_id=run_id, strategy=config.strategy, names=names, train_lists=len(train_utts),
-                                resumed=resume is not None, takeover=recorded.takeover))
+                                resumed=resume is not None, takeover=recorded.takeover, restarted=recorded.restart))
         job = TrainJob(run_id=run_id, status="interrupted", names=names, takeover=recorded.takeover)
         where = f"rank {dist.rank}: " if dist.enabled else ""
         try:
-            with _StopOnSigterm() as stop:
+            with StopOnSigterm() as stop:
                 result = train(config, train_utts, sets["dev"], on_event=progress,
                                checkpoint_dir=folder / "checkpoints",
-                               resume_from=(folder / "checkpoints") if resume is not None else None, should_stop=stop,
+                               resume_from=(folder / "checkpoints") if resume is not None and not recorded.restart
+                               else None, should_stop=stop,
                                eval_sets={k: v for k, v in sets.items() if k == "test"},
                                adapter_dir=folder / "adapter", distributed=dist, twins=twins)
         except KeyboardInterrupt:

@@ -126,7 +126,7 @@ class WordSwapScreen(ModalScreen[tuple[int, object] | None]):
         word = self.tokens[event.position]
         n = len(event.candidates)
         note.update(f"{n or 'no'} {self.model_label} sound-alike{'' if n == 1 else 's'} of {word!r}"
-                    + ("" if n else "; M changes the model"))
+                    + ("" if n else "; esc, then M changes the model"))
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)

@@ -21,12 +21,12 @@ KEYS = {
     ],
     "Inspect": [
         ("/", "search utterances by id or whole words (substrings while the index is built; enter returns)"),
-        ("s", "sort the list: data-set order, rank flips, WER change (improved / harmed first)"),
+        ("s", "sort the list: data-set order, rank flips, Δ1st (improved / harmed first)"),
         ("↑ ↓", "move in the focused list; the utterance list picks as it moves (pgup / pgdn, home / end)"),
         ("d", "pick the data set"),
         ("a", "pick the adapter: a stored run, or the bare backbone"),
         ("b / D", "adapter B beside A (column B: its ranks) / the lists where A and B choose differently"),
-        ("+ / -", "λ up / down along the dev search grid; 0 back to the tuned λ"),
+        ("+ / -", "λ up / down in steps of about 19 % (tuned/16 to 16·tuned, and 0); 0 back to the tuned λ"),
         ("o", "order the N-best rows by first-pass rank or by new rank"),
         ("m", "perturbation mode: off, perturb-1 (lowest-scored hypothesis), perturb-N (all)"),
         ("M", "perturbation model: paper (round trip), mined (the recogniser's confusions in the adapter's "
@@ -42,10 +42,15 @@ KEYS = {
         ("g", "score the whole data set for the list's columns (goes on after esc)"),
         ("esc", "stop the data-set scoring, NPRR or mining running in the background"),
         ("e", "export the N-best table to CSV"),
+        ("E", "export the utterance list as filtered and sorted to CSV"),
+        ("y / Y", "copy the highlighted hypothesis / the reference to the clipboard"),
     ],
     "Runs": [
-        ("↑ ↓", "pick a run: its training-loss curve and final ranks show below; model = the perturbation "
+        ("↑ ↓", "pick a run: its training curves and final ranks show below; model = the perturbation "
                 "model of its robustness rows"),
+        ("v", "next curve: training loss, dev WER, learning rate, rank budget"),
+        ("x", "export the highlighted run's curves to CSV"),
+        ("f", "fragility: the lists whose choice flips most under the run's stored perturbations"),
         ("s / S", "sort by the next column / reverse (or click a column header)"),
         ("e", "export the table to CSV"),
         ("g", "reload from the store"),
@@ -57,9 +62,10 @@ COLUMNS = [
     ("hypothesis", "normalised words against the reference"),
     ("1st", "first-pass score (– for rank-only lists, whose prior is -rank)"),
     ("LM", "the rescorer's score ([CLS] head); … while it is computed"),
-    ("comb", "the tuned combination, Σ w·first-pass feature + λ·LM; the highest is chosen"),
+    ("comb", "combined score: Σ w·first-pass feature + λ·LM (the tuned combination); the highest is chosen"),
     ("WER%", "this hypothesis' WER; cyan = the oracle (fewest errors)"),
-    ("new", "rank after rescoring, with the move against the first pass"),
+    ("new", "rank after rescoring (0 = chosen), with the move against the first pass: ↑2 two places up, "
+            "↓1 one down, · stayed"),
     ("Δp", "with a perturbation: the move against the same rescorer on the clean list"),
 ]
 
@@ -80,12 +86,16 @@ def help_text() -> Table:
     table.add_row(Text("Word diff", style="bold underline"), legend())
     table.add_row("", "")
     table.add_row(Text("Utterance list", style="bold underline"),
-                  "flips = hypotheses whose rank the rescorer moved (bold: it chose another one); ΔWER = the "
+                  "flips = hypotheses whose rank the rescorer moved (bold: it chose another one); Δ1st = the "
                   "utterance's WER under the rescored choice minus the first-pass 1-best's (clean lists, "
-                  "current adapter and λ); under it, the data set's 1-best → rescored WER and oracle WER")
+                  "current adapter and λ; negative = better); under it, the data set's 1-best → rescored WER "
+                  "and oracle WER")
     table.add_row(Text("Perturb bar", style="bold underline"),
-                  "model (M; click cycles), mode (m), p, seed, the utterance's ΔWER (the paper's: WER of the "
-                  "choice minus the list's oracle WER, clean → perturbed) and the data set's NPRR (c)")
+                  "model (M; click cycles), mode (m), p, seed, ΔWER (the paper's, as in the Runs table: WER "
+                  "of the choice minus the list's oracle WER, clean → perturbed; not the list's Δ1st) and the data set's NPRR (c)")
+    table.add_row(Text("Detail line", style="bold underline"),
+                  "hyp 0 → rank 3: the highlighted hypothesis (first-pass rank 0) is ranked 3rd after rescoring; "
+                  "then its swaps and its words against the reference")
     table.add_row(Text("Bare backbone", style="bold underline"),
                   "the untrained MiniLM-L6 with the rescorer's zero-initialised head: every LM score is "
                   "exactly 0, so the combined score is the first-pass prior and the order is the first pass. "

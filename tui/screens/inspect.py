@@ -36,6 +36,7 @@ from ..widgets.utterance_list import UtteranceList
 from .dialogs import InputScreen
 from .inspect_compare import ComparePart
 from .inspect_dataset import DatasetPart
+from .inspect_extras import ExtrasPart
 from .inspect_perturb import MINING, PerturbPart
 from .inspect_work import InspectWork
 
@@ -58,10 +59,10 @@ Press [b]q[/b] to quit, [b]?[/b] for help."""
 PENDING_DELAY = 0.15
 
 
-class InspectScreen(ComparePart, DatasetPart, PerturbPart, InspectWork, Screen):
+class InspectScreen(ComparePart, DatasetPart, PerturbPart, ExtrasPart, InspectWork, Screen):
     """Utterance list, N-best table, perturb panel."""
 
-    AUTO_FOCUS = ""  # the N-best table takes focus once the store has been read; the search field only on /
+    AUTO_FOCUS = ""  # the utterance list takes focus once the store has been read; the search field only on /
     BINDINGS = [
         Binding("a", "pick_adapter", "Adapter"),
         Binding("d", "pick_dataset", "Data", show=False),
@@ -83,6 +84,9 @@ class InspectScreen(ComparePart, DatasetPart, PerturbPart, InspectWork, Screen):
         Binding("slash", "search", "Search", show=False),
         Binding("o", "toggle_order", "Order", show=False),
         Binding("e", "export", "Export", show=False),
+        Binding("E", "export_list", "Export list", show=False),
+        Binding("y", "copy_hypothesis", "Copy hyp.", show=False),
+        Binding("Y", "copy_reference", "Copy ref.", show=False),
         Binding("b", "pick_adapter_b", "Adapter B", show=False),
         Binding("D", "disagreements", "A≠B lists", show=False),
     ]
@@ -154,6 +158,9 @@ class InspectScreen(ComparePart, DatasetPart, PerturbPart, InspectWork, Screen):
     def jobs(self) -> JobProgress:
         return self.query_one(JobProgress)
 
+    def on_unmount(self) -> None:
+        self.remember_now()
+
     def on_mount(self) -> None:
         self.query_one("#empty").display = False
         self.query_one("#body").display = False
@@ -180,6 +187,7 @@ class InspectScreen(ComparePart, DatasetPart, PerturbPart, InspectWork, Screen):
         self.query_one(PerturbBar).show(ins.settings, view, self.nprr_text(), len(ins.manual),
                                         coming="mined" if self.mining else None, note=self.perturb_note)
         self.query_one(HypothesisDetail).show(self.nbest.highlighted_row())
+        self.explain_perturbation(view)
         if view.complete and not view.pending:
             self.rendered = (self.requested, time.perf_counter())
 
@@ -236,6 +244,7 @@ class InspectScreen(ComparePart, DatasetPart, PerturbPart, InspectWork, Screen):
         ins.move_to(message.position)
         self.perturb_note = ""
         self.request_current()
+        self.remember_soon()
 
     def on_utterance_list_searched(self, message: UtteranceList.Searched) -> None:
         self.matches = message.matches
@@ -254,9 +263,14 @@ class InspectScreen(ComparePart, DatasetPart, PerturbPart, InspectWork, Screen):
             self.notify("λ has no effect: every LM score is 0" if ins.adapter.is_bare else "the adapter is loading",
                         timeout=2)
             return
+        before = ins.lam
+        if ins.step_lam(direction) == before:
+            end, other = ("top", "-") if direction > 0 else ("bottom", "+")
+            self.notify(f"λ {before:.3g} is the {end} of its range ({ins.lam_grid[0]:.3g} to "
+                        f"{ins.lam_grid[-1]:.3g}); {other} goes back, 0 resets to the tuned λ", timeout=3)
+            return
         self._token += 1
         self.requested = self._token
-        ins.step_lam(direction)
         self.render_current()
         self.schedule_figures()
 

@@ -78,14 +78,15 @@ class DatasetPart:
             self.refresh_bindings()
             return
         self.query_one("#body").display = True
-        self.nbest.focus()
-        choice = default_choice(self.choices)
+        self.utt_list.table.focus()
+        choice = self.remembered_adapter(self.choices) or default_choice(self.choices)
         self.inspector.set_adapter(choice)
         hint = self.query_one("#hint", Static)
         hint.display = not any(not c.is_bare for c in self.choices)
         hint.update("No trained rescorers yet: [b]lorascope train --strategy lora[/b] makes one. "
                     "Until then the bare backbone shows the first-pass order; perturbation works on it too.")
-        self.open_dataset(pick_dataset(self.datasets, choice))  # type: ignore[arg-type]
+        self.open_dataset(self.remembered_dataset(self.datasets)
+                          or pick_dataset(self.datasets, choice))  # type: ignore[arg-type]
         self.load_adapter(choice)
         self.refresh_bindings()
 
@@ -99,6 +100,8 @@ class DatasetPart:
         self.table = self.texts = self.figures = None
         self.stored_lm = {}
         self.status = f"opening {name}…"
+        if self.utt_list.clear_search():
+            self.notify(f"search cleared: it was for the data set before {name}", timeout=3)
         self.render_context()
         self.read_dataset(name, [c.run_id for c in self.choices if c.run_id is not None])
 
@@ -121,6 +124,8 @@ class DatasetPart:
         self.read_table(info.id)
         self.start_dataset_scoring()
         self.render_list_status()
+        self.restore_utterance()
+        self.remember_soon()
 
     def action_pick_dataset(self) -> None:
         def chosen(name: str | None) -> None:
@@ -158,6 +163,7 @@ class DatasetPart:
         self.figures = None
         self.utt_list.set_figures(None)
         self.follow_adapter()
+        self.remember_soon()
         if choice.key in self.scorers:
             self._on_adapter(self.scorers[choice.key], choice)
         else:
@@ -274,6 +280,8 @@ class DatasetPart:
             self.refresh_bindings()
             if message.stopped:
                 self.status = f"data-set scoring stopped at {message.done}/{message.total} (g goes on)"
+            elif message.adapter_key == ins.adapter.key:
+                self.keep_dataset_scores()
         if message.adapter_key != ins.adapter.key:
             return
         self.schedule_figures(0 if message.final else 1.0)

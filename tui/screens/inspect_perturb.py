@@ -150,6 +150,7 @@ class PerturbPart:
     def _settings_changed(self, dropped: bool) -> None:
         if dropped:
             self.notify("hand-made swaps dropped (new perturbation)", timeout=2)
+        self.expect_perturbation()
         self.request_current()
 
     def action_cycle_mode(self) -> None:

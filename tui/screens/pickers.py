@@ -24,6 +24,7 @@ class StorePicker(ModalScreen[Any]):
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
     TITLE_TEXT = ""
     NOTE = ""
+    CLASSES = "dialog"
 
     class Read(Message):
         def __init__(self, options: list[tuple[str, str, Any]], error: str | None = None) -> None:
@@ -41,7 +42,7 @@ class StorePicker(ModalScreen[Any]):
         raise NotImplementedError
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with Vertical(classes=self.CLASSES):
             yield Static(self.TITLE_TEXT, classes="dialog-title")
             yield OptionList(Option(Text("reading the store…", style="dim"), disabled=True), id="choices")
             if self.NOTE:
@@ -85,10 +86,14 @@ class AdapterPicker(StorePicker):
     """Every stored run with an adapter, newest first, and the bare backbone; returns an AdapterChoice."""
 
     TITLE_TEXT = "adapter"
-    NOTE = "runs with an adapter, newest first"
+    CLASSES = "dialog wide"
+    NOTE = "runs with an adapter, newest first: strategy, backbone, λ; training data, steps, dev / test WER"
 
     def read(self) -> list[tuple[str, str, Any]]:
-        return [(c.key, c.label, c) for c in jobs.read_choices(self.app.db_path)]  # type: ignore[attr-defined]
+        db = self.app.db_path  # type: ignore[attr-defined]
+        details = jobs.adapter_details(db)
+        return [(c.key, c.label + (f"\n    {details[c.run_id]}" if c.run_id in details else ""), c)
+                for c in jobs.read_choices(db)]
 
 
 class DatasetPicker(StorePicker):

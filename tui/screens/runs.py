@@ -1,4 +1,5 @@
-"""The runs screen: the paper's Table 3 over stored runs (sortable, exportable), a run's loss curve and final ranks.
+"""The runs screen: the paper's Table 3 over stored runs (sortable, exportable), a run's training curves (loss, dev
+WER, learning rate, rank budget; exportable) and final ranks, and its fragile lists (:mod:`.fragility`).
 
 The table and the highlighted run's curve and ranks are read from the store in workers and arrive as messages.
 """
@@ -17,7 +18,6 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
-from textual_plotext import PlotextPlot
 
 from lorascope.core.fmt import pct
 from lorascope.store import Store
@@ -25,8 +25,11 @@ from lorascope.store.provenance import describe_combination, differing
 from lorascope.store.reports import lam_text, table3_rows
 
 from ..export import export_rows
+from ..export_views import CURVE_FIELDS, write_csv
+from ..widgets.curves import CURVE_KEYS, RunCurves
 from ..widgets.rank_grid import RankGrid
 from .dialogs import InputScreen
+from .fragility import FragilityScreen
 
 # (key, label, width); the table draws no padding of its own: every cell starts with one blank (the width counts
 # it), half the table's default padding, so that the model column fits 80 columns
@@ -117,13 +120,17 @@ class RunRead(Message):
 
 
 class RunsScreen(Screen):
-    """Table 3 on top; under it the highlighted run's training-loss curve and its final rank per layer and matrix."""
+    """Table 3 on top; under it the highlighted run's training curves (v: the next) and its final rank per layer and
+    matrix; f: its fragile lists."""
 
     BINDINGS = [
         Binding("s", "sort_next", "Sort"),
         Binding("S", "sort_reverse", "Reverse", show=False),
         Binding("e", "export", "Export CSV"),
         Binding("g", "reload", "Reload"),
+        Binding("v", "next_curve", "Curve"),
+        Binding("x", "export_curves", "Export curves", show=False),
+        Binding("f", "fragility", "Fragile lists"),
     ]
 
     def __init__(self) -> None:
@@ -134,6 +141,8 @@ class RunsScreen(Screen):
         self.reverse = False
         self.run_id: int | None = None
         self.columns: tuple[tuple[str, str, int], ...] = COLUMNS
+        self.curve = CURVE_KEYS[0]
+        self.shown: tuple[int, Any, list[dict[str, Any]]] | None = None   # run id, record, events of the curves
 
     def add_columns(self) -> None:
         for key, label, width in self.columns:
@@ -156,15 +165,17 @@ class RunsScreen(Screen):
         with Vertical(id="runs-body"):
             yield DataTable(id="table3", cursor_type="row", zebra_stripes=True, cell_padding=0)
             with Horizontal(id="run-detail"):
-                yield PlotextPlot(id="loss")
+                yield RunCurves(id="loss")
                 with Vertical(id="ranks-pane"):
                     yield Static(id="ranks-title")
                     yield RankGrid(id="ranks")
         yield Footer(compact=True)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action in ("sort_next", "sort_reverse", "export"):
+        if action in ("sort_next", "sort_reverse", "export", "fragility"):
             return bool(self.rows)
+        if action in ("next_curve", "export_curves"):
+            return self.shown is not None
         return True
 
     @property
@@ -263,18 +274,9 @@ class RunsScreen(Screen):
         if message.run_id != self.run_id:
             return  # the cursor moved on
         run_id, run, events, ranks = message.run_id, message.run, message.events, message.ranks
-        plot = self.query_one("#loss", PlotextPlot)
-        plt = plot.plt
-        plt.clear_data()
-        plt.clear_figure()
-        points = [(e["step"], e["loss"]) for e in events if e["loss"] is not None]
-        if points:
-            plt.plot([s for s, _ in points], [v for _, v in points], marker="braille")
-            plt.title(f"run {run_id} {run.strategy}: training loss")
-            plt.xlabel("step")
-        else:
-            plt.title(f"run {run_id}: no training curve stored")
-        plot.refresh()
+        self.shown = (run_id, run, events)
+        self.query_one(RunCurves).show(run_id, run.strategy, events, self.curve)
+        self.refresh_bindings()
         title = self.query_one("#ranks-title", Static)
         grid = self.query_one("#ranks", RankGrid)
         if ranks:
@@ -286,6 +288,33 @@ class RunsScreen(Screen):
             fixed = f" r = {r}" if r else ""
             grid.show_ranks(None, f"no rank allocation: S1/S3 runs store the final rank of every matrix; "
                                   f"this {run.strategy} run keeps a fixed rank{fixed}")
+
+    def action_next_curve(self) -> None:
+        self.curve = CURVE_KEYS[(CURVE_KEYS.index(self.curve) + 1) % len(CURVE_KEYS)]
+        if self.shown is not None:
+            run_id, run, events = self.shown
+            self.query_one(RunCurves).show(run_id, run.strategy, events, self.curve)
+
+    def action_export_curves(self) -> None:
+        if self.shown is None:
+            return
+        run_id, run, events = self.shown
+        default = str(Path(self.app.export_dir) / f"curves-run-{run_id}.csv")  # type: ignore[attr-defined]
+        rows = [dict(e, run=run_id, strategy=run.strategy) for e in events]
+
+        def done(path: str | None) -> None:
+            if path:
+                written = Path(path).expanduser()
+                write_csv(written, CURVE_FIELDS, rows)
+                self.notify(f"wrote {written} ({len(rows)} steps)", title="export", timeout=4)
+
+        self.app.push_screen(InputScreen(f"export run {run_id}'s training curves to CSV", default,
+                                         note="one row per logged step: loss, dev WER (fraction), lr, rank budget"),
+                             done)
+
+    def action_fragility(self) -> None:
+        if self.shown is not None:
+            self.app.push_screen(FragilityScreen(self.shown[0], self.shown[1].strategy))
 
     def action_sort_next(self) -> None:
         keys = [k for k, _, _ in self.columns]

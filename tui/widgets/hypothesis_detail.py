@@ -10,15 +10,16 @@ from ..inspector import Row
 
 
 class HypothesisDetail(Static):
-    """``#1 → 0  swapped their→there homophone, now: he hoped there(…)``."""
+    """``hyp 1 → rank 0  swapped their→there homophone, now: he hoped there(…)``: the hypothesis' first-pass
+    rank, its rank after rescoring, its swaps and its words against the reference."""
 
     def show(self, row: Row | None) -> None:
         if row is None:
             self.update("")
             return
-        text = Text(f"#{row.index} ", style="bold")
+        text = Text(f"hyp {row.index} ", style="bold")
         if row.new_rank is not None:
-            text.append(f"→ {row.new_rank}  ", style="bold")
+            text.append(f"→ rank {row.new_rank}  ", style="bold")
         if row.edits:
             text.append("swapped ", style="dim")
             for e in row.edits:

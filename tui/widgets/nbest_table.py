@@ -22,10 +22,15 @@ def arrow(move: int | None) -> Text:
     return Text(" ·", style="dim")  # as wide as ↑1, so the ranks above and below line up
 
 
-def _num(x: float | None, digits: int, *, pending: bool = False) -> Text:
+def _num(x: float | None, digits: int, *, pending: bool = False, width: int = 6) -> Text:
+    """``x`` with up to ``digits`` decimals, fewer where it would not fit ``width`` (never a cut ``-1197.``)."""
     if x is None:
         return Text(PENDING if pending else "–", style="dim", justify="right")
-    return Text(f"{x:.{digits}f}", justify="right")
+    for d in range(digits, -1, -1):
+        text = f"{x:.{d}f}"
+        if len(text) <= width:
+            return Text(text, justify="right")
+    return Text(f"{x:.0e}", justify="right")
 
 
 class NbestTable(DataTable):

@@ -14,6 +14,8 @@ from ..perturbation import PERTURB_MODES, PerturbSettings, model_name
 
 
 def _utterance_delta(view: UtteranceView | None) -> str:
+    """The paper's ΔWER of the utterance: the chosen hypothesis' WER minus the list's oracle WER, as in the Runs
+    table (the utterance list's Δ1st subtracts the first pass's WER instead)."""
     if view is None or view.clean_delta_wer is None:
         return "ΔWER –"
     clean = fmt_pct(view.clean_delta_wer, 1)

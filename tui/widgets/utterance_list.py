@@ -91,6 +91,15 @@ class UtteranceList(Vertical):
         if self.query_text:
             self._search(self.query_text)
 
+    def clear_search(self) -> bool:
+        """Empty the search field (a new data set); True when it held a query."""
+        had = bool(self.query_text.strip())
+        self.query_text = ""
+        self.matches = None
+        with self.search.prevent(Input.Changed):
+            self.search.value = ""
+        return had
+
     def set_figures(self, figures: ListFigures | None) -> None:
         self.figures = figures
         self.table.figures = figures

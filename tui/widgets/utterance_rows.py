@@ -28,7 +28,9 @@ from ..listing import ListFigures
 
 #: Rows read beyond the visible ones, above and below, in one round trip.
 MARGIN = 60
-NUMERIC = ("flips", "ΔWER")
+#: "Δ1st": the rescored choice's WER minus the first pass's (ΔWER, in the perturb bar and the Runs table, is the
+#: paper's: the choice's WER minus the oracle's).
+NUMERIC = ("flips", "Δ1st")
 #: List rows kept in memory (a few screens); the rest are read again when they come back into view.
 ROWS_KEPT = 2000
 
@@ -120,7 +122,7 @@ class UtteranceRows(ScrollView, can_focus=True):
         return len(self.order)
 
     def cells(self, k: int) -> tuple[str, str, str, str] | None:
-        """The text of row ``k`` (id, flips, ΔWER, reference), or None until it is read from the store."""
+        """The text of row ``k`` (id, flips, Δ1st, reference), or None until it is read from the store."""
         row = self.rows.get(int(self.order[k]))
         if row is None:
             return None
@@ -176,7 +178,7 @@ class UtteranceRows(ScrollView, can_focus=True):
         width = self._width
         wide = width >= 50 or width == 0
         id_width = 22 if width >= 90 else 14 if wide else 11
-        out = [("utterance", id_width), ("flips", 5), ("ΔWER", 6)]
+        out = [("utterance", id_width), ("flips", 5), ("Δ1st", 6)]
         if wide:
             out.append(("reference", max(10, width - id_width - 5 - 6 - 4)))
         return out
