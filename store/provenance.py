@@ -43,6 +43,7 @@ def model_spec(name: str | None, settings: str | Mapping[str, Any] | None) -> st
         return MISSING
     values = json.loads(settings) if isinstance(settings, str) else dict(settings or {})
     values.pop("name", None)
+    values.pop("combination", None)   # stored beside the model's settings (the combination that scored the lists)
     try:
         from lorascope.core.perturbation_models import perturbation_config
 
