@@ -496,11 +496,10 @@ class Store:
                        role: str | None = None) -> list[int]:
         """A robustness report in one transaction: the clean row, one row per (perturbation, seed) with its NPRR,
         and every utterance's rank changes; each row with the report's seeds and ``combination`` (the one whose
-        choices were scored; also in its settings). Returns the metric ids, clean first."""
-        combo = combination_dict(combination)
-        settings = dict(report.perturbation, **({"combination": combo} if combo else {}))
+        choices were scored). Returns the metric ids, clean first."""
+        combo = combination_dict(combination)   # in the row's combination column (export reads it first)
         common = {"dataset": dataset, "split": "robustness", "utterances": len(report.clean.choices), "p": report.p,
-                  "perturbation_model": report.perturbation["name"], "settings": settings,
+                  "perturbation_model": report.perturbation["name"], "settings": report.perturbation,
                   "seeds": list(report.seeds), "combination": combo, "role": role}
         with self.atomic():
             ids = self.add_metrics(run_id, [dict(common, perturbation="clean", wer=report.clean.wer,

@@ -25,7 +25,6 @@ KEYS = {
         ("↑ ↓", "move in the focused list; the utterance list picks as it moves (pgup / pgdn, home / end)"),
         ("d", "pick the data set"),
         ("a", "pick the adapter: a stored run, or the bare backbone"),
-        ("b / D", "adapter B beside A (column B: its ranks) / the lists where A and B choose differently"),
         ("+ / -", "λ up / down in steps of about 19 % (tuned/16 to 16·tuned, and 0); 0 back to the tuned λ"),
         ("o", "order the N-best rows by first-pass rank or by new rank"),
         ("m", "perturbation mode: off, perturb-1 (lowest-scored hypothesis), perturb-N (all)"),
