@@ -12,6 +12,7 @@ from lorascope.core.formats import FORMATS, KALDI_DEFAULT_ACOUSTIC_SCALE
 from lorascope.core.nbest import FIRST_PASS, FIRST_PASS_CHOICES
 
 from . import console
+from .cmd_compare import compare_cmd
 from .cmd_confusions import confusions_cmd
 from .cmd_robust import report_cmd, robustness_cmd
 from .cmd_store import datasets_cmd, export_cmd, open_store, runs_cmd
@@ -159,7 +160,8 @@ def import_cmd(ctx: click.Context, file: Path, name: str | None, fmt: str | None
                           f"({info.reference_words} reference words)")
 
 
-for command in (datasets_cmd, runs_cmd, export_cmd, train_cmd, eval_cmd, robustness_cmd, report_cmd, confusions_cmd,
+for command in (datasets_cmd, runs_cmd, export_cmd, train_cmd, eval_cmd, robustness_cmd, report_cmd, compare_cmd,
+                confusions_cmd,
                 synth):
     cli.add_command(command)
 

@@ -99,28 +99,39 @@ def robustness_cmd(ctx: click.Context, run_id: int, data: str | None, mode: str,
         spread = f" ± {100 * s.nprr_std:.2f}" if len(s.seeds) > 1 else ""
         rows.append((s.condition, pct(s.wer_mean), pct(s.oracle_wer_mean), pct(s.delta_wer_mean),
                      f"{100 * s.nprr_mean:.2f}{spread}", f"{100 * s.flip_rate_mean:.1f}"))
-    console.out.print(console.table(f"run {run_id} ({job.strategy}) on {name}, p {p}, {job.model_spec}",
+    console.out.print(console.table(f"run {run_id} ({job.strategy}) on {name}, p {p}, {job.model_spec}, seeds "
+                                    f"{','.join(map(str, seed_list))}, {job.combination.describe()}",
                                     ["perturbation", "WER%", "oracle WER%", "ΔWER", "NPRR%", "flips%"], rows))
 
 
 @click.command("report")
 @click.option("--runs", "run_ids", type=int, multiple=True, help="Only these runs (repeatable). Default: all.")
 @click.option("--data", "dataset", help="Only this dataset.")
-@click.option("--perturbation", "model", help="Only this perturbation model (paper, mined, lexicon).")
+@click.option("--perturbation", "model", help="Only this perturbation model: a name (paper, mined, lexicon) or a "
+              "full spec (lexicon:max_distance=0.0).")
+@click.option("--p", "p", type=float, help="Only results measured at this replacement probability.")
+@click.option("--lam", type=float, help="Only results whose combination has this LM weight λ.")
 @click.option("--format", "fmt", type=click.Choice(["md", "csv"]), default="md", show_default=True,
-              help="Markdown table or CSV.")
+              help="Markdown table or CSV (CSV adds the combination as JSON).")
 @db_option
 @click.pass_context
 def report_cmd(ctx: click.Context, run_ids: tuple[int, ...], dataset: str | None, model: str | None,
-               fmt: str) -> None:
-    """Print the paper's Table 3 layout (WER, oracle WER, ΔWER, NPRR) for stored robustness results."""
+               p: float | None, lam: float | None, fmt: str) -> None:
+    """Print the paper's Table 3 layout (WER, oracle WER, ΔWER, NPRR) for stored robustness results.
+
+    One row per run, data set, measurement settings (role of the data set, perturbation model and its settings,
+    p, seeds, combination) and condition: results made under different settings are never averaged together,
+    and the columns that tell them apart are always shown.
+    """
     from lorascope.store import Store
-    from lorascope.store.reports import table3_rows
+    from lorascope.store.reports import table3_markdown, table3_rows
 
     with Store(ctx.obj["db"], readonly=True) as store:
-        rows = table3_rows(store, list(run_ids) or None, dataset, model)
+        rows = table3_rows(store, list(run_ids) or None, dataset, model, p=p, lam=lam)
     if not rows:
-        raise InputError("report", "no robustness results stored yet; run `lorascope robustness --run ID` first")
+        asked = any(x is not None for x in (dataset, model, p, lam)) or run_ids
+        raise InputError("report", "no robustness results match those filters" if asked else
+                         "no robustness results stored yet; run `lorascope robustness --run ID` first")
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
@@ -128,11 +139,4 @@ def report_cmd(ctx: click.Context, run_ids: tuple[int, ...], dataset: str | None
         w.writerows(rows)
         click.echo(buf.getvalue(), nl=False)
         return
-    click.echo("| run | strategy | dataset | perturbation | model | WER | Oracle | ΔWER | NPRR% |")
-    click.echo("|---|---|---|---|---|---:|---:|---:|---:|")
-    for r in rows:
-        nprr = "-" if r["nprr"] is None else f"{100 * r['nprr']:.2f}"
-        if r["nprr_std"] is not None:
-            nprr += f" ± {100 * r['nprr_std']:.2f}"
-        click.echo(f"| {r['run']} | {r['strategy']} | {r['dataset']} | {r['perturbation']} | {r['model']} | {pct(r['wer'])} | "
-                   f"{pct(r['oracle_wer'])} | {pct(r['delta_wer'])} | {nprr} |")
+    click.echo(table3_markdown(rows), nl=False)

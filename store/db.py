@@ -22,6 +22,7 @@ from lorascope.core.nbest import FIRST_PASS, FIRST_PASS_CHOICES, Hypothesis, Utt
 
 from .ingest import DuplicateUtterance, write_lists
 from .ownership import Owner, owner_alive
+from .provenance import combination_dict, data_role
 from .guard import check_store_file
 from .schema import SCHEMA_VERSION, migrate
 
@@ -390,12 +391,13 @@ class Store:
     # -- metrics and scores -----------------------------------------------------------------------
 
     def add_metrics(self, run_id: int | None, rows: Iterable[dict[str, Any]]) -> list[int]:
-        """Metric rows: dataset, split, perturbation, wer, oracle_wer (delta_wer derived), optional others."""
-        if run_id is not None:
-            self.run(run_id)
+        """Metric rows: dataset, split, perturbation, wer, oracle_wer (delta_wer derived), optional others; how a
+        row was made: docs/provenance.md (``role`` defaults to the data set's role for the run)."""
+        run = self.run(run_id) if run_id is not None else None
         ids = []
         with self.atomic():
             for r in rows:
+                combination = combination_dict(r.get("combination"))
                 rec = {
                     "run_id": run_id, "dataset": r["dataset"], "split": r.get("split", r["dataset"]),
                     "perturbation": r.get("perturbation", "clean"), "p": r.get("p"), "seed": r.get("seed"),
@@ -405,6 +407,10 @@ class Store:
                     "nprr": _finite(r.get("nprr")), "created_at": now(),
                     "perturbation_model": r.get("perturbation_model"),
                     "settings": json.dumps(r["settings"], sort_keys=True) if r.get("settings") is not None else None,
+                    "role": r.get("role") or data_role(run, r["dataset"], r.get("split")),
+                    "seeds": json.dumps([int(x) for x in r["seeds"]], separators=(",", ":")) if r.get("seeds") is not None else None,
+                    "combination": json.dumps(combination, sort_keys=True) if combination is not None else None,
+                    "lam": _finite(combination["lam"]) if combination is not None else _finite(r.get("lam")),
                 }
                 ids.append(self.db["metrics"].insert(rec).last_pk)
         return ids
@@ -478,21 +484,23 @@ class Store:
                 (metric,) = self.add_metrics(run_id, [{
                     "dataset": dataset, "split": split, "perturbation": "clean", "utterances": len(result.choices),
                     "one_best_wer": result.one_best_wer, "wer": result.rescored_wer,
-                    "oracle_wer": result.oracle_wer, "settings": {"combination": result.combination.to_dict()}}])
+                    "oracle_wer": result.oracle_wer, "combination": result.combination,
+                    "settings": {"combination": result.combination.to_dict()}}])
             self.add_scores(run_id, dataset, [
                 (uid, i, lm[i], comb[i], rank[i])
                 for uid, lm, comb, rank in zip(result.utterance_ids, result.lm_scores, result.combined, result.ranks)
                 for i in range(len(lm))])
         return metric
 
-    def add_robustness(self, run_id: int, dataset: str, report: "RobustnessReport",
-                       combination: dict[str, Any] | None = None) -> list[int]:
+    def add_robustness(self, run_id: int, dataset: str, report: "RobustnessReport", combination: Any = None, *,
+                       role: str | None = None) -> list[int]:
         """A robustness report in one transaction: the clean row, one row per (perturbation, seed) with its NPRR,
-        and every utterance's rank changes. Returns the metric ids, clean first. Each row's settings hold the
-        perturbation model's and, when given, the ``combination`` that scored the lists."""
-        settings = dict(report.perturbation, **({"combination": combination} if combination else {}))
+        and every utterance's rank changes; each row with the report's seeds and ``combination`` (the one whose
+        choices were scored). Returns the metric ids, clean first."""
+        combo = combination_dict(combination)   # in the row's combination column (export reads it first)
         common = {"dataset": dataset, "split": "robustness", "utterances": len(report.clean.choices), "p": report.p,
-                  "perturbation_model": report.perturbation["name"], "settings": settings}
+                  "perturbation_model": report.perturbation["name"], "settings": report.perturbation,
+                  "seeds": list(report.seeds), "combination": combo, "role": role}
         with self.atomic():
             ids = self.add_metrics(run_id, [dict(common, perturbation="clean", wer=report.clean.wer,
                                                  oracle_wer=report.clean.oracle_wer)])

@@ -1,5 +1,5 @@
 """Export of stored results for analysis: data sets, runs, metrics (each with the λ and combination that made
-it), training curves and robustness rank changes (and per-hypothesis scores with their word errors and WER on
+it), comparisons, training curves and robustness rank changes (and per-hypothesis scores with their word errors and WER on
 request), as one JSON document or one CSV file per table. docs/export.md reads them into pandas."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .comparisons import comparisons
 from lorascope.core import durable
 from lorascope.core.combination import Combination
 from lorascope.core.errors import LorascopeError
@@ -103,12 +104,14 @@ def collect(store: Store, *, scores: bool = False, runs: list[int] | None = None
         if runs is not None and m["run_id"] not in wanted:
             continue
         m["settings"] = json.loads(m["settings"]) if m.get("settings") else None
-        m.update(_combination_columns(m["settings"], configs.get(m["run_id"])))
+        own = json.loads(m["combination"]) if m.get("combination") else None   # the row's provenance column
+        m.update(_combination_columns({"combination": own} if own else m["settings"], configs.get(m["run_id"])))
         metric_rows.append(m)
     data = {
         "datasets": [dict(vars(d)) for d in store.datasets()],
         "runs": run_rows,
         "metrics": metric_rows,
+        "comparisons": comparisons(store, None if runs is None else sorted(wanted)),
         "curves": [dict(run_id=r.id, **e) for r in run_infos for e in store.events(r.id)],
         "rank_changes": _rank_changes(store, wanted),
     }

@@ -180,7 +180,91 @@ CREATE TABLE combinations (
 CREATE INDEX combinations_run ON combinations(run_id, dataset);
 """
 
-MIGRATIONS: list[str] = [V1, V2, V3, SEARCH, RUN_EVENTS_LR, RUN_LABELS, COMBINATIONS]
+# Every metric row says how it was made (issue 18): the data set's role for the run, the perturbation seeds of
+# the measurement it belongs to, and the combination whose choices it scores. Rows stored before are filled where
+# the store can tell: the role from the run's data sets, the seeds from the rows written with them (one
+# robustness measurement is a clean row followed by its perturbed rows, consecutive ids in one transaction), the
+# combination of training's dev and test rows from the run; the rest stay NULL (shown as "?").
+PROVENANCE = """
+ALTER TABLE metrics ADD COLUMN role TEXT;          -- 'tuning' (the combination was tuned on it), 'test', 'train', 'held-out', 'out-of-fold', ...
+ALTER TABLE metrics ADD COLUMN seeds TEXT;         -- JSON list: the perturbation seeds of the measurement this row belongs to
+ALTER TABLE metrics ADD COLUMN combination TEXT;   -- JSON {"weights": {...}, "lam": x}: the combination the choices came from
+ALTER TABLE metrics ADD COLUMN lam REAL;           -- that combination's LM weight λ (for filters and grouping)
+UPDATE metrics SET role = (SELECT CASE
+        WHEN metrics.split IN ('dev', 'test', 'train') THEN CASE metrics.split WHEN 'dev' THEN 'tuning' ELSE metrics.split END
+        WHEN metrics.dataset = r.dev_dataset THEN 'tuning'
+        WHEN metrics.dataset = r.test_dataset THEN 'test'
+        WHEN metrics.dataset = r.train_dataset THEN 'train'
+        ELSE 'held-out' END FROM runs r WHERE r.id = metrics.run_id)
+    WHERE run_id IS NOT NULL;
+UPDATE metrics SET
+    combination = (SELECT json_extract(r.config, '$.combination') FROM runs r WHERE r.id = metrics.run_id
+                   AND json_type(r.config, '$.combination') = 'object'),
+    lam = (SELECT r.lam FROM runs r WHERE r.id = metrics.run_id)
+    WHERE run_id IS NOT NULL AND split IN ('dev', 'test');
+UPDATE metrics SET seeds = (
+    SELECT json_group_array(s) FROM (
+        SELECT DISTINCT m2.seed AS s FROM metrics m2
+        WHERE m2.split = 'robustness' AND m2.seed IS NOT NULL
+          AND m2.run_id IS metrics.run_id AND m2.dataset = metrics.dataset
+          AND m2.id >= (SELECT MAX(c.id) FROM metrics c WHERE c.split = 'robustness' AND c.perturbation = 'clean'
+                        AND c.id <= metrics.id AND c.run_id IS metrics.run_id AND c.dataset = metrics.dataset)
+          AND NOT EXISTS (SELECT 1 FROM metrics c2 WHERE c2.split = 'robustness' AND c2.perturbation = 'clean'
+                          AND c2.run_id IS metrics.run_id AND c2.dataset = metrics.dataset
+                          AND c2.id > (SELECT MAX(c.id) FROM metrics c WHERE c.split = 'robustness'
+                                       AND c.perturbation = 'clean' AND c.id <= metrics.id
+                                       AND c.run_id IS metrics.run_id AND c.dataset = metrics.dataset)
+                          AND c2.id <= m2.id)
+        ORDER BY m2.seed))
+    WHERE split = 'robustness';
+"""
+
+# `lorascope compare RUN_A RUN_B`: two runs' adapters on the same lists (core/compare.py), one row per comparison,
+# with everything it was made under. Differences are A minus B.
+COMPARISONS = """
+CREATE TABLE comparisons (
+    id INTEGER PRIMARY KEY,
+    run_a INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    run_b INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    dataset TEXT NOT NULL,
+    role_a TEXT,                       -- the data set's role for each run ('test', 'tuning', 'held-out', ...)
+    role_b TEXT,
+    combination_a TEXT NOT NULL,       -- JSON: the combination each run's choices came from
+    combination_b TEXT NOT NULL,
+    utterances INTEGER NOT NULL,
+    reference_words INTEGER NOT NULL,
+    wer_a REAL NOT NULL,
+    wer_b REAL NOT NULL,
+    wer_diff REAL NOT NULL,            -- WER(A) - WER(B), with its paired-bootstrap interval over lists
+    wer_low REAL NOT NULL,
+    wer_high REAL NOT NULL,
+    p_a_lower REAL,                    -- share of resamples where A's WER is the lower
+    a_right_b_wrong INTEGER NOT NULL,
+    b_right_a_wrong INTEGER NOT NULL,
+    both_right INTEGER NOT NULL,
+    both_wrong INTEGER NOT NULL,
+    disagreements INTEGER NOT NULL,    -- lists where the two chose different hypotheses
+    right_means TEXT NOT NULL,
+    perturbation_model TEXT,           -- NULL: no perturbation, no NPRR
+    settings TEXT,
+    mode TEXT,
+    p REAL,
+    seeds TEXT,                        -- JSON list
+    nprr_a REAL,
+    nprr_b REAL,
+    nprr_diff REAL,                    -- NPRR(A) - NPRR(B), with its interval over lists and seeds
+    nprr_low REAL,
+    nprr_high REAL,
+    confidence REAL NOT NULL,
+    resamples INTEGER NOT NULL,
+    bootstrap_seed INTEGER NOT NULL,
+    top TEXT NOT NULL,                 -- JSON list: the top disagreements
+    created_at TEXT NOT NULL
+);
+CREATE INDEX comparisons_runs ON comparisons(run_a, run_b);
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3, SEARCH, RUN_EVENTS_LR, RUN_LABELS, COMBINATIONS, PROVENANCE, COMPARISONS]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -83,9 +83,9 @@ def test_train_lora_tiny_random_fills_the_store(db_path, sets):
         assert len(changes) == 8 and all(sorted(c["ranks_after"]) == [0, 1, 2, 3] for c in changes)
     res = run(db_path, "report")
     assert res.exit_code == 0
-    assert "| 1 | lora | te | perturb-N |" in res.stdout
+    assert "| 1 | lora | te | test | perturb-N | paper | 0.5 | 0,1 |" in res.stdout
     res = run(db_path, "report", "--format", "csv")
-    assert res.stdout.splitlines()[0].startswith("run,strategy,dataset,perturbation")
+    assert res.stdout.splitlines()[0].startswith("run,strategy,dataset,role,perturbation,model,p,seeds,lam,combination")
 
 
 def test_packed_engine_from_the_command_line_and_eval_on_both_engines(db_path, sets):

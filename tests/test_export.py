@@ -92,7 +92,8 @@ def test_csv_export_holds_every_table_and_json_cells_read_back(filled, tmp_path)
     res = invoke("--db", db, "export", "--format", "csv", "--out", out, "--scores")
     assert res.exit_code == 0, res.output
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["curves.csv", "datasets.csv", "metrics.csv", "rank_changes.csv", "runs.csv", "scores.csv"]
+    assert names == ["comparisons.csv", "curves.csv", "datasets.csv", "metrics.csv", "rank_changes.csv", "runs.csv",
+                     "scores.csv"]
 
     def rows(name):
         with open(out / name, newline="", encoding="utf-8") as f:

@@ -177,8 +177,8 @@ def test_export_json_and_csv(db_path, tmp_path):
         assert data["metrics"][0]["wer"] == 0.2
         assert len(data["scores"]) == 2
         files = export(s, "csv", tmp_path / "out")
-        assert sorted(p.name for p in files) == ["curves.csv", "datasets.csv", "metrics.csv", "rank_changes.csv",
-                                                 "runs.csv"]
+        assert sorted(p.name for p in files) == ["comparisons.csv", "curves.csv", "datasets.csv", "metrics.csv",
+                                                 "rank_changes.csv", "runs.csv"]
         assert (tmp_path / "out" / "metrics.csv").read_text().splitlines()[0].startswith("id,run_id,dataset")
         with pytest.raises(StoreError, match="run 7 not found"):
             export(s, "json", None, runs=[7])

@@ -203,11 +203,11 @@ def mine_model(db: Path, dataset: str, *, on_progress: Callable[[int, int], None
     return MinedConfig(dataset=dataset).mine(utts, index=index_loader())
 
 
-def store_robustness(db: Path, run_id: int, dataset: str, report: Any) -> list[int]:
-    """A data-set NPRR as `lorascope robustness` stores it (Store.add_robustness: the model and its settings
-    with every metric row, one transaction); the metric ids, clean first."""
+def store_robustness(db: Path, run_id: int, dataset: str, report: Any, combination: Any = None) -> list[int]:
+    """A data-set NPRR as `lorascope robustness` stores it (Store.add_robustness: the model and its settings,
+    p, the seeds and the combination with every metric row, one transaction); the metric ids, clean first."""
     with Store(db) as store:
-        return store.add_robustness(run_id, dataset, report)
+        return store.add_robustness(run_id, dataset, report, combination=combination)
 
 
 def score_texts(scorer: Scorer, texts: list[str], *, chunk: int, on_chunk: Callable[[dict[str, float], int], None],

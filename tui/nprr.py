@@ -39,6 +39,7 @@ class DatasetRobustness:
     new_scores: dict[str, float]
     metric_ids: tuple[int, ...] = ()
     not_stored: str = ""
+    combination: Any = None     # the core Combination whose choices were scored (stored with every row)
 
     def matches(self, adapter_key: str, lam: float, settings: PerturbSettings) -> bool:
         """Computed with this adapter, λ, model, p, seed and mode (perturbation off: both modes)."""
@@ -143,4 +144,4 @@ def dataset_robustness(dataset: str, pages: Iterable[Sequence[Utterance]], hypot
 
         raise InputError(f"data set {dataset}", "has no utterances to evaluate")
     return DatasetRobustness(dataset, scorer.choice.key, scorer.choice.run_id, lam, settings, modes,
-                             merge_reports(parts), new)
+                             merge_reports(parts), new, combination=combination)

@@ -9,10 +9,11 @@ was before that write. Events go to ``on_event``: core.train's, plus :class:`Run
 turns them into a progress bar and prints what the job returns.
 """
 
+from .compare import CompareJob, compare_job
 from .common import RunFailed, adapters_root, package_versions, perturbation_model, run_folder
 from .evaluate import EvalJob, eval_job
 from .robustness import RobustnessJob, robustness_job
 from .train import RunStarted, TrainJob, TrainOptions, train_job
 
-__all__ = ["EvalJob", "RobustnessJob", "RunFailed", "RunStarted", "TrainJob", "TrainOptions", "adapters_root",
-           "eval_job", "package_versions", "perturbation_model", "robustness_job", "run_folder", "train_job"]
+__all__ = ["CompareJob", "EvalJob", "RobustnessJob", "RunFailed", "RunStarted", "TrainJob", "TrainOptions", "adapters_root",
+           "compare_job", "eval_job", "package_versions", "perturbation_model", "robustness_job", "run_folder", "train_job"]

@@ -29,6 +29,7 @@ class RobustnessJob:
     metric_ids: list[int] = field(default_factory=list)
     how: str = ""                   # which combination, and on which lists
     tuning_set: bool = False        # the set the run's combination was tuned on (named with --data)
+    combination: Any = None         # core.combination.Combination whose choices were scored
 
 
 @dataclass
@@ -119,8 +120,9 @@ def robustness_job(db_path: str | Path, run_id: int, *, data: str | None = None,
 
     report = evaluate_robustness(lists, rescore, modes=job.modes, p=job.p, seeds=job.seeds, model=job.model)
     with Store(db_path) as store:
-        ids = store.add_robustness(job.run.id, job.dataset, report, combination=(
-            applied.combination.to_dict() if applied.combination is not None else None))
+        role = ("tuning" if job.tuning_set else "out-of-fold" if applied.how.startswith("out-of-fold")
+                else "held-out" if "(held out)" in applied.how else None)
+        ids = store.add_robustness(job.run.id, job.dataset, report, combination=applied.combination, role=role)
     return RobustnessJob(run_id=job.run.id, strategy=job.run.strategy, dataset=job.dataset, utterances=len(lists),
                          report=report, model_spec=job.model.spec(), metric_ids=ids, how=applied.how,
-                         tuning_set=job.tuning_set)
+                         tuning_set=job.tuning_set, combination=applied.combination)

@@ -34,6 +34,7 @@ from ..widgets.nbest_table import NbestTable
 from ..widgets.perturb_bar import PerturbBar
 from ..widgets.utterance_list import UtteranceList
 from .dialogs import InputScreen
+from .inspect_compare import ComparePart
 from .inspect_dataset import DatasetPart
 from .inspect_extras import ExtrasPart
 from .inspect_perturb import MINING, PerturbPart
@@ -59,7 +60,7 @@ Press [b]q[/b] to quit, [b]?[/b] for help."""
 PENDING_DELAY = 0.15
 
 
-class InspectScreen(DatasetPart, PerturbPart, ExtrasPart, TunePart, InspectWork, Screen):
+class InspectScreen(ComparePart, DatasetPart, PerturbPart, ExtrasPart, TunePart, InspectWork, Screen):
     """Utterance list, N-best table, perturb panel."""
 
     AUTO_FOCUS = ""  # the utterance list takes focus once the store has been read; the search field only on /
@@ -89,6 +90,8 @@ class InspectScreen(DatasetPart, PerturbPart, ExtrasPart, TunePart, InspectWork,
         Binding("Y", "copy_reference", "Copy ref.", show=False),
         Binding("T", "tune_fraction", "Tune here", show=False),
         Binding("K", "cross_fit", "Cross-fit", show=False),
+        Binding("b", "pick_adapter_b", "Adapter B", show=False),
+        Binding("D", "disagreements", "A≠B lists", show=False),
     ]
 
     def __init__(self) -> None:
@@ -179,6 +182,7 @@ class InspectScreen(DatasetPart, PerturbPart, ExtrasPart, TunePart, InspectWork,
         self.render_context()
         if view is None:
             return  # still being read: the previous utterance stays until it arrives
+        self.nbest.second, self.nbest.second_ranks = self.second is not None, self.second_ranks(view)
         self.nbest.show(view)
         self.show_notice()
         ref = Text("ref ", style="dim")

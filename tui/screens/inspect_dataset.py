@@ -22,7 +22,7 @@ from .pickers import AdapterPicker, DatasetPicker
 
 STOPPABLE = ("dataset-score", "nprr")   # and mining (stop_mining)
 #: The progress line's name of a job whose worker reports under another name.
-JOB_NAMES = {"nprr": "data set NPRR", "mined": "mining confusions"}
+JOB_NAMES = {"nprr": "data set NPRR", "mined": "mining confusions", "disagreements": "A vs B"}
 
 
 def pick_dataset(names: list[str], choice: AdapterChoice) -> str | None:

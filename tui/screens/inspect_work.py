@@ -235,7 +235,8 @@ class InspectWork:
             if result.run_id is None:
                 return replace(result, not_stored="the bare backbone is no stored run")
             try:
-                ids = jobs.store_robustness(self.db_path, result.run_id, dataset.name, result.report)
+                ids = jobs.store_robustness(self.db_path, result.run_id, dataset.name, result.report,
+                                             result.combination)
             except Exception as exc:  # the figures stand; say why they are not in the store
                 return replace(result, not_stored=_error(exc))
             return replace(result, metric_ids=tuple(ids))

@@ -21,7 +21,8 @@ from textual.widgets import DataTable, Footer, Static
 
 from lorascope.core.fmt import pct
 from lorascope.store import Store
-from lorascope.store.reports import table3_rows
+from lorascope.store.provenance import describe_combination, differing
+from lorascope.store.reports import lam_text, table3_rows
 
 from ..export import export_rows
 from ..export_views import CURVE_FIELDS, write_csv
@@ -35,7 +36,10 @@ from .fragility import FragilityScreen
 COLUMNS = (("run", "run", 4), ("strategy", "strategy", 9), ("dataset", "data set", 12),
            ("perturbation", "pert.", 6), ("model", "model", 8), ("seeds", "seeds", 6), ("wer", "WER", 7), ("oracle_wer", "Oracle", 7),
            ("delta_wer", "ΔWER", 7), ("nprr", "NPRR%", 11))
-TEXT_COLUMNS = ("strategy", "dataset", "model", "perturbation")
+#: Shown only when the Table 3 rows differ in them (store/provenance.py): then rows of different settings are
+#: told apart on screen, after the seeds column.
+SETTING_COLUMNS = (("role", "role", 9), ("p", "p", 5), ("lam", "λ", 8), ("combination", "combination", 30))
+TEXT_COLUMNS = ("strategy", "dataset", "model", "perturbation", "role", "combination")
 SHORT_CONDITION = {"clean": "clean", "perturb-1": "p-1", "perturb-N": "p-N", "test": "test*"}
 
 NO_RUNS = ("[b]No runs yet.[/b]\n\nTrain a rescorer headless, then look at it here:\n\n"
@@ -58,15 +62,27 @@ def comparison_rows(store: Store) -> list[dict[str, Any]]:
         m = test[-1] if test else None
         rows.append({
             "run": run.id, "strategy": run.strategy, "dataset": m["dataset"] if m else (run.test_dataset or "–"),
-            "perturbation": "test", "seeds": 0, "wer": m["wer"] if m else None,
+            "perturbation": "test", "seeds": "–", "wer": m["wer"] if m else None,
             "oracle_wer": m["oracle_wer"] if m else None, "delta_wer": m["delta_wer"] if m else None,
             "nprr": None, "nprr_std": None, "model": "–", "source": f"training test evaluation ({run.status})",
+            "role": (m.get("role") or "?") if m else "?", "p": None, "lam": m.get("lam") if m else None,
+            "combination": describe_combination(m.get("combination")) if m else "?",
         })
     return rows
 
 
 def _pct(x: float | None, digits: int = 2) -> str:
     return pct(x, digits, missing="–", infinity="∞")
+
+
+def _seeds(row: dict[str, Any]) -> str:
+    """The measurement's perturbation seeds (``0,1``) where recorded, else how many rows were averaged."""
+    if row["perturbation"] in ("clean", "test"):
+        return "–"
+    recorded = row.get("seeds")
+    if recorded and recorded != "?":
+        return recorded
+    return str(row.get("measured") or "–")
 
 
 def _cell(value: str, key: str) -> Text:
@@ -124,8 +140,24 @@ class RunsScreen(Screen):
         self.sort_key = "run"
         self.reverse = False
         self.run_id: int | None = None
+        self.columns: tuple[tuple[str, str, int], ...] = COLUMNS
         self.curve = CURVE_KEYS[0]
         self.shown: tuple[int, Any, list[dict[str, Any]]] | None = None   # run id, record, events of the curves
+
+    def add_columns(self) -> None:
+        for key, label, width in self.columns:
+            self.table.add_column(_cell(label, key), width=width, key=key)
+
+    def choose_columns(self) -> None:
+        """The fixed columns, plus the setting columns in which the Table 3 rows differ."""
+        table3 = [r for r in self.base_rows if r.get("source") == "robustness"]
+        extra = set(differing(table3, [k for k, _, _ in SETTING_COLUMNS]))
+        at = [k for k, _, _ in COLUMNS].index("seeds") + 1
+        columns = COLUMNS[:at] + tuple(c for c in SETTING_COLUMNS if c[0] in extra) + COLUMNS[at:]
+        if columns != self.columns:
+            self.columns = columns
+            self.table.clear(columns=True)
+            self.add_columns()
 
     def compose(self) -> ComposeResult:
         yield Static(id="runs-context")
@@ -151,8 +183,8 @@ class RunsScreen(Screen):
         return self.query_one("#table3", DataTable)
 
     def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.table.add_column(_cell(label, key), width=width, key=key)
+        self.columns = COLUMNS
+        self.add_columns()
         self.action_reload()
         self.table.focus()
 
@@ -179,7 +211,7 @@ class RunsScreen(Screen):
 
     def render_context(self) -> None:
         arrow = "↓" if self.reverse else "↑"
-        label = dict((k, l) for k, l, _ in COLUMNS)[self.sort_key]
+        label = dict((k, l) for k, l, _ in self.columns).get(self.sort_key, self.sort_key)
         runs = len({r["run"] for r in self.rows})
         text = Text.assemble((" Runs ", "bold reverse"), f" Table 3 · {runs} run{'s' if runs != 1 else ''} · "
                              f"sorted by {label} {arrow}", no_wrap=True, overflow="ellipsis")
@@ -192,6 +224,7 @@ class RunsScreen(Screen):
         keep = self.run_id
         rows = sort_rows(self.base_rows, self.sort_key, self.reverse)
         self.rows = rows
+        self.choose_columns()
         table.clear()
         for k, r in enumerate(rows):
             nprr = _pct(r["nprr"])
@@ -199,9 +232,11 @@ class RunsScreen(Screen):
                 nprr += f"±{100 * r['nprr_std']:.1f}"
             values = {"run": str(r["run"]), "strategy": r["strategy"], "dataset": r["dataset"], "model": r["model"],
                       "perturbation": SHORT_CONDITION.get(r["perturbation"], r["perturbation"]),
-                      "seeds": str(r["seeds"] or "–"), "wer": _pct(r["wer"]), "oracle_wer": _pct(r["oracle_wer"]),
-                      "delta_wer": _pct(r["delta_wer"]), "nprr": nprr}
-            cells = [_cell(values[key], key) for key, _, _ in COLUMNS]
+                      "seeds": _seeds(r), "wer": _pct(r["wer"]), "oracle_wer": _pct(r["oracle_wer"]),
+                      "delta_wer": _pct(r["delta_wer"]), "nprr": nprr, "role": r.get("role") or "?",
+                      "p": "?" if r.get("p") is None else f"{r['p']:g}", "lam": lam_text(r.get("lam")),
+                      "combination": r.get("combination") or "?"}
+            cells = [_cell(values[key], key) for key, _, _ in self.columns]
             table.add_row(*cells, key=str(k))
         self.render_context()
         if rows:
@@ -282,7 +317,7 @@ class RunsScreen(Screen):
             self.app.push_screen(FragilityScreen(self.shown[0], self.shown[1].strategy))
 
     def action_sort_next(self) -> None:
-        keys = [k for k, _, _ in COLUMNS]
+        keys = [k for k, _, _ in self.columns]
         self.sort_key = keys[(keys.index(self.sort_key) + 1) % len(keys)]
         self.reverse = False
         self.render_table()

@@ -44,12 +44,15 @@ class NbestTable(DataTable):
     NUMBERS = (("first", "1st", 6), ("lm", "LM", 6), ("combined", "comb", 6), ("wer", "WER%", 5),
                ("new", "new", 4))
     PERTURB = ("pmove", "Δp", 2)
+    SECOND = ("b", "B", 3)      # adapter B's rank of each hypothesis (tui/screens/inspect_compare.py)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self.view: UtteranceView | None = None
         self.rescored_order = False
         self._layout: tuple | None = None
+        self.second: bool = False                   # adapter B is on: show its column
+        self.second_ranks: list[int] | None = None  # B's rank of each hypothesis (None: still scoring)
 
     # -- public --------------------------------------------------------------------------------------
 
@@ -88,10 +91,21 @@ class NbestTable(DataTable):
         numbers = list(self.NUMBERS)
         if self.view is not None and (self.view.perturbed or self.view.pending):
             numbers.append(self.PERTURB)
+        if self.second:
+            numbers.append(self.SECOND)
         fixed = 3 + sum(w for _, _, w in numbers)
         padding = 2 * self.cell_padding * (len(numbers) + 2)
         width = max(12, self.size.width - fixed - padding - 1)
         return [("rank", "#", 3), ("text", "hypothesis  (vs reference)", width)] + numbers
+
+    def _second_cell(self, r: Row) -> Text:
+        """B's rank; B's choice bold, in magenta where A chose another hypothesis."""
+        ranks = self.second_ranks
+        if ranks is None or r.index >= len(ranks):
+            return Text(PENDING, style="dim", justify="right")
+        rank = ranks[r.index]
+        style = ("bold magenta" if r.new_rank not in (0, None) else "bold green") if rank == 0 else ""
+        return Text(str(rank), style=style, justify="right")
 
     def _rebuild(self) -> None:
         keep = self.highlighted_hypothesis
@@ -130,8 +144,10 @@ class NbestTable(DataTable):
                 new.append_text(arrow(r.move))
             cells = [rank, text, _num(r.first_pass_score, 2), _num(r.lm, 3, pending=pending),
                      _num(r.combined, 2, pending=pending), wer, new]
-            if len(columns) > 7:
+            if any(key == "pmove" for key, _, _ in columns):
                 cells.append(Text(" ") if not r.perturbed and r.perturb_move == 0 else arrow(r.perturb_move))
+            if self.second:
+                cells.append(self._second_cell(r))
             self.add_row(*cells, key=str(r.index))
         if keep is not None and keep < len(view.rows):
             self.move_cursor(row=self.get_row_index(str(keep)), animate=False)
