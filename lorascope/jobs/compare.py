@@ -12,6 +12,7 @@ from lorascope.core.errors import InputError
 from lorascope.store import Store
 
 from ..datasets import resolve_dataset
+from .combos import plan_combination
 from .common import perturbation_model, run_with_adapter
 
 
@@ -35,17 +36,6 @@ class CompareJob:
     comparison_id: int | None = None
 
 
-def _check_features(name: str, utts, run_id: int, combination) -> None:
-    """The run's combination weighs only features every list of the data set has (before any scoring)."""
-    from lorascope.core.combination import feature_values
-
-    for feature, _ in combination.weights:
-        lacking = sum(feature_values(u, feature) is None for u in utts)
-        if lacking:
-            raise InputError(f"data set {name}", f"{lacking} of its {len(utts)} lists have no {feature} values, "
-                                                 f"which run {run_id}'s combination weighs ({combination.describe()})")
-
-
 def compare_job(db_path: str | Path, run_a: int, run_b: int, *, data: str | None = None,
                 perturbation: str | None = "paper", mode: str = "N", p: float = 0.5, seeds: Sequence[int] = (0,),
                 resamples: int = 1000, confidence: float = 0.95, bootstrap_seed: int = 0, top: int = 10,
@@ -56,7 +46,6 @@ def compare_job(db_path: str | Path, run_a: int, run_b: int, *, data: str | None
     combinations (features the lists must have) are checked before a model loads; ``perturbation`` None
     compares clean lists only (no NPRR). ``on_start(dataset, utterances, passes)`` before scoring, ``on_pass()``
     after each scoring pass."""
-    from lorascope.core.adapter_config import adapter_combination, read_adapter_config
     from lorascope.core.perturb import MODES, check_p
     from lorascope.store.provenance import data_role
 
@@ -76,12 +65,8 @@ def compare_job(db_path: str | Path, run_a: int, run_b: int, *, data: str | None
         if target is None:
             raise InputError(f"run {run_a}", "has no test set; name the lists to compare on with --data")
         name, utts = resolve_dataset(store, target, need_references="comparing needs WER")
-        combos = {}
-        for rid, run in runs.items():
-            combos[rid] = adapter_combination(read_adapter_config(run.adapter_path))
-            if combos[rid] is None:
-                raise InputError(f"run {rid}", "its adapter holds no tuned combination")
-            _check_features(name, utts, rid, combos[rid])
+        # each run's combination for this data set (stored for it, else the training's), features checked
+        combos = {rid: plan_combination(store, run, name, utts).combination for rid, run in runs.items()}
         model = None
         if perturbation is not None:
             model = perturbation_model(store, perturbation, mined_from=runs[run_a].train_dataset, under_test=name)
