@@ -15,6 +15,7 @@ from lorascope.core.nbest import FIRST_PASS, FIRST_PASS_CHOICES
 from . import console
 from .cmd_confusions import confusions_cmd
 from .cmd_robust import report_cmd, robustness_cmd
+from .cmd_study import merge_cmd, study_group
 from .cmd_synth import synth
 from .cmd_train import eval_cmd, train_cmd
 from .console import pct
@@ -213,7 +214,7 @@ def export_cmd(ctx: click.Context, fmt: str, out: Path | None, scores: bool, run
             console.err.print(f"wrote {path}")
 
 
-for command in (train_cmd, eval_cmd, robustness_cmd, report_cmd, confusions_cmd, synth):
+for command in (train_cmd, eval_cmd, robustness_cmd, report_cmd, confusions_cmd, synth, study_group, merge_cmd):
     cli.add_command(command)
 
 
