@@ -164,6 +164,7 @@ class _Merge:
                 mine = ours.get(cell["position"])
                 if mine is None:
                     _insert(self.dst, "study_cells", theirs)
+                    self.summary.cells += theirs["status"] == "done"
                 elif theirs["status"] in ("done", "failed") and mine["status"] != "done":
                     cols = [c for c in theirs if c not in ("id", "study_id", "position")]
                     self.dst.execute(f"UPDATE study_cells SET {', '.join(f'{c} = ?' for c in cols)} WHERE id = ?",
