@@ -25,7 +25,8 @@ MODES = ("1", "N")
 #: Training options a study may set for every cell (the training length policy among them); the grid keys and
 #: the data sets are set per cell.
 TRAIN_KEYS = {"steps": int, "epochs": float, "batch_size": int, "lr": float, "cor_weight": float,
-              "dropout": float, "lambda_confidence": float, "checkpoint_every": int, "engine": str}
+              "dropout": float, "lambda_confidence": float, "checkpoint_every": int, "engine": str,
+              "nproc": int}     # nproc: training processes per cell (lorascope train --nproc: torchrun's environment)
 SECTIONS: dict[str, dict[str, str]] = {
     "": {"name": "the study's name (unique in a store)"},
     "data": {"train": "training set", "dev": "dev set", "test": "test set"},
@@ -159,6 +160,8 @@ def _check(spec: StudySpec, place: str) -> StudySpec:
     for n in spec.sizes:
         if n < 1:
             raise InputError(f"{place}grid.sizes", f"must be positive, got {n}")
+    if spec.train_options.get("nproc", 1) < 1:
+        raise InputError(f"{place}train.nproc", "must be 1 or more")
     if "steps" in spec.train_options and "epochs" in spec.train_options:
         raise InputError(f"{place}train", "give steps or epochs, not both")
     return spec

@@ -293,3 +293,19 @@ async def test_study_screen_lists_studies_shows_tables_and_follows_the_store(who
         assert [c.plain if hasattr(c, "plain") else c for c in table.get_row_at(1)][:6] == \
             ["second", "4", "0", "0", "0", "4"]
     shutil.rmtree(tmp_path / "adapters", ignore_errors=True)
+
+
+def test_a_cell_trains_on_several_processes_where_the_spec_asks(spec_file, tmp_path):
+    """``[train] nproc = 2``: the cell's run is `lorascope train --nproc 2` (two gloo processes), stored as usual."""
+    spec = tmp_path / "ddp.toml"
+    spec.write_text(spec_file.read_text().replace('name = "tiny"', 'name = "ddp"').replace('"ft", "lora"', '"lora"')
+                    .replace("seeds = [0, 1]\n[train]", "seeds = [0]\n[train]")
+                    .replace("checkpoint_every = 2", "checkpoint_every = 2\nnproc = 2")
+                    .replace('models = ["lexicon"]', "models = []"))
+    db = tmp_path / "store.db"
+    finish(lorascope(db, "study", "run", str(spec)))
+    with Store(db, readonly=True) as s:
+        (row,) = cell_rows(s, study(s, "ddp").id)
+        run = s.run(row.run_id)
+    assert row.status == "done" and run.status == "done" and run.processes == 2 and run.steps_done == 8
+    assert "## Table 2: test WER" in report(db, "ddp")

@@ -102,17 +102,55 @@ def _train(db_path: Path, spec: StudySpec, study_id: int, cell: Cell, run_id: in
         if on_event is not None:
             on_event(event)
 
+    options = TrainOptions(strategy=cell.strategy, data=train, dev=spec.dev, test=spec.test, backbone=cell.backbone,
+                           seed=cell.seed, device=device, **_train_kwargs(spec))
+    nproc = spec.train_options.get("nproc", 1)
+    if nproc > 1:
+        return launched(db_path, options, nproc, run_id if resumable else None, study_id, cell)
     if resumable:
         job = train_job(db_path, resume=run_id, device=device, on_event=hook)
     else:
-        options = TrainOptions(strategy=cell.strategy, data=train, dev=spec.dev, test=spec.test,
-                               backbone=cell.backbone, seed=cell.seed, device=device, **_train_kwargs(spec))
         job = train_job(db_path, options, on_event=hook)
     return job.run_id if job.status == "done" else None
 
 
 def _train_kwargs(spec: StudySpec) -> dict[str, Any]:
-    return dict(spec.train_options)
+    return {k: v for k, v in spec.train_options.items() if k != "nproc"}
+
+
+def launched(db_path: Path, options: TrainOptions, nproc: int, resume: int | None, study_id: int, cell: Cell) -> int | None:
+    """The cell's run trained by ``lorascope train --nproc N`` (N processes with torchrun's environment, the same
+    job on each); returns its id, None when it was interrupted."""
+    import subprocess
+    import sys
+
+    from ..jobs import RunFailed
+
+    args = [sys.executable, "-m", "lorascope", "--db", str(db_path), "train", "--nproc", str(nproc)]
+    if resume is not None:
+        args += ["--resume", str(resume), "--device", options.device]
+    else:
+        flags = {"--strategy": options.strategy, "--data": options.data, "--dev": options.dev,
+                 "--test": options.test, "--model": options.backbone, "--seed": options.seed,
+                 "--device": options.device, "--steps": options.steps, "--epochs": options.epochs,
+                 "--batch-size": options.batch_size, "--lr": options.lr, "--cor-weight": options.cor_weight,
+                 "--dropout": options.dropout, "--lambda-confidence": options.lambda_confidence,
+                 "--checkpoint-every": options.checkpoint_every, "--engine": options.engine}
+        args += [str(x) for k, v in flags.items() if v is not None for x in (k, v)]
+    with Store(db_path) as store:
+        newest = max((r.id for r in store.runs()), default=0)
+    proc = subprocess.run(args, capture_output=True, text=True)
+    with Store(db_path) as store:
+        if resume is None:
+            mine = [r for r in store.runs() if r.id > newest and r.strategy == options.strategy and r.seed == options.seed]
+            resume = mine[0].id if mine else None
+            if resume is not None:
+                update_cell(store, study_id, cell.position, run_id=resume)
+        status = store.run(resume).status if resume is not None else None
+    if proc.returncode != 0 and status != "interrupted":
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        raise RunFailed(f"lorascope train --nproc {nproc}: {lines[-1] if lines else f'exit {proc.returncode}'}")
+    return resume if status == "done" else None
 
 
 def run_cell(db_path: Path, spec: StudySpec, study_id: int, cell: Cell, run_id: int | None, *, device: str = "auto",
