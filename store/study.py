@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,12 +64,19 @@ def ensure_study(store: Store, spec: StudySpec) -> StudyInfo:
     return study(store, spec.name)
 
 
+def _study_rows(store: Store, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    try:
+        return store._rows(sql, params)
+    except sqlite3.OperationalError:     # a store opened read-only before the studies migration: none
+        return []
+
+
 def studies(store: Store) -> list[StudyInfo]:
-    return [_study(r) for r in store._rows("SELECT * FROM studies ORDER BY id")]
+    return [_study(r) for r in _study_rows(store, "SELECT * FROM studies ORDER BY id", [])]
 
 
 def study(store: Store, name: str) -> StudyInfo:
-    rows = store._rows("SELECT * FROM studies WHERE name = ?", [name])
+    rows = _study_rows(store, "SELECT * FROM studies WHERE name = ?", [name])
     if not rows:
         known = ", ".join(s.name for s in studies(store)) or "none"
         raise InputError(f"study {name}", f"not found in {store.path} (known: {known})")

@@ -251,7 +251,7 @@ def test_bootstrap_intervals_exclude_zero_only_for_a_real_difference():
 # ------------------------------------------------------------------------------------------------ the screen
 
 
-async def test_study_screen_lists_studies_shows_tables_and_follows_the_store(whole, tmp_path, spec_file):
+async def test_study_screen_lists_studies_shows_tables_and_follows_the_store(whole, tmp_path, spec_file, monkeypatch):
     """Pilot: the Study screen (3) shows the finished study's tables; a study that another process records while
     the screen is open appears on the next timer tick."""
     import shutil
@@ -266,7 +266,7 @@ async def test_study_screen_lists_studies_shows_tables_and_follows_the_store(who
     db = tmp_path / "copy.db"
     with Store(whole, readonly=True) as s:           # a copy, so the module's store stays as it was
         s.db.execute("VACUUM INTO ?", [str(db)])
-    StudyScreen.REFRESH_S = 0.3
+    monkeypatch.setattr(StudyScreen, "REFRESH_S", 0.3)
     app = LorascopeApp(db)
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.press("3")
