@@ -97,8 +97,7 @@ def _interval(i: Interval, digits: int = 2) -> str:
 
 
 def table2_rows(r: StudyReport) -> tuple[list[str], list[list[str]]]:
-    head = ["backbone", "strategy", "seeds", "test WER% (mean ± sd)", "1-best%", "oracle%", "vs 1-best",
-            f"vs {r.reference}", f"Δ to {r.reference} [95%] (points)", "excludes 0"]
+    head = ["backbone", "strategy", "seeds", "test WER% (mean ± sd)", "1-best%", "oracle%", "vs 1-best", "vs ft", f"Δ to {r.reference} [95%] (points)", "excludes 0"]
     rows = [[x.backbone, x.strategy, str(x.seeds), _pm(x.wer, x.wer_sd), _pct(x.one_best), _pct(x.oracle),
              f"{100 * x.rel_one_best:+.1f}%", "-" if x.rel_reference is None else f"{100 * x.rel_reference:+.1f}%",
              "-" if x.vs_reference is None else _interval(x.vs_reference),
@@ -128,6 +127,14 @@ def curve_rows(r: StudyReport) -> tuple[list[str], list[list[str]]]:
     return head, rows
 
 
+def _edge(law: PowerLaw) -> str:
+    """A warning where the exponent sits at the edge of the fit's search range (the points set no power law)."""
+    if law.c >= 3.99 or law.c <= 0.0011:
+        return ("; the exponent sits at the edge of the search range: these points do not determine a power law, "
+                "so the extrapolation means nothing")
+    return ""
+
+
 def _md(head: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -155,7 +162,7 @@ def render_md(r: StudyReport) -> str:
         out += ["", "## Learning curve", "", "Test WER against training-set size (nested subsets); rows marked "
                 "extrapolated come from the fitted power law, not from training.", "", _md(*curve_rows(r))]
         out += [""] + [f"- {f.strategy} ({f.backbone}): {f.law.describe()} (WER as a fraction, n lists; residual "
-                       f"sum of squares {f.law.rss:.3g})" for f in r.fits]
+                       f"sum of squares {f.law.rss:.3g}){_edge(f.law)}" for f in r.fits]
     return "\n".join(out) + "\n"
 
 
