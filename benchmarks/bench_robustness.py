@@ -7,10 +7,12 @@ Everything goes through lorascope's own jobs (lorascope/jobs/: exactly what ``lo
 ``lorascope robustness`` run) into one store under ``~/.cache/lorascope/bench/robustness/`` (``--store``), so a
 rerun skips what is there and ``lorascope report --db ...`` prints the same figures.
 
-``table3``: each strategy trained with the defaults (the length rule: 3 epochs over the informative lists),
-on the LibriSpeech test-other split (HyPoradise 5-best, 80/10/10; the lists are read in place from ../shared)
-and on the sample sets; then perturb-1 and perturb-N of the test part with ``--perturbation`` (paper), p 0.5,
-seeds 0..2. Prints WER, oracle, ΔWER and NPRR (mean ± sd over seeds) per strategy, data set and condition.
+``table3``: a thin call of ``lorascope study`` (lorascope/study/): one study per data set, each strategy
+trained with the defaults (the length rule: 3 epochs over the informative lists), on the LibriSpeech
+test-other split (HyPoradise 5-best, 80/10/10; the lists are read in place from ../shared) and on the sample
+sets; then perturb-1 and perturb-N of the test part with ``--perturbation`` (paper), p 0.5, seeds 0..2. Prints
+the study's report (Table 2 and Table 3); ``lorascope study report bench-table3-sample --db STORE`` prints it
+again, and the same grid is ``lorascope study run`` with a spec (docs/study.md).
 
 ``augment``: lora on the sample sets with ``--augment perturb:0.5`` under each perturbation model (``none``:
 without augmentation; ``MODEL+kl``: with ``--consistency 1``, the list and its perturbed twin side by side), for
@@ -96,24 +98,23 @@ def pct(x, signed=False):
 
 
 def table3(args, db: Path) -> None:
-    print("| data | strategy | steps | λ | perturbation | WER | Oracle | ΔWER | NPRR% (mean ± sd) |")
-    print("|---|---|---:|---:|---|---:|---:|---:|---:|", flush=True)
+    """A thin call of ``lorascope study``: one study per data set (``bench-table3-DATA``), its Table 3 printed."""
+    from lorascope.core.study import StudySpec
+    from lorascope.core.study_tables import render_md
+    from lorascope.study.runner import run_study
+    from lorascope.store.study_report import study_report
+
     for data in args.data.split(","):
         sets = (librispeech_files(db.parent) if data == "hyporadise-ls" else
                 {"train": "sample-train", "dev": "sample-dev", "test": "sample-test"})
-        for strategy in args.strategies.split(","):
-            label = f"table3 {data} {strategy}" + ("" if args.epochs is None else f" epochs {args.epochs:g}")
-            run_id = trained(db, TrainOptions(strategy=strategy, data=sets["train"], dev=sets["dev"],
-                                              test=sets["test"], seed=0, epochs=args.epochs), label)
-            with Store(db) as store:
-                run = store.run(run_id)
-            s = summary(robustness(db, run_id, args.perturbation, args.seeds))
-            for cond, (wer, oracle, delta, nprr, sd) in s.items():
-                spread = "" if sd is None else f" ± {100 * sd:.2f}"
-                first = cond == "clean"
-                print(f"| {data if first else ''} | {strategy if first else ''} | {run.steps_done if first else ''} "
-                      f"| {f'{run.lam:.3g}' if first else ''} | {cond} | {pct(wer)} | {pct(oracle)} | {pct(delta)} | "
-                      f"{pct(nprr) if nprr is not None else '-'}{spread} |", flush=True)
+        spec = StudySpec(name=f"bench-table3-{data}" + ("" if args.epochs is None else f"-epochs-{args.epochs:g}"),
+                         train=sets["train"], dev=sets["dev"], test=sets["test"],
+                         strategies=tuple(args.strategies.split(",")), seeds=(0,),
+                         train_options={} if args.epochs is None else {"epochs": args.epochs},
+                         models=(args.perturbation,), perturbation_seeds=tuple(range(args.seeds)))
+        run_study(db, spec)
+        with Store(db) as store:
+            print(render_md(study_report(store, spec.name)), flush=True)
 
 
 def augment(args, db: Path) -> None:

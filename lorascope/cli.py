@@ -16,6 +16,7 @@ from .cmd_compare import compare_cmd
 from .cmd_confusions import confusions_cmd
 from .cmd_robust import report_cmd, robustness_cmd
 from .cmd_store import datasets_cmd, export_cmd, open_store, runs_cmd
+from .cmd_study import merge_cmd, study_group
 from .cmd_synth import synth
 from .cmd_train import eval_cmd, train_cmd
 from .console import pct
@@ -162,7 +163,7 @@ def import_cmd(ctx: click.Context, file: Path, name: str | None, fmt: str | None
 
 for command in (datasets_cmd, runs_cmd, export_cmd, train_cmd, eval_cmd, robustness_cmd, report_cmd, compare_cmd,
                 confusions_cmd,
-                synth):
+                synth, study_group, merge_cmd):
     cli.add_command(command)
 
 

@@ -264,7 +264,36 @@ CREATE TABLE comparisons (
 CREATE INDEX comparisons_runs ON comparisons(run_a, run_b);
 """
 
-MIGRATIONS: list[str] = [V1, V2, V3, SEARCH, RUN_EVENTS_LR, RUN_LABELS, COMBINATIONS, PROVENANCE, COMPARISONS]
+# Studies (lorascope study): a study's spec and its cells, each cell one training run and what is measured on it.
+# A cell is owned like a run (owner host/pid/start, heartbeat) while a `study run` process works on it.
+STUDIES = """
+CREATE TABLE studies (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    spec TEXT NOT NULL,                -- the study's spec, JSON (core/study.py StudySpec.to_dict)
+    created_at TEXT NOT NULL
+);
+CREATE TABLE study_cells (
+    id INTEGER PRIMARY KEY,
+    study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,         -- the cell's number K (`study run --cell K`)
+    key TEXT NOT NULL,                 -- strategy, backbone, seed, size in words
+    status TEXT NOT NULL DEFAULT 'todo' CHECK (status IN ('todo', 'running', 'done', 'failed')),
+    run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+    error TEXT,
+    owner_host TEXT,
+    owner_pid INTEGER,
+    owner_started TEXT,
+    heartbeat_at TEXT,
+    started_at TEXT,
+    finished_at TEXT,
+    seconds REAL,                      -- wall time of the cell's last working stretch that finished it
+    UNIQUE (study_id, position)
+);
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3, SEARCH, RUN_EVENTS_LR, RUN_LABELS, COMBINATIONS, PROVENANCE, COMPARISONS,
+                         STUDIES]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

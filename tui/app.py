@@ -23,12 +23,18 @@ def _runs_screen() -> Screen:
     return RunsScreen()
 
 
+def _study_screen() -> Screen:
+    from .screens.study import StudyScreen  # plotext again only when the screen first opens
+
+    return StudyScreen()
+
+
 class LorascopeApp(App):
     """lorascope's inspector over the store at ``db_path``; CSV exports go to ``export_dir`` (default: cwd)."""
 
     TITLE = "lorascope"
     CSS_PATH = "lorascope.tcss"
-    MODES = {"inspect": InspectScreen, "runs": _runs_screen}
+    MODES = {"inspect": InspectScreen, "runs": _runs_screen, "study": _study_screen}
     DEFAULT_MODE = "inspect"
     ENABLE_COMMAND_PALETTE = False
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
@@ -37,6 +43,7 @@ class LorascopeApp(App):
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("1", "switch_mode('inspect')", "Inspect"),
         Binding("2", "switch_mode('runs')", "Runs"),
+        Binding("3", "switch_mode('study')", "Studies", show=False),   # hidden: the footers' snapshots stay as they are
     ]
 
     def __init__(self, db_path: str | Path, *, export_dir: str | Path | None = None):
