@@ -131,8 +131,8 @@ def status_cmd(ctx: click.Context, name: str) -> None:
 @study_group.command("cells")
 @click.argument("spec_or_name")
 @click.option("--folder", default="cells", show_default=True,
-              help="Where the per-cell stores go: FOLDER/cell-K/store.db (each cell its own folder: adapters live "
-                   "beside their store).")
+              help="Where the per-cell stores go: FOLDER/cell-K/store.db (each cell its own folder, made here: "
+                   "adapters live beside their store).")
 @db_option
 @click.pass_context
 def cells_cmd(ctx: click.Context, spec_or_name: str, folder: str) -> None:
@@ -146,7 +146,11 @@ def cells_cmd(ctx: click.Context, spec_or_name: str, folder: str) -> None:
     else:
         spec = _spec(spec_or_name, Path(ctx.obj["db"]), {})
         source = f"--from {shlex.quote(str(ctx.obj['db']))} {shlex.quote(spec_or_name)}"
-    for cell in cells(spec):
+    planned = cells(spec)
+    for cell in planned:    # --db refuses a folder that does not exist (a typo would scatter stores): make them
+        Path(folder, f"cell-{cell.position}").mkdir(parents=True, exist_ok=True)
+    console.err.print(f"made {len(planned)} cell folders under {folder}/")
+    for cell in planned:
         db = shlex.quote(f"{folder}/cell-{cell.position}/store.db")
         click.echo(f"lorascope --db {db} study run {source} --cell {cell.position}   # {cell.key}")
 

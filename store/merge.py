@@ -127,6 +127,10 @@ class _Merge:
             for col in ("train_dataset", "dev_dataset", "test_dataset"):
                 if row[col] is not None:
                     row[col] = self.names.get(row[col], row[col])
+            if row.get("name") is not None and self.dst.execute("SELECT 1 FROM runs WHERE name = ?",
+                                                                [row["name"]]).fetchone():
+                raise StoreError(f"merge: {self.path}: run {run['id']} is named {row['name']!r}, a name the target "
+                                 f"gives another run; rename one with `lorascope runs rename`")
             self.runs[run["id"]] = _insert(self.dst, "runs", row)
             self.summary.runs += 1
         for run_old, run_new in self.runs.items():
@@ -141,6 +145,15 @@ class _Merge:
             self.metrics[m["id"]] = _insert(self.dst, "metrics", {**m, "run_id": run_id,
                                                                   "dataset": self.names.get(m["dataset"], m["dataset"])})
             self.summary.metrics += 1
+        tables = {name for (name,) in self.src.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "combinations" in tables:        # the combinations tuned for (run, data set) pairs
+            for c in _rows(self.src, "SELECT * FROM combinations ORDER BY id"):
+                _insert(self.dst, "combinations", {**c, "run_id": self.runs[c["run_id"]],
+                                                   "dataset": self.names.get(c["dataset"], c["dataset"])})
+        if "comparisons" in tables:         # lorascope compare results, both runs carried
+            for c in _rows(self.src, "SELECT * FROM comparisons ORDER BY id"):
+                _insert(self.dst, "comparisons", {**c, "run_a": self.runs[c["run_a"]], "run_b": self.runs[c["run_b"]],
+                                                  "dataset": self.names.get(c["dataset"], c["dataset"])})
         for rc in _rows(self.src, "SELECT * FROM rank_changes"):
             _insert(self.dst, "rank_changes", {**rc, "run_id": self.runs[rc["run_id"]],
                                                "metric_id": self.metrics[rc["metric_id"]],

@@ -124,6 +124,7 @@ def test_the_spec_knows_the_same_strategies_as_core():
 
 def test_a_sigkilled_study_resumes_to_the_tables_of_an_uninterrupted_one(spec_file, whole, tmp_path):
     db = tmp_path / "killed" / "store.db"
+    db.parent.mkdir()
     proc = lorascope(db, "study", "run", str(spec_file))
 
     def in_the_middle() -> bool:
@@ -191,6 +192,7 @@ def test_cells_in_their_own_stores_merge_to_the_single_machine_report(spec_file,
 
 def test_merge_refuses_a_different_dataset_under_a_taken_name(tmp_path):
     a, b = tmp_path / "a" / "store.db", tmp_path / "b" / "store.db"
+    a.parent.mkdir(), b.parent.mkdir()
     for db, seed in ((a, 1), (b, 2)):
         res = CliRunner().invoke(cli, ["--db", str(db), "import", write_set(tmp_path / f"s{seed}.jsonl", 4, seed=seed),
                                        "--name", "same"])
