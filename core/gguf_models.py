@@ -2,7 +2,8 @@
 
 transformers reads a GGUF file with the ``gguf`` package and dequantises it to float32, which takes about a
 minute on two cores. The first load therefore writes a plain safetensors folder into the user cache
-(``platformdirs.user_cache_dir("lorascope")/models``, or ``$LORASCOPE_CACHE/models``), keyed by the file's
+(``platformdirs.user_cache_dir("lorascope")/models``, or ``$LORASCOPE_CACHE_DIR/models`` as for the phonetic
+cache), keyed by the file's
 name, size and modification time; later loads read that folder in seconds. ``save_pretrained`` refuses a
 GGUF-loaded model, so the folder is written by hand: the config without its ``quantization_config``, the
 tokenizer, and the weights through ``safetensors.torch.save_model`` (which handles tied embeddings).
@@ -33,8 +34,8 @@ def smollm2_gguf() -> Path:
 
 
 def cache_root() -> Path:
-    """Where converted models live: ``$LORASCOPE_CACHE`` or the user cache folder."""
-    env = os.environ.get("LORASCOPE_CACHE")
+    """Where converted models live: ``$LORASCOPE_CACHE_DIR`` or the user cache folder."""
+    env = os.environ.get("LORASCOPE_CACHE_DIR")
     if env:
         return Path(env).expanduser()
     import platformdirs
