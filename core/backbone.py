@@ -10,16 +10,14 @@ not cached locally and ``HF_HUB_OFFLINE`` is not set.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from .errors import InputError
+from .quiet import quiet_loading  # noqa: F401  (re-exported: callers import it from here)
 
 DEFAULT_BACKBONE = "minilm-l6"
 TINY_BACKBONE = "tiny-random"
@@ -75,25 +73,6 @@ def backbone_family(name: str | None) -> str:
             return config_family(AutoConfig.from_pretrained(source, local_files_only=True))
     except (OSError, ValueError) as exc:
         raise InputError(f"backbone {name}", f"cannot be loaded: {str(exc).splitlines()[0]}") from None
-
-
-@contextlib.contextmanager
-def quiet_loading() -> Iterator[None]:
-    """Silence transformers' progress bars and load reports (core never prints)."""
-    from transformers.utils import logging as hf_logging
-
-    verbosity = hf_logging.get_verbosity()
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
 
 
 def minilm_path() -> str:

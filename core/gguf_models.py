@@ -54,7 +54,7 @@ def gguf_folder(gguf: str | Path) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from .backbone import quiet_loading
+    from .quiet import quiet_loading
 
     gguf = Path(gguf).expanduser()
     if not gguf.is_file():

@@ -52,7 +52,7 @@ def canonical_roles(targets: str | Sequence[str]) -> tuple[str, ...]:
     roles = tuple(dict.fromkeys(ROLE_ALIASES.get(t, t) for t in targets))
     unknown = [t for t in roles if t not in ROLES]
     if unknown or not roles:
-        raise InputError("targets", f"unknown role {', '.join(unknown) or '(none)'} (roles: {', '.join(ROLES)})")
+        raise InputError("targets", f"unknown target {', '.join(unknown) or '(none)'} (roles: {', '.join(ROLES)})")
     return roles
 
 

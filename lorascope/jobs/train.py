@@ -40,7 +40,7 @@ class TrainOptions:
     device: str = "auto"
     engine: str = "auto"
     layers: tuple[int, ...] | None = None
-    targets: tuple[str, ...] | None = None   # module names adapted by hand instead of the roles
+    targets: tuple[str, ...] | None = None
     cor_weight: float | None = None
     consistency: float | None = None    # weight of the consistency term between lists and their perturbed twins
     dropout: float | None = None        # the backbone's hidden/attention dropout and, for LoRA strategies, the adapters'
@@ -52,7 +52,7 @@ class TrainOptions:
 
     def train_config(self):
         """The core :class:`TrainConfig` these options ask for (InputError on a bad combination)."""
-        from lorascope.core.train import TrainConfig
+        from lorascope.core.train import TrainConfig, check_family
 
         kwargs: dict[str, Any] = {"strategy": self.strategy, "seed": self.seed, "device": self.device,
                                   "checkpoint_every": self.checkpoint_every, "engine": self.engine,
@@ -62,9 +62,7 @@ class TrainOptions:
             if self.strategy == "ft":
                 raise InputError("--layers", "restricts LoRA; it does not apply to ft")
             strategy_options["layers"] = list(self.layers)
-        if self.targets is not None:
-            if self.strategy in ("ft", "none"):
-                raise InputError("--targets", f"names adapted modules; {self.strategy} adapts none")
+        if self.targets is not None:   # module names by hand instead of the roles
             strategy_options["modules"] = list(self.targets)
         if self.dropout is not None and self.strategy not in ("ft", "none"):
             strategy_options["dropout"] = self.dropout
@@ -81,8 +79,6 @@ class TrainOptions:
         if self.lr is not None:
             kwargs["lr_full" if self.strategy == "ft" else "lr_adapter"] = self.lr
         config = TrainConfig(**kwargs)
-        from lorascope.core.train import check_family
-
         check_family(config.strategy_config(), config.backbone)   # before any model loads or run is stored
         return config
 
