@@ -56,20 +56,30 @@ def speed(args) -> None:
     print(f"machine: {machine(args.threads)}; sample test set, first {len(utts)} lists, {len(ids)} hypotheses, "
           f"tokens per hypothesis mean {sum(lengths) / len(lengths):.1f}, max {max(lengths)}; batches of "
           f"{args.batch_size}, no gradient, {'bf16 autocast' if device.type == 'cuda' else 'float32'}\n")
-    model = rescorer.model.eval()
+    rows = order_speeds(rescorer, ids, args.batch_size)
+    print("| order | seconds | hypotheses/s | speed-up |\n|---|---:|---:|---:|")
+    for name, sec, _ in rows:
+        print(f"| {name} | {sec:.1f} | {len(ids) / sec:.1f} | {rows[0][1] / sec:.2f}x |")
+    diff = max(abs(a - b) for a, b in zip(rows[0][2], rows[1][2]))
+    print(f"\nlargest score difference between the two orders: {diff:.2e} nats")
+
+
+def order_speeds(rescorer: Rescorer, ids: list[list[int]], batch_size: int) -> list[tuple[str, float, list[float]]]:
+    """(order, seconds, scores) of scoring ``ids`` padded in list order, then sorted by length, no gradient."""
+    model, device = rescorer.model.eval(), rescorer.device
 
     def plain() -> list[float]:
         out = []
         with torch.no_grad():
-            for start in range(0, len(ids), args.batch_size):
-                batch, mask = collate(ids[start:start + args.batch_size], rescorer.pad_id, device)
+            for start in range(0, len(ids), batch_size):
+                batch, mask = collate(ids[start:start + batch_size], rescorer.pad_id, device)
                 with autocast(device):
                     out.extend(model(batch, mask)[0].tolist())
         return out
 
     rows = []
     for name, fn in (("padded, list order", plain),
-                     ("sorted by length (rescorer)", lambda: rescorer.score_token_ids(ids, batch_size=args.batch_size))):
+                     ("sorted by length (rescorer)", lambda: rescorer.score_token_ids(ids, batch_size=batch_size))):
         if device.type == "cuda":
             torch.cuda.synchronize()
         t = time.perf_counter()
@@ -77,11 +87,7 @@ def speed(args) -> None:
         if device.type == "cuda":
             torch.cuda.synchronize()
         rows.append((name, time.perf_counter() - t, scores))
-    print("| order | seconds | hypotheses/s | speed-up |\n|---|---:|---:|---:|")
-    for name, sec, _ in rows:
-        print(f"| {name} | {sec:.1f} | {len(ids) / sec:.1f} | {rows[0][1] / sec:.2f}x |")
-    diff = max(abs(a - b) for a, b in zip(rows[0][2], rows[1][2]))
-    print(f"\nlargest score difference between the two orders: {diff:.2e} nats")
+    return rows
 
 
 def quality(args) -> None:
