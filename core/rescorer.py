@@ -58,7 +58,8 @@ def resolve_engine(engine: str, model: nn.Module, device: torch.device, *, train
     reason = unsupported_reason(model)
     if engine == "packed":
         if reason is not None:
-            raise InputError("engine packed", reason.removeprefix("packed encoder: "))
+            raise InputError("engine packed", f"{reason.removeprefix('packed encoder: ')}; the packed engine runs BERT "
+                                              f"encoders only: use --engine hf (or auto) for this model")
         return "packed"
     if reason is not None or (training and device.type != "cuda"):
         return "hf"

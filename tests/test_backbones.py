@@ -222,3 +222,41 @@ def test_real_smollm2_loads_offline_and_scores_the_sample_test_set():
     scrambled = " ".join(reversed(ref.split()))
     good, bad = rescorer.score_texts([ref, scrambled])
     assert good > bad
+
+
+def test_two_processes_train_a_causal_rescorer_like_one(tiny_dirs, tmp_path):
+    """DDP with the causal family: two gloo processes reach the single process's LoRA weights."""
+    import os
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    sets = {k: write_set(tmp_path / f"{k}.jsonl", 16, seed=s, prefix=k) for s, k in enumerate(("tr", "dv"))}
+
+    def run(name, *extra):
+        db = tmp_path / name / "store.db"
+        cmd = [sys.executable, "-m", "lorascope", "train", "--strategy", "lora", "--model", str(tiny_dirs["llama"]),
+               "--data", sets["tr"], "--dev", sets["dv"], "--test", "none", "--steps", "4", "--batch-size", "4",
+               "--dropout", "0", "--checkpoint-every", "0", *extra]
+        res = subprocess.run(cmd, env=dict(os.environ, LORASCOPE_DB=str(db)), capture_output=True, text=True,
+                             timeout=600)
+        assert res.returncode == 0, res.stderr[-2000:]
+        with Store(db) as s:
+            (r,) = s.runs()
+        return load_file(f"{r.adapter_path}/adapter/adapter_model.safetensors"), res.stderr
+
+    one, _ = run("one")
+    two, err = run("two", "--nproc", "2")
+    assert "2 processes" in err and "scorer family causal" in err
+    assert one.keys() == two.keys() and any("lora_B" in k for k in one)
+    for key in one:
+        torch.testing.assert_close(two[key], one[key], rtol=1e-3, atol=1e-5, msg=key)
+
+
+def test_correlation_term_on_a_causal_rescorer_uses_the_last_token_state(tiny_dirs):
+    result = train(TrainConfig(strategy="lora", backbone=str(tiny_dirs["gpt2"]), steps=2, batch_size=2, cor_weight=0.5,
+                               eval_every=None, device="cpu"), make_utts(6, 1), make_utts(4, 2))
+    assert all(r.correlation > 0 for r in result.loss_history)
+    assert result.loss_history[0].loss == pytest.approx(result.loss_history[0].mwer + 0.5 * result.loss_history[0].correlation
+                                                        + result.loss_history[0].orthogonal, rel=1e-5)
