@@ -89,6 +89,8 @@ class RoleMap:
             rel = list(dict.fromkeys(LAYER_NAME.search(n).group(2) for n in names))
             layers = {LAYER_NAME.search(n).group(1) for n in names}
             lines.append(f"{role}: {', '.join(rel)} ({len(layers)} layers)")
+        if self.fused:
+            lines.append(f"fused, adapted once and counted once in AdaLoRA's rank budget: {', '.join(self.fused)}")
         return "; ".join(lines)
 
 

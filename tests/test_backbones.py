@@ -88,6 +88,7 @@ def test_fused_matrices_are_named_and_counted_once(tiny_dirs):
     encoder, _ = load_backbone(str(tiny_dirs["gpt2"]))
     found = find_roles(encoder)
     assert found.fused == ["attn.c_attn"]
+    assert "counted once in AdaLoRA's rank budget: attn.c_attn" in found.describe()
     assert found.by_role["Wq"] == found.by_role["Wk"] == found.by_role["Wv"]
     assert len(found.modules) == 8
 
