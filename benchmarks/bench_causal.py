@@ -1,7 +1,8 @@
 """Causal rescorers: scoring speed (sorted by length vs padded list order) and a quality table on the sample sets.
 
     python benchmarks/bench_causal.py speed [--model smollm2] [--lists 40] [--batch-size 64] [--threads 2]
-    python benchmarks/bench_causal.py quality [--steps 40] [--minilm-steps N] [--threads 2] [--json FILE]
+    python benchmarks/bench_causal.py quality [--steps 40] [--minilm-steps N] [--eval-lists N] [--only ROWS]
+                                              [--threads 2] [--json FILE]
 
 ``speed`` scores the hypotheses of the first ``--lists`` lists of the sample test set twice in the same
 process, no gradient (bf16 autocast on CUDA, float32 on a CPU): padded batches in list order, then the
@@ -95,9 +96,12 @@ def quality(args) -> None:
 
     folder = sample_data_dir()
     train_utts, dev, test = (list(read_nbest(folder / f"{n}.jsonl")) for n in ("train", "dev", "test"))
+    if args.eval_lists:
+        dev, test = dev[:args.eval_lists], test[:args.eval_lists]
     lens = reference_lengths(test)
     print(f"## causal vs [CLS] rescorers on the sample sets\n\nmachine: {machine(args.threads)}; train "
-          f"{len(train_utts)}, dev {len(dev)}, test {len(test)} lists\n")
+          f"{len(train_utts)}, dev {len(dev)}, test {len(test)} lists"
+          f"{' (the first of each file)' if args.eval_lists else ''}\n")
     print("| rescorer | steps | train+score time | test 1-best WER% | oracle | rescored WER% | relative | "
           "95% interval (points) | combination |")
     print("|---|---:|---:|---:|---:|---:|---:|---|---|", flush=True)
@@ -138,6 +142,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64, help="hypotheses per scoring batch")
     ap.add_argument("--steps", type=int, default=40, help="quality: SmolLM2 lora optimizer steps")
     ap.add_argument("--minilm-steps", type=int, help="quality: MiniLM lora steps (default: the length rule)")
+    ap.add_argument("--eval-lists", type=int, help="quality: only the first N dev and test lists (a CPU budget)")
     ap.add_argument("--only", default="", help="quality: comma-separated subset, e.g. 'smollm2 none,minilm-l6 lora'")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=0)
