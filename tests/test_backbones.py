@@ -167,6 +167,11 @@ def test_causal_adapter_round_trip_scores_alike(tiny_dirs, tmp_path):
     assert loaded.model.family == "causal"
     texts = ["the cat sat", "a big red house"]
     assert loaded.score_texts(texts) == pytest.approx(result.rescorer.score_texts(texts), abs=1e-5)
+    # the inspector's set-up folds the adapter into the LM and scores alike
+    from lorascope.core.inference import prepare_for_inference
+
+    assert prepare_for_inference(loaded, threads=None).merged
+    assert loaded.score_texts(texts) == pytest.approx(result.rescorer.score_texts(texts), abs=1e-4)
 
 
 def test_packed_engine_is_refused_for_a_causal_model_in_one_line(tiny_dirs):
@@ -189,6 +194,9 @@ def test_strategy_none_on_a_tiny_causal_model_stores_a_run(tiny_dirs, tmp_path, 
         assert {m["split"] for m in s.metrics(1)} == {"dev", "test"}
         assert len(s.scores(1, "te")) > 0
         loaded = load_rescorer(run.adapter_path)
+        from lorascope.tui.adapters import adapter_choices
+
+        assert adapter_choices(s.runs())[0].label.startswith("run 1: none on qwen2 (causal)")
     # untrained: the stored rescorer scores exactly as the pretrained LM
     encoder, tokenizer = load_backbone(str(tiny_dirs["qwen2"]))
     plain = Rescorer(model=rescorer_model(encoder), tokenizer=tokenizer)
