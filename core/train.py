@@ -66,6 +66,7 @@ from .nbest import Utterance
 from .optim import Batches, load_optimizer_state, lr_multiplier, make_optimizer, set_learning_rate
 from .rescorer import ModelPass, Rescorer, RescorerModel, evaluate, rescorer_model, resolve_engine
 from .strategies import ParamCount, StrategyConfig, StrategyRun, count_parameters
+from .strategies.none import check_family
 
 from .train_types import (DEV_EVALUATIONS, BestRestored, CheckpointSaved, DevEvaluated, LambdaTuned,  # noqa: F401
                           PhaseChanged, StepDone, StepRecord, TrainConfig, TrainFinished, TrainResult, TrainStarted,
@@ -120,15 +121,6 @@ def set_dropout(encoder: torch.nn.Module, p: float) -> None:
     for key in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
         if hasattr(encoder.config, key):
             setattr(encoder.config, key, p)
-
-
-def check_family(strategy: StrategyConfig, backbone: str | None) -> None:
-    """InputError for ``none`` on a ``cls`` backbone: its untrained head gives every hypothesis the same score."""
-    from .backbone import backbone_family
-
-    if not strategy.trains and backbone_family(backbone) != "causal":
-        raise InputError("--strategy none", f"{backbone or 'minilm-l6'} is an encoder (family cls): its untrained "
-                                            f"head scores every hypothesis alike; none needs a causal LM")
 
 
 def _check_set(utterances: Sequence[Utterance], what: str) -> None:

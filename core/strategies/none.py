@@ -11,6 +11,7 @@ from typing import ClassVar
 
 from torch import nn
 
+from ..errors import InputError
 from .base import StrategyConfig, StrategyRun
 
 
@@ -29,3 +30,12 @@ class FrozenRun(StrategyRun):
     def setup(self, model: nn.Module, step: int = 0) -> None:
         for p in model.parameters():
             p.requires_grad_(False)
+
+
+def check_family(strategy: StrategyConfig, backbone: str | None) -> None:
+    """InputError for ``none`` on a ``cls`` backbone (read from its config; nothing loads)."""
+    from ..backbone import backbone_family
+
+    if not strategy.trains and backbone_family(backbone) != "causal":
+        raise InputError("--strategy none", f"{backbone or 'minilm-l6'} is an encoder (family cls): its untrained "
+                                            f"head scores every hypothesis alike; none needs a causal LM")

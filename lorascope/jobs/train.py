@@ -52,7 +52,8 @@ class TrainOptions:
 
     def train_config(self):
         """The core :class:`TrainConfig` these options ask for (InputError on a bad combination)."""
-        from lorascope.core.train import TrainConfig, check_family
+        from lorascope.core.strategies.none import check_family
+        from lorascope.core.train import TrainConfig
 
         kwargs: dict[str, Any] = {"strategy": self.strategy, "seed": self.seed, "device": self.device,
                                   "checkpoint_every": self.checkpoint_every, "engine": self.engine,
