@@ -197,6 +197,13 @@ def test_strategy_none_on_a_tiny_causal_model_stores_a_run(tiny_dirs, tmp_path, 
         from lorascope.tui.adapters import adapter_choices
 
         assert adapter_choices(s.runs())[0].label.startswith("run 1: none on qwen2 (causal)")
+    # eval and robustness take a causal run like any other
+    for args in (["eval", "--run", "1", "--data", "te"], ["robustness", "--run", "1", "--seeds", "1"]):
+        res = CliRunner().invoke(cli, ["--db", str(db_path), *args])
+        assert res.exit_code == 0, res.output
+    with Store(db_path) as s:
+        rob = {m["perturbation"] for m in s.metrics(1) if m["split"] == "robustness"}
+        assert rob == {"clean", "perturb-1", "perturb-N"}
     # untrained: the stored rescorer scores exactly as the pretrained LM
     encoder, tokenizer = load_backbone(str(tiny_dirs["qwen2"]))
     plain = Rescorer(model=rescorer_model(encoder), tokenizer=tokenizer)
