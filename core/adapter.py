@@ -18,7 +18,7 @@ from . import durable
 from .adapter_config import (ADAPTER_CONFIG, ADAPTER_FORMAT, ADAPTER_VERSION, adapter_combination,
                              check_adapter_folder, read_adapter_config)
 from .backbone import TINY_BACKBONE, _encoder_from_pretrained, _load_tokenizer, load_backbone, quiet_loading
-from .rescorer import Rescorer, RescorerModel
+from .rescorer import Rescorer, RescorerModel, rescorer_model
 
 
 def encoder_state_dict(model: RescorerModel) -> dict[str, torch.Tensor]:
@@ -66,6 +66,7 @@ def _write_folder(rescorer: Rescorer, directory: Path, save_encoder: bool) -> No
         "combination": None if rescorer.combination is None else rescorer.combination.to_dict(),
         "prior_weight": rescorer.prior_weight,
         "hidden_size": model.hidden_size,
+        "family": model.family,
         "files": files,
         **rescorer.info,
     }
@@ -92,11 +93,11 @@ def load_rescorer(directory: str | Path, *, device: str | torch.device | None = 
 
         with quiet_loading():
             backbone = PeftModel.from_pretrained(encoder, directory / files["adapter"], is_trainable=False)
-    model = RescorerModel(backbone)
+    model = rescorer_model(backbone)
     model.load_head_state(load_file(directory / files.get("head", "head.safetensors")))
     info = {k: v for k, v in config.items()
             if k not in ("format", "version", "backbone", "max_length", "lam", "combination", "prior_weight",
-                         "hidden_size", "files")}
+                         "hidden_size", "family", "files")}
     rescorer = Rescorer(model=model, tokenizer=tokenizer, backbone=config["backbone"],
                         max_length=int(config.get("max_length", 128)), device=device,
                         combination=adapter_combination(config), prior_weight=float(config.get("prior_weight", 1.0)), info=info,

@@ -58,19 +58,30 @@ def resolve_engine(engine: str, model: nn.Module, device: torch.device, *, train
     reason = unsupported_reason(model)
     if engine == "packed":
         if reason is not None:
-            raise InputError("engine packed", reason.removeprefix("packed encoder: "))
+            raise InputError("engine packed", f"{reason.removeprefix('packed encoder: ')}; the packed engine runs BERT "
+                                              f"encoders only: use --engine hf (or auto) for this model")
         return "packed"
     if reason is not None or (training and device.type != "cuda"):
         return "hf"
     return "packed"
 
 
+def rescorer_model(backbone: nn.Module) -> nn.Module:
+    """The scorer of ``backbone``'s family: :class:`RescorerModel` (``cls``) or a causal LM's log-probability."""
+    from .backbone import model_family
+    from .causal import CausalRescorerModel
+
+    return CausalRescorerModel(backbone) if model_family(backbone) == "causal" else RescorerModel(backbone)
+
+
 class RescorerModel(nn.Module):
-    """Encoder (possibly peft-wrapped) plus a linear head on the [CLS] vector.
+    """Encoder (possibly peft-wrapped) plus a linear head on the [CLS] vector: the ``cls`` scorer family (LoRB).
 
     The head starts at zero, so an untrained rescorer gives every hypothesis the same LM score and the
     combination starts exactly at the first pass.
     """
+
+    family = "cls"
 
     def __init__(self, backbone: nn.Module):
         super().__init__()
@@ -192,7 +203,7 @@ class Rescorer:
     JSON-ready description written next to a saved adapter.
     """
 
-    model: RescorerModel
+    model: RescorerModel   # or a causal.CausalRescorerModel (``model.family``)
     tokenizer: Any
     backbone: str = DEFAULT_BACKBONE
     max_length: int = 128
@@ -233,6 +244,10 @@ class Rescorer:
         """Token ids of ``texts`` with special tokens, truncated to ``max_length``."""
         if not texts:
             return []
+        if self.model.family == "causal":
+            from .causal import encode_causal
+
+            return encode_causal(self.tokenizer, texts, self.max_length)
         return self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
 
     def _forward_sorted(self, token_ids: Sequence[Sequence[int]], batch_size: int):

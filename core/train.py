@@ -65,8 +65,9 @@ from .losses import consistency_kl, correlation_penalty, mwer_loss, pad_lists
 from .metrics import hypothesis_errors, reference_lengths
 from .nbest import Utterance
 from .optim import Batches, load_optimizer_state, lr_multiplier, make_optimizer, set_learning_rate
-from .rescorer import ModelPass, Rescorer, RescorerModel, evaluate, resolve_engine
+from .rescorer import ModelPass, Rescorer, RescorerModel, evaluate, rescorer_model, resolve_engine
 from .strategies import ParamCount, StrategyConfig, StrategyRun, count_parameters
+from .strategies.none import check_family
 
 from .train_types import (DEV_EVALUATIONS, BestRestored, CheckpointLoaded, CheckpointSaved,  # noqa: F401
                           DevEvaluated, LambdaTuned, PhaseChanged, StepDone, StepRecord, TrainConfig, TrainFinished,
@@ -187,7 +188,7 @@ def _build(config: TrainConfig, strategy: StrategyConfig, total: int, utts: Sequ
     encoder, tokenizer = load_backbone(config.backbone, seed=config.seed)
     if config.dropout is not None:
         set_dropout(encoder, config.dropout)
-    model = RescorerModel(encoder)
+    model = rescorer_model(encoder)
     run = strategy.start(total)
     run.setup(model, start)
     engine = resolve_engine(config.engine, model.backbone, device, training=True)
@@ -245,8 +246,9 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
     if not utts:
         raise InputError("training set", "in no utterance do the hypotheses differ in word errors, so MWER has "
                                          "nothing to learn")
-    total, steps_rule = resolve_steps(config, len(utts))
     strategy = config.strategy_config()
+    check_family(strategy, config.backbone)
+    total, steps_rule = resolve_steps(config, len(utts)) if strategy.trains else (0, "none: the pretrained LM, no steps")
     scaled = strategy.scaled_steps(total)
     prior_weight = config.prior_weight or auto_prior_weight(utts)
     dev_table, dev_lens = hypothesis_errors(dev_utts), reference_lengths(dev_utts)
@@ -260,7 +262,7 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
 
     s = _build(config, strategy, total, utts, dev_utts, prior_weight, state.step, twins)
     model, rescorer, run, device = s.model, s.rescorer, s.run, s.device
-    if config.normalize_features and checkpoint is None:
+    if config.normalize_features and checkpoint is None and model.family == "cls":
         with torch.no_grad():
             model.feature_scale.copy_(within_list_feature_scale(
                 rescorer, [s.train_ids[k] for k in s.batches.epoch_order(0)[:256]], batch_size=config.score_batch_size))
@@ -311,6 +313,7 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
         emit(CheckpointLoaded(step=loaded.step, path=str(loaded.path), skipped=loaded.skipped))
     emit(TrainStarted(total_steps=total, start_step=state.step, strategy=config.strategy, scaled_steps=scaled,
                       trainable=count_parameters(model), adapted_matrices=len(run.adapted), device=str(device),
+                      family=model.family, adapted_roles=run.roles.describe() if run.roles else "",
                       engine=s.engine, train_utterances=len(utts), skipped_utterances=len(train_utts) - len(utts),
                       prior_weight=prior_weight, steps_rule=steps_rule, processes=dist.world_size))
 
@@ -430,6 +433,7 @@ def _finish(result: TrainResult, config: TrainConfig, s: _Setup, state: TrainSta
         "scaled_steps": result.scaled_steps, "steps": result.total_steps, "steps_rule": result.steps_rule,
         "kept_step": result.kept_step, "seed": config.seed, "final_ranks": result.final_ranks,
         "trainable_params": result.trainable.trainable, "total_params": result.trainable.total, "engine": s.engine,
+        "family": model.family,
     }
     if adapter_dir is not None:
         result.adapter_dir = str(save_rescorer(rescorer, adapter_dir, save_encoder="full" in result.trainable_by_phase))

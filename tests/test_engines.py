@@ -192,7 +192,8 @@ def test_gpu_check_runs_on_a_cpu_in_its_reduced_form(tmp_path):
                          text=True, timeout=900, cwd=tmp_path, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
     assert res.returncode == 0, res.stderr[-2000:]
     out = res.stdout
-    for heading in ("## 1. Dev WER on both engines", "## 2. Training step", "## 3. Scoring"):
+    for heading in ("## 1. Dev WER on both engines", "## 2. Training step", "## 3. Scoring", "## 4. Causal rescorer"):
         assert heading in out
+    assert "tiny random Llama: lora step" in out and "| sorted by length (rescorer) |" in out
     assert out.count("| lora | packed |") == 2 and out.count("| s1 | hf |") == 2   # both tables, both engines
     assert "best LoRA step" in out and "packed " in out and "padded list order (goal >= 4x" in out

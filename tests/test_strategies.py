@@ -40,7 +40,7 @@ def lora_param_count(r, layers):
 
 
 def test_registry_names_the_five_strategies():
-    assert list(STRATEGIES) == ["ft", "lora", "s1", "s2", "s3"]
+    assert list(STRATEGIES) == ["ft", "lora", "s1", "s2", "s3", "none"]
 
 
 def test_ft_trains_everything():

@@ -82,8 +82,9 @@ def adapter_choices(runs: Sequence[Any]) -> list[AdapterChoice]:
         status = "" if r.status == "done" else f" [{r.status}]"
         lam = "" if r.lam is None else f", λ {r.lam:.3g}"
         backbone = Path(r.backbone).name if r.backbone else "?"
+        family = f" ({r.config['family']})" if r.config.get("family") else ""
         out.append(AdapterChoice(
-            key=f"run:{r.id}", label=f"run {r.id}: {r.strategy} on {backbone}{lam}{status}", run_id=r.id,
+            key=f"run:{r.id}", label=f"run {r.id}: {r.strategy} on {backbone}{family}{lam}{status}", run_id=r.id,
             path=r.adapter_path, strategy=r.strategy, status=r.status, lam=r.lam, backbone=r.backbone,
             test_dataset=r.test_dataset, dev_dataset=r.dev_dataset, train_dataset=r.train_dataset,
             combination=r.config.get("combination")))

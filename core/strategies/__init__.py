@@ -12,6 +12,7 @@ s2     high-rank warm-up: full fine-tuning for the warm-up steps, then LoRA on t
 s3     mixed-rank staging: full-rank warm-up, then an AdaLoRA model whose total rank budget follows
        :class:`RankSchedule` (Eq. 1); peft has no scheduler, so we drive the budget here with its
        importance scores and masking
+none   nothing: the pretrained LM as it is (causal LMs only), the combination tuned on dev
 =====  =======================================================================================================
 
 The head (a linear layer on [CLS]) always trains; every parameter count here includes it.
@@ -35,9 +36,10 @@ from .base import (PAPER_INITIAL_RANK_STEPS, PAPER_TARGET_FROM_STEP, PAPER_TOTAL
                    scale_steps)
 from .full import FtConfig
 from .lora import LoraStrategyConfig, S2Config
+from .none import NoneConfig
 
 STRATEGIES: dict[str, type[StrategyConfig]] = {
-    cls.name: cls for cls in (FtConfig, LoraStrategyConfig, S1Config, S2Config, S3Config)
+    cls.name: cls for cls in (FtConfig, LoraStrategyConfig, S1Config, S2Config, S3Config, NoneConfig)
 }
 
 
@@ -55,6 +57,6 @@ def strategy_config(name: str, **options: Any) -> StrategyConfig:
 
 
 __all__ = ["PAPER_INITIAL_RANK_STEPS", "PAPER_TARGET_FROM_STEP", "PAPER_TOTAL_STEPS", "PAPER_WARMUP_STEPS", "STRATEGIES",
-           "TARGETS", "AdaLoraOrthogonal", "FtConfig", "LoraStrategyConfig", "ParamCount", "S1Config", "S2Config",
+           "TARGETS", "AdaLoraOrthogonal", "FtConfig", "LoraStrategyConfig", "NoneConfig", "ParamCount", "S1Config", "S2Config",
            "S3Config", "StrategyConfig", "StrategyRun", "adapted_module_names", "count_parameters", "num_layers",
            "orthogonal_penalty", "scale_steps", "strategy_config"]

@@ -25,23 +25,16 @@ from torch import nn
 
 from ..backbone import quiet_loading
 from ..errors import InputError
+from ..roles import LAYER_NAME, ROLES, RoleMap, canonical_roles, find_roles
 
 PAPER_TOTAL_STEPS = 30000
 PAPER_WARMUP_STEPS = 5000
 PAPER_INITIAL_RANK_STEPS = 5000
 PAPER_TARGET_FROM_STEP = 25000
 
-# Wq, Wk, Wv, Wo, Wf1, Wf2 under the names BERT-style encoders give them (first) and DistilBERT's (second).
-TARGETS = ("query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense")
-_TARGET_SUFFIXES = {
-    "query": ("attention.self.query", "attention.q_lin"),
-    "key": ("attention.self.key", "attention.k_lin"),
-    "value": ("attention.self.value", "attention.v_lin"),
-    "attention.output.dense": ("attention.output.dense", "attention.out_lin"),
-    "intermediate.dense": ("intermediate.dense", "ffn.lin1"),
-    "output.dense": ("output.dense", "ffn.lin2"),
-}
-_LAYER_NAME = re.compile(r"(?:^|\.)layer\.(\d+)\.(.+)$")
+# Wq, Wk, Wv, Wo, Wf1, Wf2 by role; where each lives in each architecture: :mod:`..roles`.
+TARGETS = ROLES
+_LAYER_NAME = LAYER_NAME
 
 
 def scale_steps(paper_steps: int, total_steps: int) -> int:
@@ -51,24 +44,14 @@ def scale_steps(paper_steps: int, total_steps: int) -> int:
 
 def num_layers(encoder: nn.Module) -> int:
     config = encoder.config
-    return int(getattr(config, "num_hidden_layers", None) or getattr(config, "n_layers"))
+    return int(getattr(config, "num_hidden_layers", None) or getattr(config, "n_layers", None)
+               or getattr(config, "n_layer"))
 
 
 def adapted_module_names(encoder: nn.Module, targets: tuple[str, ...] = TARGETS,
-                         layers: tuple[int, ...] | None = None) -> list[str]:
-    """Names (relative to ``encoder``) of the linear layers that LoRA adapts, in model order."""
-    suffixes = {s: t for t in targets for s in _TARGET_SUFFIXES[t]}
-    names = []
-    for name, module in encoder.named_modules():
-        match = _LAYER_NAME.search(name)
-        if not match or not isinstance(module, nn.Linear):
-            continue
-        if match.group(2) in suffixes and (layers is None or int(match.group(1)) in layers):
-            names.append(name)
-    if not names:
-        raise InputError("strategy", f"found no layers to adapt in a {type(encoder).__name__} "
-                                     f"(targets {', '.join(targets)}); is it a BERT-family encoder?")
-    return names
+                         layers: tuple[int, ...] | None = None, modules: tuple[str, ...] | None = None) -> list[str]:
+    """Names (relative to ``encoder``) of the matrices that LoRA adapts, in model order, a fused one once."""
+    return find_roles(encoder, canonical_roles(targets), layers, modules).modules
 
 
 @dataclass(frozen=True)
@@ -115,6 +98,7 @@ class StrategyConfig:
     """Base of the strategy configs. ``layers`` limits adaptation to those encoder layer indices."""
 
     name: ClassVar[str] = ""
+    trains: ClassVar[bool] = True   # False: no optimizer step at all (``none``)
     layers: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
@@ -129,8 +113,9 @@ class StrategyConfig:
         out["name"] = self.name
         if out.get("layers") is not None:
             out["layers"] = list(out["layers"])
-        if "targets" in out:
-            out["targets"] = list(out["targets"])
+        for key in ("targets", "modules"):
+            if out.get(key) is not None:
+                out[key] = list(out[key])
         return out
 
     def start(self, total_steps: int) -> "StrategyRun":
@@ -150,6 +135,7 @@ class StrategyRun:
         self.total_steps = total_steps
         self.steps = config.scaled_steps(total_steps)
         self.adapted: list[str] = []
+        self.roles: RoleMap | None = None
 
     def setup(self, model: nn.Module, step: int = 0) -> None:
         """Bring ``model`` to the structure and trainable set of ``step``."""
@@ -214,5 +200,7 @@ class StrategyRun:
 
     def _lora_names(self, model: nn.Module) -> list[str]:
         self._check_layers(model)
-        self.adapted = adapted_module_names(model.base_encoder(), self.config.targets, self.config.layers)
+        self.roles = find_roles(model.base_encoder(), self.config.targets, self.config.layers,
+                                getattr(self.config, "modules", None))
+        self.adapted = self.roles.modules
         return self.adapted

@@ -8,25 +8,27 @@ from typing import ClassVar
 from torch import nn
 
 from ..errors import InputError
-from .base import (_TARGET_SUFFIXES, PAPER_WARMUP_STEPS, TARGETS, StrategyConfig, StrategyRun, _check_positive_steps,
+from ..roles import canonical_roles
+from .base import (PAPER_WARMUP_STEPS, TARGETS, StrategyConfig, StrategyRun, _check_positive_steps,
                    scale_steps)
 from .full import FtConfig, FullRun
 
 
 @dataclass
 class _AdapterConfig(StrategyConfig):
-    targets: tuple[str, ...] = TARGETS
+    targets: tuple[str, ...] = TARGETS     # roles (see ..roles)
+    modules: tuple[str, ...] | None = None   # module names by hand (--targets), instead of roles
     alpha: float = 32
     dropout: float = 0.1
 
     def __post_init__(self) -> None:
         super().__post_init__()
         where = f"strategy {self.name}"
-        self.targets = (self.targets,) if isinstance(self.targets, str) else tuple(self.targets)
-        unknown = [t for t in self.targets if t not in _TARGET_SUFFIXES]
-        if unknown or not self.targets:
-            raise InputError(where, f"unknown target {', '.join(unknown) or '(none)'} "
-                                    f"(choose from {', '.join(TARGETS)})")
+        self.targets = canonical_roles(self.targets)
+        if self.modules is not None:
+            self.modules = (self.modules,) if isinstance(self.modules, str) else tuple(self.modules)
+            if not self.modules or not all(isinstance(m, str) and m for m in self.modules):
+                raise InputError(where, f"modules must be module names, got {self.modules!r}")
         if not 0 <= self.dropout < 1:
             raise InputError(where, f"dropout must be in [0, 1), got {self.dropout}")
         if self.alpha <= 0:

@@ -39,6 +39,7 @@ class TrainOptions:
     device: str = "auto"
     engine: str = "auto"
     layers: tuple[int, ...] | None = None
+    targets: tuple[str, ...] | None = None
     cor_weight: float | None = None
     consistency: float | None = None    # weight of the consistency term between lists and their perturbed twins
     dropout: float | None = None        # the backbone's hidden/attention dropout and, for LoRA strategies, the adapters'
@@ -50,6 +51,7 @@ class TrainOptions:
 
     def train_config(self):
         """The core :class:`TrainConfig` these options ask for (InputError on a bad combination)."""
+        from lorascope.core.strategies.none import check_family
         from lorascope.core.train import TrainConfig
 
         kwargs: dict[str, Any] = {"strategy": self.strategy, "seed": self.seed, "device": self.device,
@@ -60,7 +62,9 @@ class TrainOptions:
             if self.strategy == "ft":
                 raise InputError("--layers", "restricts LoRA; it does not apply to ft")
             strategy_options["layers"] = list(self.layers)
-        if self.dropout is not None and self.strategy != "ft":
+        if self.targets is not None:   # module names by hand instead of the roles
+            strategy_options["modules"] = list(self.targets)
+        if self.dropout is not None and self.strategy not in ("ft", "none"):
             strategy_options["dropout"] = self.dropout
         if strategy_options:
             kwargs["strategy_options"] = strategy_options
@@ -74,7 +78,9 @@ class TrainOptions:
                 kwargs[key] = getattr(self, key)
         if self.lr is not None:
             kwargs["lr_full" if self.strategy == "ft" else "lr_adapter"] = self.lr
-        return TrainConfig(**kwargs)
+        config = TrainConfig(**kwargs)
+        check_family(config.strategy_config(), config.backbone)   # before any model loads or run is stored
+        return config
 
 
 @dataclass(frozen=True)
@@ -371,6 +377,7 @@ def _store_results(store: Store, run_id: int, result, names: dict[str, str],
     cfg = {**store.run(run_id).config, **result.config.to_dict(), "scaled_steps": result.scaled_steps,
            "prior_weight_used": result.prior_weight, "steps_rule": result.steps_rule,
            "total_steps": result.total_steps, "kept_step": result.kept_step,
+           "family": result.rescorer.model.family if result.rescorer is not None else None,
            "combination": search.combination.to_dict() if search else None,
            "combination_p_better": search.p_better if search else None,
            "combination_fell_back_from": search.fell_back_from.to_dict() if search and search.fell_back else None}
