@@ -24,7 +24,7 @@ MODELS = ("paper", "mined", "lexicon")
 
 
 def _wers(utterances) -> tuple[float, float]:
-    from lorascope.core.metrics import corpus_wer, hypothesis_errors, reference_length
+    from lorascope.core.data.metrics import corpus_wer, hypothesis_errors, reference_length
 
     table = hypothesis_errors(utterances)
     lengths = [reference_length(u.reference or "") for u in utterances]
@@ -39,8 +39,8 @@ def _changed_share(perturbations) -> float:
 
 
 def calibrate(name: str, test, mine_from, mine_name: str, seeds, p: float, index) -> list[tuple]:
-    from lorascope.core.perturb import perturb_utterances
-    from lorascope.core.perturbation_models import perturbation_config
+    from lorascope.core.perturbation.perturb import perturb_utterances
+    from lorascope.core.perturbation.models import perturbation_config
 
     clean_1best, clean_oracle = _wers(test)
     rows = [(name, "clean", "-", "-", clean_1best, clean_oracle, "")]
@@ -72,8 +72,8 @@ def main() -> None:
     parser.add_argument("--lists", type=int, default=600, help="LibriSpeech lists perturbed (default 600)")
     args = parser.parse_args()
 
-    from lorascope.core.formats import read_nbest
-    from lorascope.core.phonetics import load_index
+    from lorascope.core.data.formats import read_nbest
+    from lorascope.core.perturbation.phonetics import load_index
 
     index = load_index()
     seeds = range(args.seeds)

@@ -29,10 +29,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-from lorascope.core.backbone import load_backbone, resolve_device  # noqa: E402
-from lorascope.core.formats import read_nbest  # noqa: E402
-from lorascope.core.metrics import paired_bootstrap, reference_lengths  # noqa: E402
-from lorascope.core.rescorer import Rescorer, autocast, collate, rescorer_model  # noqa: E402
+from lorascope.core.scoring.backbone import load_backbone, resolve_device  # noqa: E402
+from lorascope.core.data.formats import read_nbest  # noqa: E402
+from lorascope.core.data.metrics import paired_bootstrap, reference_lengths  # noqa: E402
+from lorascope.core.scoring.rescorer import Rescorer, autocast, collate, rescorer_model  # noqa: E402
 from lorascope.samples import sample_data_dir  # noqa: E402
 
 
@@ -92,7 +92,7 @@ def order_speeds(rescorer: Rescorer, ids: list[list[int]], batch_size: int) -> l
 
 
 def quality(args) -> None:
-    from lorascope.core.train import TrainConfig, train
+    from lorascope.core.training.train import TrainConfig, train
 
     folder = sample_data_dir()
     train_utts, dev, test = (list(read_nbest(folder / f"{n}.jsonl")) for n in ("train", "dev", "test"))

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import torch
 
-from lorascope.core import checkpoint as ck
-from lorascope.core.backbone import load_backbone
-from lorascope.core.optim import make_optimizer
-from lorascope.core.rescorer import RescorerModel
-from lorascope.core.train_types import TrainConfig
+from lorascope.core.training import checkpoint as ck
+from lorascope.core.scoring.backbone import load_backbone
+from lorascope.core.training.optim import make_optimizer
+from lorascope.core.scoring.rescorer import RescorerModel
+from lorascope.core.training.train_types import TrainConfig
 
 
 def payload_for(strategy: str) -> dict:

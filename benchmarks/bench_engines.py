@@ -37,8 +37,8 @@ def one(strategy: str, engine: str, args: argparse.Namespace) -> dict:
     """Train ``args.steps`` steps of ``strategy`` on ``engine`` in this process and return its timings."""
     import torch
 
-    from lorascope.core.formats import read_nbest
-    from lorascope.core.train import StepDone, TrainConfig, train
+    from lorascope.core.data.formats import read_nbest
+    from lorascope.core.training.train import StepDone, TrainConfig, train
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -72,8 +72,8 @@ def scoring(engine: str, args: argparse.Namespace) -> dict:
 
     import torch
 
-    from lorascope.core.formats import read_nbest
-    from lorascope.core.adapter import load_rescorer
+    from lorascope.core.data.formats import read_nbest
+    from lorascope.core.scoring.adapter import load_rescorer
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -30,9 +30,9 @@ import torch  # noqa: E402
 
 import benchmarks.bench_quality as quality  # noqa: E402
 from benchmarks.bench_quality import CACHE, data_sets  # noqa: E402
-from lorascope.core.combine import FIRST_PASS_COMBINATION, evaluate_scores, tune_combination  # noqa: E402
-from lorascope.core.crossfit import gated_search  # noqa: E402
-from lorascope.core.train import TrainConfig, train  # noqa: E402
+from lorascope.core.combination.tune import FIRST_PASS_COMBINATION, evaluate_scores, tune_combination  # noqa: E402
+from lorascope.core.combination.crossfit import gated_search  # noqa: E402
+from lorascope.core.training.train import TrainConfig, train  # noqa: E402
 
 
 def decisions(dev, dev_lm, test, test_lm, resplits: int, confidence: float):

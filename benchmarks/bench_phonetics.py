@@ -30,7 +30,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["LORASCOPE_CACHE_DIR"] = tmp
-        from lorascope.core import phonetics
+        from lorascope.core.perturbation import phonetics
 
         t0 = time.perf_counter()
         index = phonetics.load_index(Path(tmp))

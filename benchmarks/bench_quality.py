@@ -39,10 +39,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-from lorascope.core.combine import evaluate_scores  # noqa: E402
-from lorascope.core.formats import read_nbest  # noqa: E402
-from lorascope.core.metrics import paired_bootstrap, reference_lengths  # noqa: E402
-from lorascope.core.train import TrainConfig, train  # noqa: E402
+from lorascope.core.combination.tune import evaluate_scores  # noqa: E402
+from lorascope.core.data.formats import read_nbest  # noqa: E402
+from lorascope.core.data.metrics import paired_bootstrap, reference_lengths  # noqa: E402
+from lorascope.core.training.train import TrainConfig, train  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 HYPORADISE = REPO.parent / "shared" / "data" / "hyporadise" / "test_ls_other.json"

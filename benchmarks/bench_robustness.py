@@ -36,14 +36,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_quality import CACHE, HYPORADISE, split  # noqa: E402
-from lorascope.core.formats import write_jsonl  # noqa: E402
+from lorascope.core.data.formats import write_jsonl  # noqa: E402
 from lorascope.jobs import TrainOptions, robustness_job, train_job  # noqa: E402
 from lorascope.store import Store  # noqa: E402
 
 
 def librispeech_files(folder: Path) -> dict[str, str]:
     """The HyPoradise LibriSpeech split as files in the bench folder (never in the repository)."""
-    from lorascope.core.formats import read_nbest
+    from lorascope.core.data.formats import read_nbest
 
     names = {split_name: folder / f"ls-{split_name}.jsonl" for split_name in ("train", "dev", "test")}
     if not all(p.exists() for p in names.values()):
@@ -99,8 +99,8 @@ def pct(x, signed=False):
 
 def table3(args, db: Path) -> None:
     """A thin call of ``lorascope study``: one study per data set (``bench-table3-DATA``), its Table 3 printed."""
-    from lorascope.core.study import StudySpec
-    from lorascope.core.study_tables import render_md
+    from lorascope.core.analysis.study import StudySpec
+    from lorascope.core.analysis.study_tables import render_md
     from lorascope.study.runner import run_study
     from lorascope.store.study_report import study_report
 

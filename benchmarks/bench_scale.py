@@ -142,7 +142,7 @@ def ddp_step_ms(nproc: int, folder: Path, short: int = 10, long: int = 40) -> fl
     """ms per training step of ``lorascope train --nproc N`` on this CPU (module docstring)."""
     sys.path.insert(0, str(REPO))
     from benchmarks.bench_quality import split
-    from lorascope.core.formats import read_nbest, write_jsonl
+    from lorascope.core.data.formats import read_nbest, write_jsonl
 
     train, dev = folder / "ddp-train.jsonl", folder / "ddp-dev.jsonl"
     if not train.exists():

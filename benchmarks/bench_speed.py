@@ -6,7 +6,7 @@ Scoring runs every hypothesis of the LibriSpeech test-other N-best lists (their 
 mean 22, max 127; random token ids and random weights, which is all timing needs) through
 - ``hf padded, list order``: Hugging Face BertModel, padded batches in the lists' order, attention mask;
 - ``hf padded, sorted``: the same with hypotheses sorted by length first (less padding);
-- ``packed <backend>``: lorascope.core.packed, no padding, variable-length attention;
+- ``packed <backend>``: lorascope.core.scoring.packed, no padding, variable-length attention;
 - ``hf fixed length`` / ``packed dense, fixed``: every hypothesis at the mean length, no mask (the ceiling
   for the same token count).
 All variants share one set of weights in bfloat16 on CUDA (float32 on the CPU); batches are built on the
@@ -112,7 +112,7 @@ def scoring_table(shape: str, seqs: list[list[int]], device, dtype, batch_size: 
                   backends: list[str], profile: bool = False) -> list[dict]:
     from transformers import BertModel
 
-    from lorascope.core.packed import PackedBertEncoder, pack
+    from lorascope.core.scoring.packed import PackedBertEncoder, pack
 
     torch.manual_seed(0)
     model = BertModel(bert_config(shape), add_pooling_layer=False).to(device=device, dtype=dtype).eval()
@@ -275,7 +275,7 @@ def plain_step(model, head, strategy: str, device, ids, errors):
 
 def fast_step(model, head, strategy: str, device, ids, errors, cuda_graph: bool):
     from benchmarks.graphed_step import fast_path, make_optimizer
-    from lorascope.core.packed import pack
+    from lorascope.core.scoring.packed import pack
 
     path = fast_path(model, strategy)
     opt = make_optimizer([*path.params, *head.parameters()], lr=1e-5)
@@ -294,7 +294,7 @@ def fast_step(model, head, strategy: str, device, ids, errors, cuda_graph: bool)
 
 
 def find_bert(model):
-    from lorascope.core.packed import find_bert as find
+    from lorascope.core.scoring.packed import find_bert as find
     return find(model)
 
 
@@ -364,7 +364,7 @@ def dtype_name(device) -> str:
 def gradient_check(shape: str, device) -> list[str]:
     """bf16 fast path against the fp32 plain model: relative error of the trainable gradients, no dropout."""
     from benchmarks.graphed_step import fast_path
-    from lorascope.core.packed import pack
+    from lorascope.core.scoring.packed import pack
 
     out = []
     g = torch.Generator().manual_seed(2)

@@ -21,7 +21,7 @@ from ``--model`` (default ``lexicon``, the inspector's default before the models
 hypothesis, the heaviest case; the app's default, ``paper``, changes far fewer).
 
 torch runs with one CPU thread unless ``--threads`` says otherwise (the app's default; see
-``lorascope.core.inference``). Big data sets (open time, move / search / sort, memory): bench_tui_scale.py. The load average printed with the table tells how busy the
+``lorascope.core.scoring.inference``). Big data sets (open time, move / search / sort, memory): bench_tui_scale.py. The load average printed with the table tells how busy the
 machine was: on a shared machine the figures move with it.
 """
 
@@ -52,7 +52,7 @@ SENTENCES = [
 
 def synthetic_set():
     """Utterances of 8 hypotheses each: the reference and seven one- or two-word variants."""
-    from lorascope.core.nbest import Hypothesis, Utterance
+    from lorascope.core.data.nbest import Hypothesis, Utterance
 
     swaps = [("there", "their"), ("right", "write"), ("see", "sea"), ("read", "red"), ("blew", "blue"),
              ("the", "a"), ("and", "in"), ("for", "four"), ("to", "two"), ("know", "no")]
@@ -71,7 +71,7 @@ def synthetic_set():
 
 
 def load_set():
-    from lorascope.core.formats import read_nbest
+    from lorascope.core.data.formats import read_nbest
 
     path = REPO / "sample_data" / "test.jsonl"
     utts = read_nbest(path, "jsonl") if path.exists() else []
@@ -84,7 +84,7 @@ def load_set():
 
 def build(folder: Path, adapter: str | None) -> tuple[Path, str, int]:
     """The store for the benchmark; returns (store path, data description, hypotheses of the first utterance)."""
-    from lorascope.core.train import TrainConfig, train
+    from lorascope.core.training.train import TrainConfig, train
     from lorascope.store import Store
 
     source, utts = load_set()

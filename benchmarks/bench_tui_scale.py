@@ -66,8 +66,8 @@ def _fake_lm(text: str) -> float:
 
 def build_store(folder: Path, copies: int, *, source: Path = SOURCE) -> ScaleStore:
     """A store with ``copies`` repeats of ``source`` as data set :data:`DATASET` and run 1 with stored scores."""
-    from lorascope.core.combine import Combination, evaluate_scores
-    from lorascope.core.formats import read_nbest
+    from lorascope.core.combination.tune import Combination, evaluate_scores
+    from lorascope.core.data.formats import read_nbest
     from lorascope.store import Store
 
     t0 = time.perf_counter()

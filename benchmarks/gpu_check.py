@@ -54,8 +54,8 @@ def prepare() -> None:
 
     from benchmarks.bench_quality import HYPORADISE, split
     from benchmarks.bench_speed import hypothesis_lengths
-    from lorascope.core.backbone import minilm_path
-    from lorascope.core.formats import read_nbest, write_jsonl
+    from lorascope.core.scoring.backbone import minilm_path
+    from lorascope.core.data.formats import read_nbest, write_jsonl
 
     CARRY.mkdir(exist_ok=True)
     model = AutoModel.from_pretrained(minilm_path(), add_pooling_layer=False).half()
@@ -63,7 +63,7 @@ def prepare() -> None:
     AutoTokenizer.from_pretrained(minilm_path()).save_pretrained(BACKBONE)
     train, dev, _ = split(read_nbest(HYPORADISE))
     write_jsonl(train, SPLIT["train"])
-    from lorascope.core.gguf_models import gguf_folder, smollm2_gguf
+    from lorascope.core.scoring.gguf_models import gguf_folder, smollm2_gguf
 
     SMOLLM2_CONFIG.mkdir(exist_ok=True)
     for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
@@ -75,7 +75,7 @@ def prepare() -> None:
 
 
 def data(args):
-    from lorascope.core.formats import read_nbest
+    from lorascope.core.data.formats import read_nbest
 
     if args.reduced:
         sys.path.insert(0, str(REPO / "tests"))
@@ -88,7 +88,7 @@ def data(args):
 
 
 def engines_agree(args, train_utts, dev_utts) -> list[str]:
-    from lorascope.core.train import TrainConfig, train
+    from lorascope.core.training.train import TrainConfig, train
 
     lines = ["| strategy | engine | steps | train s | dev WER (best λ) | dev WER (tuned combination) |",
              "|---|---|---:|---:|---:|---:|"]
@@ -107,7 +107,7 @@ def engines_agree(args, train_utts, dev_utts) -> list[str]:
 
 
 def step_times(args, train_utts, dev_utts) -> tuple[list[str], dict]:
-    from lorascope.core.train import StepDone, TrainConfig, train
+    from lorascope.core.training.train import StepDone, TrainConfig, train
 
     lines = ["| strategy | engine | hypotheses a step | ms/step (median) |", "|---|---|---:|---:|"]
     print("\n".join(lines), flush=True)
@@ -133,7 +133,7 @@ def step_times(args, train_utts, dev_utts) -> tuple[list[str], dict]:
 
 def scoring(args) -> tuple[list[str], float | None]:
     from benchmarks.bench_speed import hypothesis_lengths, random_sequences, scoring_table
-    from lorascope.core.packed import compute_dtype
+    from lorascope.core.scoring.packed import compute_dtype
 
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
@@ -157,9 +157,9 @@ def causal_backbone(args) -> str:
 
     from transformers import AutoConfig, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from lorascope.core.backbone import minilm_path
+    from lorascope.core.scoring.backbone import minilm_path
     from lorascope.core.errors import InputError
-    from lorascope.core.gguf_models import smollm2_gguf
+    from lorascope.core.scoring.gguf_models import smollm2_gguf
 
     if not args.reduced:
         try:
@@ -179,7 +179,7 @@ def causal_backbone(args) -> str:
 
 def causal(args, train_utts, dev_utts) -> list[str]:
     from benchmarks.bench_causal import order_speeds
-    from lorascope.core.train import StepDone, TrainConfig, train
+    from lorascope.core.training.train import StepDone, TrainConfig, train
 
     backbone = causal_backbone(args)
     lists = max(1, round(args.sizes[0] / statistics.fmean(len(u.hypotheses) for u in train_utts)))

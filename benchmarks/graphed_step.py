@@ -1,9 +1,9 @@
 """A CUDA-graph-captured training step over the packed encoder, for the speed benchmarks (not used by lorascope train).
 
-lorascope's training loop (core/train.py) runs the packed encoder eagerly; this module keeps the experiment of
+lorascope's training loop (core/training/train.py) runs the packed encoder eagerly; this module keeps the experiment of
 capturing a whole step (forward, loss, backward, AdamW, AdaLoRA's importance update) in one CUDA graph, so
 ``bench_speed.py`` can time it against the loop. Its AdaLoRA arithmetic is core's
-(:mod:`lorascope.core.strategies.adalora`); only the in-place buffers a captured graph needs are its own.
+(:mod:`lorascope.core.training.strategies.adalora`); only the in-place buffers a captured graph needs are its own.
 
 
 ``fast_path(model, strategy)`` looks at a model the way the training loop builds it (plain BertModel or a
@@ -39,9 +39,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lorascope.core.packed import PackedBatch, PackedBertEncoder, compute_dtype, resolve_attention
-from lorascope.core.strategies import STRATEGIES as _REGISTRY
-from lorascope.core.strategies.adalora import AdaLoraOrthogonal, find_adalora, importance_step
+from lorascope.core.scoring.packed import PackedBatch, PackedBertEncoder, compute_dtype, resolve_attention
+from lorascope.core.training.strategies import STRATEGIES as _REGISTRY
+from lorascope.core.training.strategies.adalora import AdaLoraOrthogonal, find_adalora, importance_step
 
 STRATEGIES = tuple(_REGISTRY)
 ADALORA_STRATEGIES = ("s1", "s3")

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from lorascope.core.errors import LorascopeError, PeerFailed
-from lorascope.core.formats import FORMATS, KALDI_DEFAULT_ACOUSTIC_SCALE
-from lorascope.core.nbest import FIRST_PASS, FIRST_PASS_CHOICES
+from lorascope.core.data.formats import FORMATS, KALDI_DEFAULT_ACOUSTIC_SCALE
+from lorascope.core.data.nbest import FIRST_PASS, FIRST_PASS_CHOICES
 
 from . import console
 from .cmd_compare import compare_cmd
@@ -138,7 +138,7 @@ def import_cmd(ctx: click.Context, file: Path, name: str | None, fmt: str | None
     (1best_recog/, 2best_recog/, ...). The file is streamed into one transaction: any problem leaves the store
     as it was.
     """
-    from lorascope.core.formats import sniff_format
+    from lorascope.core.data.formats import sniff_format
 
     from .datasets import disagreement_line, import_file
 

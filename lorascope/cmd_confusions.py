@@ -22,7 +22,7 @@ def confusions_cmd(ctx: click.Context, data: str, top: int, max_distance: float 
     DATA is a dataset name in the store or an N-best file (imported on first use). These are the pairs the
     `mined` perturbation model draws from (mined:from=DATA).
     """
-    from lorascope.core.confusions import MAX_DISTANCE, mine_confusions
+    from lorascope.core.perturbation.confusions import MAX_DISTANCE, mine_confusions
     from lorascope.store import Store
 
     from .datasets import resolve_dataset

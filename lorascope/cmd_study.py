@@ -14,7 +14,7 @@ from .options import db_option, device_option
 
 
 def _spec(spec_path: str | None, from_store: Path | None, overrides: dict):
-    from lorascope.core.study import StudySpec, read_spec, spec_from_mapping
+    from lorascope.core.analysis.study import StudySpec, read_spec, spec_from_mapping
 
     if from_store is not None:
         from lorascope.store import Store
@@ -79,7 +79,7 @@ def run_cmd(ctx: click.Context, spec_path: str | None, from_store: Path | None, 
     """Run (or continue) a study: every cell not yet done, each an ordinary training run with its test WER and
     robustness results. A killed study continues where it stopped; a failed cell keeps its error and the study
     goes on."""
-    from lorascope.core.study import cells, overrides_from_options
+    from lorascope.core.analysis.study import cells, overrides_from_options
 
     from .study.runner import CellEvent, run_study
 
@@ -138,7 +138,7 @@ def status_cmd(ctx: click.Context, name: str) -> None:
 def cells_cmd(ctx: click.Context, spec_or_name: str, folder: str) -> None:
     """Print one command per cell (a SPEC.toml, or a study stored in --db), for a SLURM array or any scheduler;
     merge the cells' stores afterwards with `lorascope merge`."""
-    from lorascope.core.study import cells, read_spec
+    from lorascope.core.analysis.study import cells, read_spec
 
     if Path(spec_or_name).is_file():
         spec = read_spec(spec_or_name)
@@ -166,7 +166,7 @@ def cells_cmd(ctx: click.Context, spec_or_name: str, folder: str) -> None:
 def report_cmd(ctx: click.Context, name: str, fmt: str, out: Path | None) -> None:
     """Table 2 (test WER over training seeds, bootstrap Δ to ft), Table 3 (NPRR with differences between
     strategies) and the learning curve with its power law, for study NAME."""
-    from lorascope.core.study_tables import render_csv, render_md
+    from lorascope.core.analysis.study_tables import render_csv, render_md
     from lorascope.store import Store
     from lorascope.store.study_report import study_report
 

@@ -1,6 +1,6 @@
 """`lorascope synth`: speak a text file with TTS voices, add noise, decode it, and write real N-best lists.
 
-A thin shell over :func:`lorascope.core.synth.synth`: option parsing, a progress bar on stderr and a closing
+A thin shell over :func:`lorascope.core.synth.synthesize.synth`: option parsing, a progress bar on stderr and a closing
 summary line. Errors a user can cause propagate as :class:`lorascope.core.errors.LorascopeError`.
 """
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from lorascope.core import synth as engine
+from lorascope.core.synth import synthesize as engine
 from lorascope.core.errors import InputError
 
 from .options import debug_option
@@ -103,8 +103,8 @@ def synth(text_file: Path, output: Path, voices, rates, snrs, noises, recognizer
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
         TimeRemainingColumn
 
-    from lorascope.core.formats import read_nbest
-    from lorascope.core.metrics import summarize
+    from lorascope.core.data.formats import read_nbest
+    from lorascope.core.data.metrics import summarize
 
     config = engine.SynthConfig(voices=voices, rates=rates, snrs=snrs, noises=noises, recognizer=recognizer,
                                 nbest=nbest, beam_size=beam_size, seed=seed, id_prefix=id_prefix,

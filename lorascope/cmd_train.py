@@ -64,7 +64,7 @@ class _Bar:
             self.log.close()
 
     def __call__(self, event: Any) -> None:
-        from lorascope.core import train as t
+        from lorascope.core.training import train as t
 
         from .jobs import RunStarted
 
@@ -240,7 +240,7 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
     """
     what = f"run {resume}" if resume is not None else f"the data sets and the backbone ({backbone or 'MiniLM-L6'})"
     log = line_log("train", f"torch and transformers, then {what}")   # in a log: at once, before torch loads
-    from lorascope.core.distributed import from_environment
+    from lorascope.core.training.distributed import from_environment
 
     from .jobs import TrainOptions, train_job
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lorascope.core.errors import InputError
-from lorascope.core.nbest import FIRST_PASS, OrderDisagreements, OrderTally, Utterance, iter_first_pass
+from lorascope.core.data.nbest import FIRST_PASS, OrderDisagreements, OrderTally, Utterance, iter_first_pass
 from lorascope.store.db import DatasetExists
 
 from . import console
@@ -43,11 +43,11 @@ def import_file(store, path: Path, *, name: str | None = None, fmt: str | None =
                 **reader: Any) -> Imported:
     """Stream the N-best file (or folder) ``path`` into the store as one transaction, with a progress bar.
 
-    ``reader`` goes to :func:`lorascope.core.formats.iter_nbest` (manifest, beam_size, reference,
+    ``reader`` goes to :func:`lorascope.core.data.formats.iter_nbest` (manifest, beam_size, reference,
     acoustic_scale). ``first_pass="score"`` sorts each list by its scores. With ``need_references`` (the
     reason) a list without a reference undoes the import. ``keep`` collects the stored utterances.
     """
-    from lorascope.core.formats import iter_nbest, sniff_format
+    from lorascope.core.data.formats import iter_nbest, sniff_format
 
     fmt = fmt or sniff_format(path)
     tally = OrderTally()

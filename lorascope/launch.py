@@ -3,7 +3,7 @@
 Every process runs ``python -m lorascope <the same arguments>`` with ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``,
 ``LOCAL_WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT`` set as ``torchrun --standalone --nproc-per-node N``
 sets them, so it is the same as running that torchrun command, and either way the processes join one gloo (CPU)
-or NCCL (CUDA) group (core/distributed.py). The launcher itself keeps the terminal clean: rank 0's output
+or NCCL (CUDA) group (core/training/distributed.py). The launcher itself keeps the terminal clean: rank 0's output
 (progress bar, tables, one-line errors) goes to the terminal; the other ranks print nothing but errors, which
 are kept in a log and shown when that rank fails. When one process fails, the others are stopped (SIGTERM,
 then SIGKILL after a grace period) and the launcher exits with the failing process's code. Each process gets

@@ -7,7 +7,7 @@ import os
 from importlib import resources
 from pathlib import Path
 
-from lorascope.core.adapter_config import ADAPTER_CONFIG, read_adapter_config
+from lorascope.core.scoring.adapter_config import ADAPTER_CONFIG, read_adapter_config
 from lorascope.store.db import DatasetExists
 
 SAMPLE_SETS = ("train", "dev", "test")
@@ -26,7 +26,7 @@ def sample_data_dir() -> Path:
 
 def ensure_sample_sets(store, *, demo: bool = True) -> list[str]:
     """Import the bundled sample sets (and register the demo adapter) that the store lacks; returns what was added."""
-    from lorascope.core.formats import read_nbest
+    from lorascope.core.data.formats import read_nbest
 
     added = []
     folder = sample_data_dir()

@@ -15,7 +15,7 @@ import random
 import re
 from pathlib import Path
 
-from lorascope.core.text import normalize
+from lorascope.core.data.text import normalize
 
 WORDNET = Path("/usr/share/wordnet")
 PARTS_OF_SPEECH = ("noun", "verb", "adj", "adv")

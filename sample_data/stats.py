@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from lorascope.core.formats import read_nbest
-from lorascope.core.metrics import summarize
+from lorascope.core.data.formats import read_nbest
+from lorascope.core.data.metrics import summarize
 
 HERE = Path(__file__).resolve().parent
 SETS = ("train", "dev", "test")

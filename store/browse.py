@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lorascope.core.metrics import reference_length
-from lorascope.core.nbest import Hypothesis, Utterance
+from lorascope.core.data.metrics import reference_length
+from lorascope.core.data.nbest import Hypothesis, Utterance
 
 from .db import Store, now
 

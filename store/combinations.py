@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from lorascope.core.combination import Combination
+from lorascope.core.combination.model import Combination
 
 from .db import Store, now
 

@@ -11,7 +11,7 @@ from .db import Store, now
 from .provenance import combination_dict
 
 if TYPE_CHECKING:
-    from lorascope.core.compare import Comparison
+    from lorascope.core.analysis.compare import Comparison
 
 
 def _num(x: float | None) -> float | None:

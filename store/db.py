@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import sqlite_utils
 
 from lorascope.core.errors import LorascopeError
-from lorascope.core.metrics import delta_wer
-from lorascope.core.nbest import FIRST_PASS, FIRST_PASS_CHOICES, Hypothesis, Utterance
+from lorascope.core.data.metrics import delta_wer
+from lorascope.core.data.nbest import FIRST_PASS, FIRST_PASS_CHOICES, Hypothesis, Utterance
 
 from .ingest import DuplicateUtterance, write_lists
 from .ownership import Owner, owner_alive
@@ -27,8 +27,8 @@ from .guard import check_store_file
 from .schema import SCHEMA_VERSION, migrate
 
 if TYPE_CHECKING:  # core types the store writes; imported lazily by their callers
-    from lorascope.core.combine import EvalResult
-    from lorascope.core.robustness import RobustnessReport
+    from lorascope.core.combination.tune import EvalResult
+    from lorascope.core.perturbation.robustness import RobustnessReport
 
 ENV_DB = "LORASCOPE_DB"
 _LOCK_RETRIES = 5
@@ -210,9 +210,9 @@ class Store:
                     format: str | None = None, replace: bool = False, first_pass: str = FIRST_PASS) -> DatasetInfo:
         """Store N-best lists under ``name`` in one transaction; WERs are computed when references exist.
 
-        ``utterances`` may be a stream (a reader's :func:`~lorascope.core.formats.iter_nbest`): it is read once
+        ``utterances`` may be a stream (a reader's :func:`~lorascope.core.data.formats.iter_nbest`): it is read once
         and written in chunks, and whatever it raises, at any utterance, undoes the whole write. ``first_pass``
-        records how the lists were ordered (see :data:`~lorascope.core.nbest.FIRST_PASS`); the lists are stored
+        records how the lists were ordered (see :data:`~lorascope.core.data.nbest.FIRST_PASS`); the lists are stored
         in the order given. Each hypothesis' word errors are stored where its utterance has a reference; the
         1-best and oracle WER when every utterance has one.
         """

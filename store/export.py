@@ -13,9 +13,9 @@ from typing import Any
 
 from .comparisons import comparisons
 from lorascope.core import durable
-from lorascope.core.combination import Combination
+from lorascope.core.combination.model import Combination
 from lorascope.core.errors import LorascopeError
-from lorascope.core.metrics import reference_length
+from lorascope.core.data.metrics import reference_length
 
 from .db import Store, StoreError
 

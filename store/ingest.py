@@ -12,9 +12,9 @@ import math
 import sqlite3
 from collections.abc import Iterable, Iterator
 
-from lorascope.core.alignment import COUNTER
-from lorascope.core.metrics import corpus_wer, hypothesis_errors
-from lorascope.core.nbest import Utterance, scores_state
+from lorascope.core.data.alignment import COUNTER
+from lorascope.core.data.metrics import corpus_wer, hypothesis_errors
+from lorascope.core.data.nbest import Utterance, scores_state
 
 CHUNK_UTTERANCES = 2000
 

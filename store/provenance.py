@@ -45,7 +45,7 @@ def model_spec(name: str | None, settings: str | Mapping[str, Any] | None) -> st
     values.pop("name", None)
     values.pop("combination", None)   # stored beside the model's settings (the combination that scored the lists)
     try:
-        from lorascope.core.perturbation_models import perturbation_config
+        from lorascope.core.perturbation.models import perturbation_config
 
         return perturbation_config(name, **values).spec()
     except Exception:  # a setting this version no longer knows: show them all
@@ -67,7 +67,7 @@ def describe_combination(combination: str | Mapping[str, Any] | None) -> str:
         return MISSING
     data = json.loads(combination) if isinstance(combination, str) else combination
     try:
-        from lorascope.core.combination import Combination
+        from lorascope.core.combination.model import Combination
 
         return Combination.from_dict(data).describe()
     except Exception:

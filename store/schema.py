@@ -219,7 +219,7 @@ UPDATE metrics SET seeds = (
     WHERE split = 'robustness';
 """
 
-# `lorascope compare RUN_A RUN_B`: two runs' adapters on the same lists (core/compare.py), one row per comparison,
+# `lorascope compare RUN_A RUN_B`: two runs' adapters on the same lists (core/analysis/compare.py), one row per comparison,
 # with everything it was made under. Differences are A minus B.
 COMPARISONS = """
 CREATE TABLE comparisons (
@@ -270,7 +270,7 @@ STUDIES = """
 CREATE TABLE studies (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
-    spec TEXT NOT NULL,                -- the study's spec, JSON (core/study.py StudySpec.to_dict)
+    spec TEXT NOT NULL,                -- the study's spec, JSON (core/analysis/study.py StudySpec.to_dict)
     created_at TEXT NOT NULL
 );
 CREATE TABLE study_cells (

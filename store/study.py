@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lorascope.core.errors import InputError
-from lorascope.core.study import Cell, StudySpec, cells
+from lorascope.core.analysis.study import Cell, StudySpec, cells
 
 from .db import Store, now
 from .ownership import Owner, owner_alive

@@ -6,10 +6,10 @@ from collections import defaultdict
 from itertools import combinations
 from typing import Any
 
-from lorascope.core.metrics import reference_lengths
-from lorascope.core.stats import bootstrap_mean_difference, fit_power_law, mean_sd, pooled_paired_bootstrap
-from lorascope.core.study import cells
-from lorascope.core.study_tables import CurveFit, CurvePoint, Difference, StudyReport, Table2Row, Table3Row
+from lorascope.core.data.metrics import reference_lengths
+from lorascope.core.analysis.stats import bootstrap_mean_difference, fit_power_law, mean_sd, pooled_paired_bootstrap
+from lorascope.core.analysis.study import cells
+from lorascope.core.analysis.study_tables import CurveFit, CurvePoint, Difference, StudyReport, Table2Row, Table3Row
 
 from .db import Store
 from .study import cell_rows, study
@@ -91,7 +91,7 @@ def study_report(store: Store, name: str) -> StudyReport:
 
 
 def _interval(boot):
-    from lorascope.core.stats import Interval
+    from lorascope.core.analysis.stats import Interval
 
     return Interval(boot.difference, boot.low, boot.high)
 

@@ -40,7 +40,7 @@ CAUSAL = ("gpt2", "llama", "qwen2", "mistral")
 
 def save_tiny(arch: str, folder: Path, seed: int = 0) -> Path:
     """A random ``arch`` model with the MiniLM tokenizer, written with ``save_pretrained`` into ``folder``."""
-    from lorascope.core.backbone import _load_tokenizer, minilm_path, quiet_loading
+    from lorascope.core.scoring.backbone import _load_tokenizer, minilm_path, quiet_loading
 
     tokenizer = _load_tokenizer(minilm_path())
     config, cls = _configs(tokenizer.vocab_size, tokenizer.pad_token_id, tokenizer.cls_token_id,

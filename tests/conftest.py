@@ -55,7 +55,7 @@ def phonetic_cache(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def index(phonetic_cache):
     """The real phonetic index without g2p: every word the tests perturb is in CMUdict, so no g2p start-up cost."""
-    from lorascope.core.phonetics import load_index
+    from lorascope.core.perturbation.phonetics import load_index
 
     return load_index(phonetic_cache, use_g2p=False)
 
@@ -63,6 +63,6 @@ def index(phonetic_cache):
 @pytest.fixture(scope="session")
 def g2p_index(phonetic_cache):
     """The real phonetic index with g2p-en's model for out-of-vocabulary words."""
-    from lorascope.core.phonetics import load_index
+    from lorascope.core.perturbation.phonetics import load_index
 
     return load_index(phonetic_cache)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from lorascope.core.formats import write_jsonl
-from lorascope.core.nbest import Hypothesis, Utterance
+from lorascope.core.data.formats import write_jsonl
+from lorascope.core.data.nbest import Hypothesis, Utterance
 
 SENTENCES = [
     "the cat sat on the mat", "there is a red house on the hill", "we went to the market on monday",

@@ -13,12 +13,12 @@ import torch
 from click.testing import CliRunner
 
 from lorascope.cli import cli
-from lorascope.core.adapter import load_rescorer
-from lorascope.core.backbone import backbone_family, load_backbone
+from lorascope.core.scoring.adapter import load_rescorer
+from lorascope.core.scoring.backbone import backbone_family, load_backbone
 from lorascope.core.errors import InputError
-from lorascope.core.rescorer import Rescorer, rescorer_model
-from lorascope.core.roles import ROLES, find_roles
-from lorascope.core.train import TrainConfig, TrainStarted, train
+from lorascope.core.scoring.rescorer import Rescorer, rescorer_model
+from lorascope.core.scoring.roles import ROLES, find_roles
+from lorascope.core.training.train import TrainConfig, TrainStarted, train
 from lorascope.store import Store
 
 from .backbone_fixtures import ARCHITECTURES, CAUSAL, save_tiny
@@ -51,7 +51,7 @@ def tiny_dirs(tmp_path_factory):
 
 
 def _layer_relative(names):
-    from lorascope.core.roles import LAYER_NAME
+    from lorascope.core.scoring.roles import LAYER_NAME
 
     return sorted({LAYER_NAME.search(n).group(2) for n in names})
 
@@ -168,7 +168,7 @@ def test_causal_adapter_round_trip_scores_alike(tiny_dirs, tmp_path):
     texts = ["the cat sat", "a big red house"]
     assert loaded.score_texts(texts) == pytest.approx(result.rescorer.score_texts(texts), abs=1e-5)
     # the inspector's set-up folds the adapter into the LM and scores alike
-    from lorascope.core.inference import prepare_for_inference
+    from lorascope.core.scoring.inference import prepare_for_inference
 
     assert prepare_for_inference(loaded, threads=None).merged
     assert loaded.score_texts(texts) == pytest.approx(result.rescorer.score_texts(texts), abs=1e-4)
@@ -222,7 +222,7 @@ def test_strategy_none_on_an_encoder_is_refused_before_anything_loads(tiny_dirs,
 
 @pytest.mark.slow
 def test_real_smollm2_loads_offline_and_scores_the_sample_test_set():
-    from lorascope.core.formats import read_nbest
+    from lorascope.core.data.formats import read_nbest
     from lorascope.samples import sample_data_dir
 
     encoder, tokenizer = load_backbone("smollm2")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lorascope.core.combine import Combination, evaluate_scores
-from lorascope.core.metrics import hypothesis_errors, reference_length
-from lorascope.core.nbest import Hypothesis as H
-from lorascope.core.nbest import Utterance as U
+from lorascope.core.combination.tune import Combination, evaluate_scores
+from lorascope.core.data.metrics import hypothesis_errors, reference_length
+from lorascope.core.data.nbest import Hypothesis as H
+from lorascope.core.data.nbest import Utterance as U
 from lorascope.store import Store
 from lorascope.store import browse
 from lorascope.store.schema import SCHEMA_VERSION

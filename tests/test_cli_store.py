@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from lorascope.cli import cli
-from lorascope.core.combination import Combination
-from lorascope.core.combine import evaluate_scores
+from lorascope.core.combination.model import Combination
+from lorascope.core.combination.tune import evaluate_scores
 from lorascope.store import Store, StoreError
 from lorascope.store.ownership import this_process
 

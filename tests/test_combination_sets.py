@@ -14,12 +14,12 @@ import pytest
 from click.testing import CliRunner
 
 from lorascope.cli import cli
-from lorascope.core.combination import Combination
-from lorascope.core.crossfit import (cross_fit, fold_of, gated_search, missing_feature, split_by_utterance)
-from lorascope.core.combine import tune_combination
-from lorascope.core.formats import write_jsonl
-from lorascope.core.metrics import hypothesis_errors
-from lorascope.core.nbest import Hypothesis, Utterance
+from lorascope.core.combination.model import Combination
+from lorascope.core.combination.crossfit import (cross_fit, fold_of, gated_search, missing_feature, split_by_utterance)
+from lorascope.core.combination.tune import tune_combination
+from lorascope.core.data.formats import write_jsonl
+from lorascope.core.data.metrics import hypothesis_errors
+from lorascope.core.data.nbest import Hypothesis, Utterance
 from lorascope.store import Store
 from lorascope.store.combinations import combinations, training_combination
 
@@ -280,8 +280,8 @@ def test_a_run_trained_on_rank_only_lists_evaluates_scored_lists(trained, tmp_pa
 def test_a_failed_evaluation_after_training_keeps_the_adapter(tmp_path):
     """core.train without the job's feature check: the test set lacks the score the dev-tuned combination weighs;
     the evaluation fails, the adapter is saved first and the failure is reported beside it."""
-    from lorascope.core.adapter import load_rescorer
-    from lorascope.core.train import TrainConfig, train
+    from lorascope.core.scoring.adapter import load_rescorer
+    from lorascope.core.training.train import TrainConfig, train
 
     dev = informative(24, 2, "dv")
     res = train(TrainConfig(backbone="tiny-random", strategy="lora", steps=2, batch_size=4, device="cpu"),

@@ -1,12 +1,12 @@
-"""The tuned combination, the λ line search and the bootstrap gate (core/combine.py)."""
+"""The tuned combination, the λ line search and the bootstrap gate (core/combination/tune.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from lorascope.core.combine import (FIRST_PASS_COMBINATION, Combination, ScoreTable, best_index, evaluate_scores,
+from lorascope.core.combination.tune import (FIRST_PASS_COMBINATION, Combination, ScoreTable, best_index, evaluate_scores,
                                     tune_combination)
-from lorascope.core.nbest import Hypothesis, Utterance
+from lorascope.core.data.nbest import Hypothesis, Utterance
 
 
 def utterance(k: int, lm_fixes: bool) -> Utterance:
@@ -54,7 +54,7 @@ def test_no_gain_needs_no_bootstrap():
 
 def test_lambda_confidence_outside_zero_one_is_an_input_error():
     from lorascope.core.errors import InputError
-    from lorascope.core.train import TrainConfig
+    from lorascope.core.training.train import TrainConfig
 
     with pytest.raises(InputError, match="lambda_confidence must be in"):
         TrainConfig(lambda_confidence=1.5)

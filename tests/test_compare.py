@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from lorascope.cli import cli
-from lorascope.core.compare import PerturbedChoices, compare_choices, nprr_difference, right_counts, wer_difference
+from lorascope.core.analysis.compare import PerturbedChoices, compare_choices, nprr_difference, right_counts, wer_difference
 from lorascope.store import Store
 from lorascope.store.comparisons import comparisons
 

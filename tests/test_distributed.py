@@ -80,10 +80,10 @@ def _adalora_rank(rank: int, world: int, port: int, sets, out: str) -> None:
     """One training process of the spawn test: train s1 on its share, save what its rank allocator holds."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    from lorascope.core import distributed as ddp
-    from lorascope.core.formats import read_nbest
-    from lorascope.core.strategies import adalora
-    from lorascope.core.train import TrainConfig, train as core_train
+    from lorascope.core.training import distributed as ddp
+    from lorascope.core.data.formats import read_nbest
+    from lorascope.core.training.strategies import adalora
+    from lorascope.core.training.train import TrainConfig, train as core_train
 
     seen = []   # the importance scores after every update, as the allocator holds them (observed, not changed)
     update = adalora.update_importance

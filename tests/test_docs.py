@@ -175,7 +175,7 @@ def _names(body: list[ast.stmt]) -> set[str]:
 
 
 def module_exists(dotted: str) -> bool:
-    """``lorascope.core.train.train`` or ``core.metrics.delta_wer``: the longest prefix that is a module of the
+    """``lorascope.core.training.train.train`` or ``core.metrics.delta_wer``: the longest prefix that is a module of the
     checkout, and the rest a name defined at its top level (or in a class there), read from the source."""
     parts = dotted.rstrip(".").split(".")
     if parts[0] == "lorascope":
@@ -209,7 +209,7 @@ def test_every_module_the_docs_name_exists():
 
 
 def test_module_check_tells_a_missing_name():
-    assert module_exists("lorascope.core.metrics.delta_wer")
+    assert module_exists("lorascope.core.data.metrics.delta_wer")
     assert module_exists("core.train.train")
     assert not module_exists("core.metrics.no_such_function")
     assert not module_exists("lorascope.core.no_such_module")

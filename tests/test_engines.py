@@ -1,4 +1,4 @@
-"""The two engines, hf (padded Hugging Face / peft) and packed (core/packed.py), inside Rescorer and train().
+"""The two engines, hf (padded Hugging Face / peft) and packed (core/scoring/packed.py), inside Rescorer and train().
 
 Tiny random BERTs on synthetic lists; the packed engine runs its CPU path here (attention per length group),
 the same code as on CUDA except the attention kernel.
@@ -12,10 +12,10 @@ from tests.test_packed import randomise_adapters
 from tests.test_train import assert_same_state, make_utts, state_of, tiny_config
 
 from lorascope.core.errors import InputError
-from lorascope.core.adapter import load_rescorer
-from lorascope.core.backbone import load_backbone
-from lorascope.core.rescorer import Rescorer, RescorerModel, resolve_engine
-from lorascope.core.train import StepDone, TrainStarted, train
+from lorascope.core.scoring.adapter import load_rescorer
+from lorascope.core.scoring.backbone import load_backbone
+from lorascope.core.scoring.rescorer import Rescorer, RescorerModel, resolve_engine
+from lorascope.core.training.train import StepDone, TrainStarted, train
 
 peft = pytest.importorskip("peft")
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -173,8 +173,8 @@ def test_a_half_precision_backbone_folder_loads_in_float32(tmp_path):
 
 def test_the_command_lines_torch_free_name_lists_match_the_engines():
     from lorascope.cmd_train import ENGINE_NAMES, STRATEGY_NAMES
-    from lorascope.core.rescorer import ENGINES
-    from lorascope.core.strategies import STRATEGIES
+    from lorascope.core.scoring.rescorer import ENGINES
+    from lorascope.core.training.strategies import STRATEGIES
 
     assert ENGINE_NAMES == ENGINES
     assert tuple(STRATEGY_NAMES) == tuple(STRATEGIES)

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from lorascope.cli import cli
-from lorascope.core.metrics import word_errors
+from lorascope.core.data.metrics import word_errors
 from lorascope.store import Store
 
 from .nbest_fixtures import make_utterances

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from lorascope.cli import cli
-from lorascope.core.combine import FIRST_PASS_COMBINATION, Combination
+from lorascope.core.combination.tune import FIRST_PASS_COMBINATION, Combination
 from lorascope.store import Store
 
 SENTENCES = ["the cat sat on the mat", "there is a red house on the hill", "we went to the market on monday",

@@ -1,12 +1,12 @@
-"""core/inference.py: inference-time set-up of a loaded rescorer (tiny random backbone, for speed)."""
+"""core/scoring/inference.py: inference-time set-up of a loaded rescorer (tiny random backbone, for speed)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from lorascope.core.inference import configure_threads, merge_lora, prepare_for_inference
-from lorascope.core.adapter import load_rescorer
+from lorascope.core.scoring.inference import configure_threads, merge_lora, prepare_for_inference
+from lorascope.core.scoring.adapter import load_rescorer
 
 from .test_tui import tiny_adapter  # noqa: F401  (a LoRA adapter trained three steps, shared with the TUI tests)
 

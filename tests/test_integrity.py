@@ -21,10 +21,11 @@ import torch
 from click.testing import CliRunner
 
 from lorascope.cli import cli
-from lorascope.core import checkpoint as ck
-from lorascope.core import durable, phonetic_cache
+from lorascope.core.training import checkpoint as ck
+from lorascope.core import durable
+from lorascope.core.perturbation import phonetic_cache
 from lorascope.core.errors import InputError
-from lorascope.core.train import CheckpointLoaded, StepDone, train
+from lorascope.core.training.train import CheckpointLoaded, StepDone, train
 from lorascope.store import Store
 
 from .nbest_fixtures import write_set
@@ -306,7 +307,7 @@ def _copy(folder: Path, tmp_path: Path) -> Path:
     (lambda d: (d / "adapter" / "adapter_config.json").write_text("{}"), "peft_type"),
 ])
 def test_an_adapter_folder_is_checked_for_what_it_claims_before_loading(adapter_folder, tmp_path, damage, problem):
-    from lorascope.core.adapter import load_rescorer
+    from lorascope.core.scoring.adapter import load_rescorer
 
     load_rescorer(adapter_folder)                      # the folder as written loads
     copy = _copy(adapter_folder, tmp_path)
@@ -317,7 +318,7 @@ def test_an_adapter_folder_is_checked_for_what_it_claims_before_loading(adapter_
 
 
 def test_saving_an_adapter_over_an_existing_folder_replaces_it_whole(adapter_folder, tmp_path):
-    from lorascope.core.adapter import load_rescorer, save_rescorer
+    from lorascope.core.scoring.adapter import load_rescorer, save_rescorer
 
     target = _copy(adapter_folder, tmp_path)
     (target / "stale-file").write_text("from an earlier save")
@@ -327,7 +328,7 @@ def test_saving_an_adapter_over_an_existing_folder_replaces_it_whole(adapter_fol
 
 
 def test_a_backbone_folder_with_pickled_weights_or_code_of_its_own_is_refused_before_loading(adapter_folder, tmp_path):
-    from lorascope.core.backbone import load_backbone
+    from lorascope.core.scoring.backbone import load_backbone
 
     folder = Path(__import__("shutil").copytree(adapter_folder / "backbone", tmp_path / "model"))
     for name in ("tokenizer.json", "tokenizer_config.json"):

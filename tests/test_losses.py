@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from lorascope.core.losses import correlation_penalty, mwer_loss, pad_lists
+from lorascope.core.training.losses import correlation_penalty, mwer_loss, pad_lists
 
 
 def test_mwer_value_on_a_hand_computed_example():
@@ -87,7 +87,7 @@ def test_correlation_penalty_is_one_for_identical_dimensions_and_pushes_them_apa
 
 
 def test_consistency_kl_is_zero_for_the_same_ranking_and_only_the_twin_gets_gradient():
-    from lorascope.core.losses import consistency_kl
+    from lorascope.core.training.losses import consistency_kl
 
     mask = torch.tensor([[True, True, True], [True, True, False]])
     scores = torch.tensor([[1.0, 0.0, -1.0], [0.5, 0.2, 0.0]], requires_grad=True)

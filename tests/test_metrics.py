@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lorascope.core.metrics import (corpus_wer, delta_wer, nprr, paired_bootstrap, summarize, word_errors)
-from lorascope.core.nbest import Hypothesis, Utterance
+from lorascope.core.data.metrics import (corpus_wer, delta_wer, nprr, paired_bootstrap, summarize, word_errors)
+from lorascope.core.data.nbest import Hypothesis, Utterance
 
 from .conftest import HYPORADISE
 
@@ -85,7 +85,7 @@ def test_paired_bootstrap_detects_a_real_difference_and_not_a_null_one():
 
 @pytest.mark.skipif(not HYPORADISE.exists(), reason="needs ../shared/data beside the checkout")
 def test_librispeech_test_other_first_pass_figures():
-    from lorascope.core.formats import read_nbest
+    from lorascope.core.data.formats import read_nbest
 
     s = summarize(read_nbest(HYPORADISE))
     assert s.utterances == 2939

@@ -11,8 +11,8 @@ import torch
 from transformers import BertConfig, BertModel
 
 from benchmarks.graphed_step import AdaLoraImportance, fast_path, make_optimizer
-from lorascope.core.packed import PackedBertEncoder, adapted_linear, pack, score_cls
-from lorascope.core.strategies.adalora import AdaLoraOrthogonal, foreach_update_ipt
+from lorascope.core.scoring.packed import PackedBertEncoder, adapted_linear, pack, score_cls
+from lorascope.core.training.strategies.adalora import AdaLoraOrthogonal, foreach_update_ipt
 
 peft = pytest.importorskip("peft")
 

@@ -7,11 +7,11 @@ import math
 import pytest
 
 from lorascope.core.errors import InputError
-from lorascope.core.nbest import Hypothesis, Utterance
-from lorascope.core.perturb import (apply_candidate, hypothesis_rng, perturb_all, perturb_one, perturb_utterances,
+from lorascope.core.data.nbest import Hypothesis, Utterance
+from lorascope.core.perturbation.perturb import (apply_candidate, hypothesis_rng, perturb_all, perturb_one, perturb_utterances,
                                     token_candidates)
-from lorascope.core.perturbation_models import LexiconConfig
-from lorascope.core.phonetics import Candidate
+from lorascope.core.perturbation.models import LexiconConfig
+from lorascope.core.perturbation.phonetics import Candidate
 
 # These tests pin today's all-kinds sound-alikes: the lexicon model (tests/test_perturbation_models.py has the others).
 LEXICON = LexiconConfig()

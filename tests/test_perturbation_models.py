@@ -9,14 +9,14 @@ from click.testing import CliRunner
 
 from lorascope.cli import cli
 from lorascope.samples import sample_data_dir
-from lorascope.core.confusions import ConfusionPair, mine_confusions
+from lorascope.core.perturbation.confusions import ConfusionPair, mine_confusions
 from lorascope.core.errors import InputError
-from lorascope.core.formats import read_nbest
-from lorascope.core.nbest import Hypothesis, Utterance
-from lorascope.core.perturb import perturb_all, perturb_one, perturb_utterances, token_candidates
-from lorascope.core.perturbation_models import (LexiconConfig, MinedConfig, PaperConfig, parse_perturbation,
+from lorascope.core.data.formats import read_nbest
+from lorascope.core.data.nbest import Hypothesis, Utterance
+from lorascope.core.perturbation.perturb import perturb_all, perturb_one, perturb_utterances, token_candidates
+from lorascope.core.perturbation.models import (LexiconConfig, MinedConfig, PaperConfig, parse_perturbation,
                                                 perturbation_config)
-from lorascope.core.robustness import evaluate_robustness
+from lorascope.core.perturbation.robustness import evaluate_robustness
 
 
 def utt(uid, ref, *hyps):

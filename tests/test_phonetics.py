@@ -10,9 +10,10 @@ import sys
 
 import pytest
 
-from lorascope.core import g2p, phonetics
-from lorascope.core.phonemes import is_phone
-from lorascope.core.phonetics import (INDEX_VERSION, Candidate, index_path, near_limit,
+from lorascope.core.perturbation import g2p
+from lorascope.core.perturbation import phonetics
+from lorascope.core.perturbation.phonemes import is_phone
+from lorascope.core.perturbation.phonetics import (INDEX_VERSION, Candidate, index_path, near_limit,
                                       phonetic_distance, strip_stress)
 
 

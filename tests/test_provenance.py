@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from textual.widgets import DataTable
 
 from lorascope.cli import cli
-from lorascope.core.combination import Combination
-from lorascope.core.nbest import Hypothesis as H
-from lorascope.core.nbest import Utterance as U
+from lorascope.core.combination.model import Combination
+from lorascope.core.data.nbest import Hypothesis as H
+from lorascope.core.data.nbest import Utterance as U
 from lorascope.store import Store
 from lorascope.store.schema import MIGRATIONS, PROVENANCE, migrate
 from lorascope.tui.app import LorascopeApp

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from lorascope.cli import cli
-from lorascope.core.formats import read_nbest, source
+from lorascope.core.data.formats import read_nbest, source
 
 GOOD_JSONL = ('{"id": "a", "reference": "the cat sat", "hypotheses": [{"text": "the cat sat", "score": -0.1}, '
               '{"text": "the cats at", "score": -0.5}]}\n')

@@ -8,12 +8,12 @@ import statistics
 import pytest
 
 from lorascope.core.errors import InputError
-from lorascope.core.metrics import corpus_wer, delta_wer, hypothesis_errors, nprr, reference_lengths
-from lorascope.core.nbest import Hypothesis, Utterance
-from lorascope.core.phonetics import PhoneticIndex
-from lorascope.core.combine import best_index, new_ranks
-from lorascope.core.robustness import evaluate_robustness
-from lorascope.core.text import words
+from lorascope.core.data.metrics import corpus_wer, delta_wer, hypothesis_errors, nprr, reference_lengths
+from lorascope.core.data.nbest import Hypothesis, Utterance
+from lorascope.core.perturbation.phonetics import PhoneticIndex
+from lorascope.core.combination.tune import best_index, new_ranks
+from lorascope.core.perturbation.robustness import evaluate_robustness
+from lorascope.core.data.text import words
 
 
 # A lexicon small enough to know every candidate: cat <-> kat and there <-> their are the only pairs; "a" has no

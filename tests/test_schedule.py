@@ -3,7 +3,7 @@
 import pytest
 
 from lorascope.core.errors import InputError
-from lorascope.core.schedule import RankSchedule
+from lorascope.core.training.schedule import RankSchedule
 
 # t_w = 100, t_i = 200, t_f = 100, T = 1000: decay runs over [200, 900).
 R_F, R_I, R_T = 384, 12, 8

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from lorascope.core.errors import InputError
-from lorascope.core.nbest import Hypothesis, Utterance
+from lorascope.core.data.nbest import Hypothesis, Utterance
 from lorascope.store import SCHEMA_VERSION, Store, StoreError
 from lorascope.store.export import export
 from lorascope.store.schema import MIGRATIONS, migrate

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from lorascope.core.errors import InputError
-from lorascope.core.backbone import tiny_backbone
-from lorascope.core.rescorer import RescorerModel
-from lorascope.core.strategies import (STRATEGIES, TARGETS, count_parameters, orthogonal_penalty, scale_steps,
+from lorascope.core.scoring.backbone import tiny_backbone
+from lorascope.core.scoring.rescorer import RescorerModel
+from lorascope.core.training.strategies import (STRATEGIES, TARGETS, count_parameters, orthogonal_penalty, scale_steps,
                                        strategy_config)
 
 HIDDEN, INTER, LAYERS, MATRICES = 32, 64, 2, 12

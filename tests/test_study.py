@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from lorascope.cli import cli
-from lorascope.core.stats import bootstrap_mean_difference, fit_power_law, pooled_paired_bootstrap
+from lorascope.core.analysis.stats import bootstrap_mean_difference, fit_power_law, pooled_paired_bootstrap
 from lorascope.store import Store
 from lorascope.store.study import cell_rows, study
 
@@ -113,8 +113,8 @@ def test_an_unknown_strategy_on_the_command_line_is_one_line(tmp_path):
 
 
 def test_the_spec_knows_the_same_strategies_as_core():
-    from lorascope.core.strategies import STRATEGIES
-    from lorascope.core.study import STRATEGY_NAMES
+    from lorascope.core.training.strategies import STRATEGIES
+    from lorascope.core.analysis.study import STRATEGY_NAMES
 
     assert set(STRATEGY_NAMES) == set(STRATEGIES)
 
@@ -260,7 +260,7 @@ async def test_study_screen_lists_studies_shows_tables_and_follows_the_store(who
 
     from textual.widgets import DataTable, Markdown
 
-    from lorascope.core.study import read_spec
+    from lorascope.core.analysis.study import read_spec
     from lorascope.store.study import ensure_study
     from lorascope.tui.app import LorascopeApp
     from lorascope.tui.screens.study import StudyScreen

@@ -17,11 +17,11 @@ import pytest
 from click.testing import CliRunner
 
 from lorascope.cmd_synth import synth as synth_command
-from lorascope.core import synth as engine
+from lorascope.core.synth import synthesize as engine
 from lorascope.core.errors import InputError, LorascopeError
-from lorascope.core.formats import read_nbest
-from lorascope.core.metrics import summarize, word_errors
-from lorascope.core.nbest import Hypothesis
+from lorascope.core.data.formats import read_nbest
+from lorascope.core.data.metrics import summarize, word_errors
+from lorascope.core.data.nbest import Hypothesis
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 

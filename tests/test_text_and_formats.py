@@ -8,9 +8,9 @@ import math
 import pytest
 
 from lorascope.core.errors import InputError
-from lorascope.core.formats import read_nbest, sniff_format, write_jsonl
-from lorascope.core.nbest import Hypothesis, Utterance
-from lorascope.core.text import normalize
+from lorascope.core.data.formats import read_nbest, sniff_format, write_jsonl
+from lorascope.core.data.nbest import Hypothesis, Utterance
+from lorascope.core.data.text import normalize
 
 from .conftest import HYPORADISE
 
@@ -182,7 +182,7 @@ def test_a_plain_text_file_is_not_taken_for_kaldi(tmp_path):
 
 
 def test_readers_stream_a_problem_far_into_the_file_is_met_only_when_reached(tmp_path):
-    from lorascope.core.formats import iter_nbest
+    from lorascope.core.data.formats import iter_nbest
 
     good = [{"input": ["a b"], "output": "a b"}] * 50_000
     path = tmp_path / "late.json"
@@ -195,7 +195,7 @@ def test_readers_stream_a_problem_far_into_the_file_is_met_only_when_reached(tmp
 
 
 def test_progress_reports_bytes_up_to_the_whole_file(tmp_path):
-    from lorascope.core.formats import iter_nbest
+    from lorascope.core.data.formats import iter_nbest
 
     path = tmp_path / "p.jsonl"
     write_jsonl([Utterance(f"u{i}", (Hypothesis("a b c d e f g h"),), "a b") for i in range(60_000)], path)

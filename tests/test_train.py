@@ -10,12 +10,12 @@ import random
 import pytest
 import torch
 
-from lorascope.core.combine import new_ranks
+from lorascope.core.combination.tune import new_ranks
 from lorascope.core.errors import InputError
-from lorascope.core.nbest import Hypothesis, Utterance
-from lorascope.core.adapter import load_rescorer
-from lorascope.core.rescorer import evaluate, rescore_fn
-from lorascope.core.train import (CheckpointSaved, DevEvaluated, LambdaTuned, StepDone, TrainConfig, TrainFinished,
+from lorascope.core.data.nbest import Hypothesis, Utterance
+from lorascope.core.scoring.adapter import load_rescorer
+from lorascope.core.scoring.rescorer import evaluate, rescore_fn
+from lorascope.core.training.train import (CheckpointSaved, DevEvaluated, LambdaTuned, StepDone, TrainConfig, TrainFinished,
                                   TrainStarted, train)
 
 WORDS = "the cat sat on a mat dog ran to big red house and saw small green tree by river".split()
@@ -64,8 +64,8 @@ def assert_same_state(a, b):
 
 def training_set_mwer(utts, lm_scores, prior_weight):
     """MWER of the whole set at the training-time combination ``w·prior + LM``."""
-    from lorascope.core.losses import mwer_loss, pad_lists
-    from lorascope.core.metrics import hypothesis_errors
+    from lorascope.core.training.losses import mwer_loss, pad_lists
+    from lorascope.core.data.metrics import hypothesis_errors
 
     prior, mask = pad_lists([u.prior_scores() for u in utts])
     lm, _ = pad_lists(lm_scores)

@@ -14,8 +14,8 @@ import pytest
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, OptionList
 
-from lorascope.core.nbest import Hypothesis as H
-from lorascope.core.nbest import Utterance as U
+from lorascope.core.data.nbest import Hypothesis as H
+from lorascope.core.data.nbest import Utterance as U
 from lorascope.store import Store
 from lorascope.tui.app import LorascopeApp
 from lorascope.tui.adapters import BARE, Scorer
@@ -86,7 +86,7 @@ def _phonetic_cache(phonetic_cache, monkeypatch):
 @pytest.fixture(scope="session")
 def tiny_adapter(tmp_path_factory):
     """A LoRA adapter trained for three steps on the tiny random backbone (a few seconds)."""
-    from lorascope.core.train import TrainConfig, train
+    from lorascope.core.training.train import TrainConfig, train
 
     folder = tmp_path_factory.mktemp("adapter") / "run-1"
     config = TrainConfig(strategy="lora", backbone="tiny-random", steps=3, batch_size=2, eval_every=None,
@@ -98,7 +98,7 @@ def tiny_adapter(tmp_path_factory):
 def store_lm_scores(store, run_id: int, dataset: str, utterances, lm: dict[str, list[float]]) -> None:
     """LM scores for a run's data set as `lorascope train` stores its test evaluation (core's evaluate_scores at the
     run's combination: prior + λ·LM, λ = the run's)."""
-    from lorascope.core.combine import Combination, evaluate_scores
+    from lorascope.core.combination.tune import Combination, evaluate_scores
 
     lam = store.run(run_id).lam
     result = evaluate_scores(utterances, [lm[u.id] for u in utterances], Combination.of({"prior": 1.0}, lam))

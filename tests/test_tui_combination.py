@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from lorascope.core.formats import write_jsonl
+from lorascope.core.data.formats import write_jsonl
 from lorascope.tui.app import LorascopeApp
 
 from .test_combination_sets import informative, run

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from textual.widgets import DataTable
 
-from lorascope.core.combination import best_index
-from lorascope.core.metrics import word_errors
+from lorascope.core.combination.model import best_index
+from lorascope.core.data.metrics import word_errors
 from lorascope.tui.app import LorascopeApp
 from lorascope.tui.screens.disagreements import DisagreementsScreen
 

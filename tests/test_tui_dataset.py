@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from lorascope.core.metrics import reference_length, word_errors
-from lorascope.core.nbest import Hypothesis as H
-from lorascope.core.nbest import Utterance as U
+from lorascope.core.data.metrics import reference_length, word_errors
+from lorascope.core.data.nbest import Hypothesis as H
+from lorascope.core.data.nbest import Utterance as U
 from lorascope.store import Store
 from lorascope.tui.app import LorascopeApp
 from lorascope.tui.inspector import fmt_pct

@@ -9,10 +9,10 @@ import random
 import numpy as np
 import pytest
 
-from lorascope.core.combine import Combination, new_ranks
-from lorascope.core.metrics import corpus_wer, reference_length, word_errors
-from lorascope.core.nbest import Hypothesis as H
-from lorascope.core.nbest import Utterance as U
+from lorascope.core.combination.tune import Combination, new_ranks
+from lorascope.core.data.metrics import corpus_wer, reference_length, word_errors
+from lorascope.core.data.nbest import Hypothesis as H
+from lorascope.core.data.nbest import Utterance as U
 from lorascope.store import Store
 from lorascope.store import browse
 from lorascope.tui.listing import DatasetTable, TextIndex, filtered, sorted_positions

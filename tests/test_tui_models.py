@@ -10,11 +10,11 @@ import json
 import pytest
 from textual.widgets import DataTable, OptionList
 
-from lorascope.core.confusions import mine_confusions
-from lorascope.core.nbest import Hypothesis as H
-from lorascope.core.nbest import Utterance as U
-from lorascope.core.perturbation_models import DEFAULT_PERTURBATION, PERTURBATIONS
-from lorascope.core.tokens import word_of
+from lorascope.core.perturbation.confusions import mine_confusions
+from lorascope.core.data.nbest import Hypothesis as H
+from lorascope.core.data.nbest import Utterance as U
+from lorascope.core.perturbation.models import DEFAULT_PERTURBATION, PERTURBATIONS
+from lorascope.core.data.tokens import word_of
 from lorascope.store import Store
 from lorascope.tui.app import LorascopeApp
 from lorascope.tui.perturbation import DEFAULT_MODEL, MODELS

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from lorascope.core.combine import Combination, combined_scores
-from lorascope.core.perturbation_models import LexiconConfig
-from lorascope.core.robustness import evaluate_robustness
+from lorascope.core.combination.tune import Combination, combined_scores
+from lorascope.core.perturbation.models import LexiconConfig
+from lorascope.core.perturbation.robustness import evaluate_robustness
 from lorascope.store import Store
 from lorascope.store import browse
 from lorascope.tui import jobs

@@ -44,7 +44,7 @@ def app(db_path, zero_head_adapter, tmp_path):
 
 def test_zero_head_adapter_scores_exactly_zero_tiny_random(zero_head_adapter):
     """What the snapshots rely on."""
-    from lorascope.core.adapter import load_rescorer
+    from lorascope.core.scoring.adapter import load_rescorer
 
     rescorer = load_rescorer(Path(zero_head_adapter.adapter_dir))
     assert rescorer.score_texts(["he hoped there would be stew", "wee ore hunting ether"]) == [0.0, 0.0]

@@ -8,10 +8,10 @@ import random
 import jiwer
 import pytest
 
-from lorascope.core.alignment import WordErrorCounter
-from lorascope.core.formats import read_nbest
-from lorascope.core.metrics import hypothesis_errors, word_errors
-from lorascope.core.text import normalize, words
+from lorascope.core.data.alignment import WordErrorCounter
+from lorascope.core.data.formats import read_nbest
+from lorascope.core.data.metrics import hypothesis_errors, word_errors
+from lorascope.core.data.text import normalize, words
 
 from .conftest import HYPORADISE, REPO
 

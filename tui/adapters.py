@@ -1,7 +1,7 @@
 """The adapters the inspector can score with: stored runs and the bare backbone, loading one, and its LM scores.
 
-Loading goes through core (:func:`lorascope.core.adapter.load_rescorer`, then
-:func:`lorascope.core.inference.prepare_for_inference`); nothing here changes a model itself.
+Loading goes through core (:func:`lorascope.core.scoring.adapter.load_rescorer`, then
+:func:`lorascope.core.scoring.inference.prepare_for_inference`); nothing here changes a model itself.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lorascope.core.combine import Combination, training_combination
+from lorascope.core.combination.tune import Combination, training_combination
 
 BARE_KEY = "bare"
 #: torch CPU threads for the app's scoring: a number, or ``auto`` for torch's own choice; 1 by default
-#: (see lorascope.core.inference for why).
+#: (see lorascope.core.scoring.inference for why).
 THREADS_ENV = "LORASCOPE_TUI_THREADS"
 
 # One forward pass at a time on the CPU: interactive scoring and data-set scoring take turns per chunk.
@@ -165,8 +165,8 @@ def load_scorer(choice: AdapterChoice) -> Scorer:
     """Load the adapter of ``choice`` through core (slow: imports torch and transformers on first use)."""
     if choice.is_bare:
         return Scorer(choice)
-    from lorascope.core.inference import prepare_for_inference
-    from lorascope.core.adapter import load_rescorer
+    from lorascope.core.scoring.inference import prepare_for_inference
+    from lorascope.core.scoring.adapter import load_rescorer
 
     assert choice.path is not None
     rescorer = load_rescorer(choice.path)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from lorascope.core.combine import Combination, best_index, new_ranks
-from lorascope.core.compare import RIGHT_MEANS, Disagreement, disagreements
-from lorascope.core.metrics import hypothesis_errors
-from lorascope.core.nbest import Utterance
+from lorascope.core.combination.tune import Combination, best_index, new_ranks
+from lorascope.core.analysis.compare import RIGHT_MEANS, Disagreement, disagreements
+from lorascope.core.data.metrics import hypothesis_errors
+from lorascope.core.data.nbest import Utterance
 
 from .adapters import AdapterChoice, Cancelled, Scorer
 

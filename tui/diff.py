@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import jiwer
 from rich.text import Text
 
-from lorascope.core.text import words
+from lorascope.core.data.text import words
 
 EQUAL, SUB, INS, DEL = "equal", "sub", "ins", "del"
 

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lorascope.core.combine import Combination, new_ranks, training_combination
+from lorascope.core.combination.tune import Combination, new_ranks, training_combination
 from lorascope.core.fmt import pct
-from lorascope.core.metrics import delta_wer, reference_length, word_errors
-from lorascope.core.nbest import Utterance
+from lorascope.core.data.metrics import delta_wer, reference_length, word_errors
+from lorascope.core.data.nbest import Utterance
 
 from .adapters import BARE, AdapterChoice, Scorer, lambda_steps
 from .diff import DiffToken, word_diff

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from lorascope.core.nbest import Utterance
+from lorascope.core.data.nbest import Utterance
 from lorascope.store import Store
 from lorascope.store import browse
 from lorascope.store.browse import ListRow, SearchState
@@ -188,7 +188,7 @@ def mine_model(db: Path, dataset: str, *, on_progress: Callable[[int, int], None
     ``MinedConfig.mine``: the whole set at once); reading reports progress per page. Raises Cancelled when
     stopped, InputError when the set has no references to mine."""
     from lorascope.core.errors import InputError
-    from lorascope.core.perturbation_models import MinedConfig
+    from lorascope.core.perturbation.models import MinedConfig
 
     with Store(db, readonly=True) as store:
         info = store.dataset(dataset)
@@ -257,7 +257,7 @@ def store_dataset_scores(db: Path, run_id: int, dataset: str, lm: dict[str, floa
     """The app's LM scores of a whole data set stored as ``lorascope eval`` stores them (split ``eval``, at the
     run's tuned combination), so the next start reads them instead of scoring again; False when a text of the
     set has no score in ``lm`` (nothing is stored then)."""
-    from lorascope.core.combine import evaluate_scores
+    from lorascope.core.combination.tune import evaluate_scores
 
     with Store(db, readonly=True) as store:
         info = store.dataset(dataset)

@@ -2,9 +2,9 @@
 order (sorted, searched), computed on flat per-hypothesis arrays instead of Utterance objects.
 
 A :class:`DatasetTable` holds the data set's hypotheses in list order (store/browse.py reads them) and
-combines them the way :meth:`lorascope.core.combine.Combination.scores` does, feature by feature in the same
+combines them the way :meth:`lorascope.core.combination.tune.Combination.scores` does, feature by feature in the same
 order of floating-point operations, so the list and the N-best table always agree on a choice. The first pass
-is the list order (core/nbest.py FIRST_PASS): hypothesis 0 of every list.
+is the list order (core/data/nbest.py FIRST_PASS): hypothesis 0 of every list.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lorascope.core.combine import EXTRA_FEATURES, Combination
-from lorascope.core.text import words
+from lorascope.core.combination.tune import EXTRA_FEATURES, Combination
+from lorascope.core.data.text import words
 
 SORTS = ("order", "flips", "wer-up", "wer-down")
 SORT_NAMES = {"order": "data-set order", "flips": "rank flips, most first", "wer-up": "WER change, most improved first",

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from lorascope.core.combine import Combination
-from lorascope.core.nbest import Utterance
+from lorascope.core.combination.tune import Combination
+from lorascope.core.data.nbest import Utterance
 
 from .adapters import Cancelled, Scorer
 from .perturbation import PerturbSettings
@@ -35,7 +35,7 @@ class DatasetRobustness:
     lam: float
     settings: PerturbSettings
     modes: tuple[str, ...]
-    report: Any                 # lorascope.core.robustness.RobustnessReport
+    report: Any                 # lorascope.core.perturbation.robustness.RobustnessReport
     new_scores: dict[str, float]
     metric_ids: tuple[int, ...] = ()
     not_stored: str = ""
@@ -62,8 +62,8 @@ def merge_reports(parts: Sequence[tuple[Any, int]]) -> Any:
     follow from them as in core. The perturbed lists themselves are not kept (nothing downstream reads them).
     One seed per mode, as the inspector runs it.
     """
-    from lorascope.core.metrics import corpus_wer, delta_wer, nprr
-    from lorascope.core.robustness import ConditionResult, ModeSummary
+    from lorascope.core.data.metrics import corpus_wer, delta_wer, nprr
+    from lorascope.core.perturbation.robustness import ConditionResult, ModeSummary
 
     first = parts[0][0]
     if len(first.seeds) != 1:
@@ -101,10 +101,10 @@ def dataset_robustness(dataset: str, pages: Iterable[Sequence[Utterance]], hypot
     """Run core's robustness evaluation page by page with cached LM scores (``hypotheses``: the set's count, for
     progress); perturbation off means both perturb-1 and perturb-N. ``model`` is the settings' model ready to use
     (a mined config with its confusions; default the spec)."""
-    from lorascope.core.combine import combined_scores
-    from lorascope.core.metrics import reference_length
-    from lorascope.core.perturbation_models import resolve_perturbation
-    from lorascope.core.robustness import evaluate_robustness
+    from lorascope.core.combination.tune import combined_scores
+    from lorascope.core.data.metrics import reference_length
+    from lorascope.core.perturbation.models import resolve_perturbation
+    from lorascope.core.perturbation.robustness import evaluate_robustness
 
     combination = (base or scorer.tuned_combination).with_lam(lam)
     modes = ("1", "N") if settings.mode == "off" else (settings.mode,)

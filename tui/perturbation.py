@@ -1,9 +1,9 @@
 """What the perturb bar sets (perturbation model, off / perturb-1 / perturb-N, p, seed), hand-made word swaps,
 the mined models the inspector holds, and applying them.
 
-The perturbation itself is core's (:mod:`lorascope.core.perturb`): perturb-1 changes the first pass's worst
+The perturbation itself is core's (:mod:`lorascope.core.perturbation.perturb`): perturb-1 changes the first pass's worst
 hypothesis (the last in list order), perturb-N every hypothesis; where the sound-alikes come from is the
-perturbation model (:mod:`lorascope.core.perturbation_models`): ``paper`` (the default, as on the command line),
+perturbation model (:mod:`lorascope.core.perturbation.models`): ``paper`` (the default, as on the command line),
 ``mined`` (the recogniser's confusions in the current run's training set) or ``lexicon``.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lorascope.core.nbest import Utterance
+from lorascope.core.data.nbest import Utterance
 
 PERTURB_MODES = ("off", "1", "N")
 MODE_NAMES = {"off": "off", "1": "perturb-1", "N": "perturb-N"}
@@ -72,7 +72,7 @@ class ManualEdit:
 
     hypothesis: int
     position: int
-    candidate: Any  # lorascope.core.phonetics.Candidate
+    candidate: Any  # lorascope.core.perturbation.phonetics.Candidate
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class Perturbed:
     """The utterance as shown: after the automatic perturbation and the manual edits on top."""
 
     utterance: Utterance
-    edits: tuple[Any, ...]  # lorascope.core.perturb.Edit
+    edits: tuple[Any, ...]  # lorascope.core.perturbation.perturb.Edit
     #: when the automatic perturbation changed nothing: how many words of the hypotheses it may change have a
     #: sound-alike under the model (0: the model knows none here; more: the seed's draw left them all)
     eligible: int | None = None
@@ -103,7 +103,7 @@ def perturb_utterance(utt: Utterance, settings: PerturbSettings, manual: Sequenc
     :meth:`MinedModels.config` gives it; default the spec itself), then the manual edits in order."""
     if settings.mode == "off" and not manual:
         return Perturbed(utt, ())
-    from lorascope.core.perturb import perturb_all, perturb_one
+    from lorascope.core.perturbation.perturb import perturb_all, perturb_one
 
     edits: list[Any] = []
     current = utt
@@ -120,7 +120,7 @@ def perturb_utterance(utt: Utterance, settings: PerturbSettings, manual: Sequenc
 def _with_manual(shown: Perturbed, manual: Sequence[ManualEdit], index: Any) -> Perturbed:
     if not manual:
         return shown
-    from lorascope.core.perturb import apply_candidate
+    from lorascope.core.perturbation.perturb import apply_candidate
 
     current, edits = shown.utterance, list(shown.edits)
     for m in manual:
@@ -133,7 +133,7 @@ def _with_manual(shown: Perturbed, manual: Sequence[ManualEdit], index: Any) -> 
 def eligible_words(utt: Utterance, mode: str, model: Any, index: Any) -> int:
     """Words of the hypotheses ``mode`` perturbs (perturb-1: the worst; perturb-N: all) that have at least one
     sound-alike under ``model``: why a perturbation changed nothing."""
-    from lorascope.core.perturbation_models import resolve_perturbation
+    from lorascope.core.perturbation.models import resolve_perturbation
 
     config = resolve_perturbation(model)
     targets = [utt.worst_index()] if mode == "1" else range(len(utt.hypotheses))
@@ -146,6 +146,6 @@ def eligible_words(utt: Utterance, mode: str, model: Any, index: Any) -> int:
 
 def index_loader():
     """The phonetic index (built into the user cache on first use)."""
-    from lorascope.core.phonetics import load_index
+    from lorascope.core.perturbation.phonetics import load_index
 
     return load_index()

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from lorascope.core.combination import Combination, available_features
-from lorascope.core.crossfit import cross_fit, missing_feature, split_by_utterance
-from lorascope.core.combine import tune_combination
-from lorascope.core.nbest import Utterance
+from lorascope.core.combination.model import Combination, available_features
+from lorascope.core.combination.crossfit import cross_fit, missing_feature, split_by_utterance
+from lorascope.core.combination.tune import tune_combination
+from lorascope.core.data.nbest import Utterance
 
 FRACTION = 0.3      # T: tune on this share of the set
 FOLDS = 5           # K: cross-fit folds

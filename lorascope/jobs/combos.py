@@ -1,6 +1,6 @@
 """Which combination a run uses on a data set, decided before any scoring: the stored one when the set has
 every feature it weighs, else a one-line refusal offering ``--tune-on NAME|FRACTION`` and ``--cross-fit K``;
-and the tuning those options ask for, done once the LM scores are in (core/crossfit.py)."""
+and the tuning those options ask for, done once the LM scores are in (core/combination/crossfit.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lorascope.core.combination import Combination, available_features
-from lorascope.core.crossfit import (check_folds, cross_fit, cross_fit_result, missing_feature, parse_tune_on,
+from lorascope.core.combination.model import Combination, available_features
+from lorascope.core.combination.crossfit import (check_folds, cross_fit, cross_fit_result, missing_feature, parse_tune_on,
                                      prior_kind, split_by_utterance)
 from lorascope.core.errors import InputError
-from lorascope.core.nbest import Utterance
+from lorascope.core.data.nbest import Utterance
 from lorascope.store import Store
 from lorascope.store.combinations import add_combination, combinations
 
@@ -95,7 +95,7 @@ def plan_combination(store: Store, run, dataset: str, utts: Sequence[Utterance],
         combination, prior, src = stored.combination, stored.prior, f"tuned on {stored.tuned_on} ({stored.how})"
         plan.tuned_on = stored.tuned_on
     else:
-        from lorascope.core.adapter_config import adapter_combination, read_adapter_config
+        from lorascope.core.scoring.adapter_config import adapter_combination, read_adapter_config
 
         combination = adapter_combination(read_adapter_config(run.adapter_path))
         prior, src = None, f"tuned on {run.dev_dataset} (training dev)"
@@ -128,7 +128,7 @@ def apply_plan(plan: Plan, utts: Sequence[Utterance], score: Callable[[Sequence[
                *, db_path=None, gate: float | None = None) -> Applied:
     """Score the lists once (``score``: utterances -> LM scores), tune as the plan says, and evaluate; a tuned
     combination is stored for (run, data set) when ``db_path`` is given."""
-    from lorascope.core.combine import evaluate_scores, tune_combination
+    from lorascope.core.combination.tune import evaluate_scores, tune_combination
 
     utts = list(utts)
     lm = score(utts)
@@ -168,8 +168,8 @@ def apply_plan(plan: Plan, utts: Sequence[Utterance], score: Callable[[Sequence[
 
 def _tune(utts, lm, features, gate):
     """The combination tuned on ``utts``, behind the out-of-fold gate (as at training) when ``gate`` is set."""
-    from lorascope.core.combine import tune_combination
-    from lorascope.core.crossfit import gated_search
+    from lorascope.core.combination.tune import tune_combination
+    from lorascope.core.combination.crossfit import gated_search
 
     if not gate:
         return tune_combination(utts, lm, features=features)
@@ -189,7 +189,7 @@ def _keep(db_path, plan: Plan, combination: Combination, tuned_on: str, how: str
 def training_features(sets: dict[str, Sequence[Utterance]]) -> tuple[tuple[str, ...], str | None]:
     """The features a training's combination may weigh: those every set it is applied to (dev, test) has; and
     one line naming what is dropped and why (None when nothing is)."""
-    from lorascope.core.crossfit import features_for
+    from lorascope.core.combination.crossfit import features_for
 
     features, lacking = features_for({k: v for k, v in sets.items() if k in ("dev", "test")})
     if not lacking:

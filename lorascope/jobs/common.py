@@ -44,10 +44,10 @@ def package_versions() -> dict[str, str]:
 
 
 def perturbation_model(store: Store, spec: str | None, *, mined_from: str | None = None, under_test: str | None = None):
-    """The perturbation model a spec names (core/perturbation_models.py), ready to perturb: ``mined`` without
+    """The perturbation model a spec names (core/perturbation/models.py), ready to perturb: ``mined`` without
     ``from=`` mines ``mined_from`` (a run's training set; never the set under test unless named), and its
     confusions are loaded from the store."""
-    from lorascope.core.perturbation_models import MinedConfig, parse_perturbation
+    from lorascope.core.perturbation.models import MinedConfig, parse_perturbation
 
     spec = (spec or "paper").strip()
     name, _, settings = spec.partition(":")

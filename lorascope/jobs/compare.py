@@ -46,7 +46,7 @@ def compare_job(db_path: str | Path, run_a: int, run_b: int, *, data: str | None
     combinations (features the lists must have) are checked before a model loads; ``perturbation`` None
     compares clean lists only (no NPRR). ``on_start(dataset, utterances, passes)`` before scoring, ``on_pass()``
     after each scoring pass."""
-    from lorascope.core.perturb import MODES, check_p
+    from lorascope.core.perturbation.perturb import MODES, check_p
     from lorascope.store.provenance import data_role
 
     if mode not in MODES:
@@ -91,12 +91,12 @@ def compare_job(db_path: str | Path, run_a: int, run_b: int, *, data: str | None
 
 def _score_and_compare(utts, runs, combos, run_a, run_b, *, model, mode, p, seeds, resamples, confidence,
                        bootstrap_seed, top, device, engine, on_pass):
-    from lorascope.core.adapter import load_rescorer
-    from lorascope.core.combination import best_index
-    from lorascope.core.compare import PerturbedChoices, compare_choices
-    from lorascope.core.metrics import hypothesis_errors, reference_lengths
-    from lorascope.core.perturb import perturb_utterances
-    from lorascope.core.rescorer import rescore_fn
+    from lorascope.core.scoring.adapter import load_rescorer
+    from lorascope.core.combination.model import best_index
+    from lorascope.core.analysis.compare import PerturbedChoices, compare_choices
+    from lorascope.core.data.metrics import hypothesis_errors, reference_lengths
+    from lorascope.core.perturbation.perturb import perturb_utterances
+    from lorascope.core.scoring.rescorer import rescore_fn
 
     scorers = {}
     for rid in dict.fromkeys((run_a, run_b)):

@@ -33,8 +33,8 @@ def eval_job(db_path: str | Path, run_id: int, data: str, *, lam: float | None =
     The combination is the one stored for the run on this set (else the training's); a set that lacks a
     feature it weighs is refused before any scoring unless ``tune_on`` (a data set name or a fraction of this
     set) or ``cross_fit`` (K folds) says how to tune one for it (jobs/combos.py)."""
-    from lorascope.core.adapter import load_rescorer
-    from lorascope.core.rescorer import check_engine
+    from lorascope.core.scoring.adapter import load_rescorer
+    from lorascope.core.scoring.rescorer import check_engine
 
     check_engine(engine)
     with Store(db_path) as store, store.atomic():   # a refusal undoes a file imported on the way

@@ -54,8 +54,8 @@ def prepare_robustness(db_path: str | Path, run_id: int, *, data: str | None = N
                        first_pass: str | None = None, tune_on: str | None = None,
                        cross_fit: int | None = None) -> PreparedRobustness:
     """Check every argument and read what the run needs; InputError (one line) on the first problem."""
-    from lorascope.core.perturb import check_p
-    from lorascope.core.perturbation_models import parse_perturbation
+    from lorascope.core.perturbation.perturb import check_p
+    from lorascope.core.perturbation.models import parse_perturbation
 
     p = check_p(p)
     for m in modes:
@@ -95,8 +95,8 @@ def robustness_job(db_path: str | Path, run_id: int, *, data: str | None = None,
     paper): WER, oracle, ΔWER, NPRR and rank changes, stored with the model and its settings in one transaction.
     ``prepared``: the checks already made (:func:`prepare_robustness`). ``on_start(dataset, utterances)`` before
     scoring; ``on_rescore()`` after each scoring pass (1 clean + one per mode and seed)."""
-    from lorascope.core.adapter import load_rescorer
-    from lorascope.core.robustness import evaluate_robustness
+    from lorascope.core.scoring.adapter import load_rescorer
+    from lorascope.core.perturbation.robustness import evaluate_robustness
 
     job = prepared or prepare_robustness(db_path, run_id, data=data, modes=modes, p=p, seeds=seeds,
                                          perturbation=perturbation, lam=lam, device=device, first_pass=first_pass,

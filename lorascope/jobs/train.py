@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from lorascope.core.errors import InputError, LorascopeError, PeerFailed
-from lorascope.core.metrics import BootstrapResult
-from lorascope.core.nbest import Utterance
+from lorascope.core.data.metrics import BootstrapResult
+from lorascope.core.data.nbest import Utterance
 from lorascope.store import RunTakenOver, Store
 from lorascope.store.ownership import HEARTBEAT_EVERY_S, owner_alive, this_process
 
@@ -51,8 +51,8 @@ class TrainOptions:
 
     def train_config(self):
         """The core :class:`TrainConfig` these options ask for (InputError on a bad combination)."""
-        from lorascope.core.strategies.none import check_family
-        from lorascope.core.train import TrainConfig
+        from lorascope.core.training.strategies.none import check_family
+        from lorascope.core.training.train import TrainConfig
 
         kwargs: dict[str, Any] = {"strategy": self.strategy, "seed": self.seed, "device": self.device,
                                   "checkpoint_every": self.checkpoint_every, "engine": self.engine,
@@ -112,7 +112,7 @@ class TrainJob:
 def _perturbed_copies(utts: Sequence[Utterance], p: float, seed: int, model: Any) -> list[Utterance]:
     """Perturbed copies (perturb-N at probability p, with ``model``) of the training lists, ids suffixed
     ``#perturbed``: added to the lists (augmentation), or trained as their twins (the consistency term)."""
-    from lorascope.core.perturb import perturb_utterances
+    from lorascope.core.perturbation.perturb import perturb_utterances
 
     return [replace(x.utterance, id=f"{x.utterance.id}#perturbed")
             for x in perturb_utterances(utts, "N", p, seed, model=model)]
@@ -134,7 +134,7 @@ def _resume_checks(store: Store, run_id: int, processes: int, convert_old: bool)
             who = run.owner.describe() if run.owner else "an unknown process"
             raise InputError(f"run {run_id}", f"is still being trained by {who} (heartbeat {run.heartbeat_at}); "
                                               f"stop that process first")
-    from lorascope.core import checkpoint as ck
+    from lorascope.core.training import checkpoint as ck
     folder = Path(run.checkpoint_dir) if run.checkpoint_dir else None
     has_checkpoint = folder is not None and ck.has_checkpoint(folder)
     if run.status == "running":
@@ -165,7 +165,7 @@ def _record(db_path: Path, options: TrainOptions | None, resume: int | None, pro
             convert_old: bool = False) -> _Recorded:
     """Record a new run (importing files on the way) or claim one to resume; nothing else is written, and all of
     it in one transaction: a refused run leaves the store as it was (no sample set or file imported)."""
-    from lorascope.core.train import TrainConfig
+    from lorascope.core.training.train import TrainConfig
 
     me = this_process()
     restart = False
@@ -237,7 +237,7 @@ class _StoreProgress:
         self.last = time.monotonic()
 
     def __call__(self, event: Any) -> None:
-        from lorascope.core import train as t
+        from lorascope.core.training import train as t
 
         if isinstance(event, t.TrainStarted):     # `lorascope runs` shows steps done of this total
             with Store(self.db_path) as s:
@@ -281,11 +281,11 @@ def train_job(db_path: str | Path, options: TrainOptions | None = None, *, resum
 
     Returns when the run is done or interrupted (Ctrl-C, SIGTERM); raises LorascopeError (after marking the run
     ``failed``) otherwise. ``distributed``: this process's place among torchrun's processes; rank 0 records the
-    run, reports progress and writes the results, every process trains its share (core/distributed.py).
+    run, reports progress and writes the results, every process trains its share (core/training/distributed.py).
     ``convert_old_checkpoint``: rewrite a resumed run's old pickle checkpoint first (core.checkpoint).
     """
-    from lorascope.core import distributed as ddp
-    from lorascope.core.train import TrainConfig, train
+    from lorascope.core.training import distributed as ddp
+    from lorascope.core.training.train import TrainConfig, train
 
     if options is None and resume is None:
         raise InputError("train", "needs options for a new run or a run to resume")
@@ -371,7 +371,7 @@ def _mark(db_path: Path, run_id: int, progress: _StoreProgress | None, **fields:
 def _store_results(store: Store, run_id: int, result, names: dict[str, str],
                    progress: _StoreProgress) -> BootstrapResult | None:
     """Everything a finished run produced, in one transaction; returns the test set's paired bootstrap."""
-    from lorascope.core.metrics import paired_bootstrap, reference_lengths
+    from lorascope.core.data.metrics import paired_bootstrap, reference_lengths
 
     search = result.combination_search
     cfg = {**store.run(run_id).config, **result.config.to_dict(), "scaled_steps": result.scaled_steps,

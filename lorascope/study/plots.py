@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lorascope.core.study_tables import EXTRAPOLATE, StudyReport
+from lorascope.core.analysis.study_tables import EXTRAPOLATE, StudyReport
 
 
 def _pyplot():

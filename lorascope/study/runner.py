@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lorascope.core.errors import InputError, LorascopeError
-from lorascope.core.study import Cell, StudySpec, cells, subset_name, subset_order
+from lorascope.core.analysis.study import Cell, StudySpec, cells, subset_name, subset_order
 from lorascope.store import Store
 from lorascope.store.ownership import owner_alive, this_process
 from lorascope.store.study import claim_cell, ensure_study, finish_cell, update_cell

@@ -103,7 +103,7 @@ class WordSwapScreen(ModalScreen[tuple[int, object] | None]):
 
     @work(thread=True, exclusive=True, group="candidates")
     def lookup(self, position: int) -> None:
-        from lorascope.core.perturb import token_candidates
+        from lorascope.core.perturbation.perturb import token_candidates
 
         index = self.index_loader()
         found = token_candidates(self.utterance, self.hypothesis, position, model=self.model, index=index, limit=12)

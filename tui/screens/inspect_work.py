@@ -18,7 +18,7 @@ from textual import work
 from textual.message import Message
 from textual.worker import get_current_worker
 
-from lorascope.core.combine import Combination
+from lorascope.core.combination.tune import Combination
 from lorascope.core.errors import InputError
 from lorascope.store.db import DatasetInfo
 

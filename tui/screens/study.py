@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Markdown, Static
 from textual_plotext import PlotextPlot
 
-from lorascope.core.study_tables import render_md
+from lorascope.core.analysis.study_tables import render_md
 from lorascope.store import Store
 
 NO_STUDIES = ("[b]No studies yet.[/b]\n\nRun the papers' grids headless, then follow them here:\n\n"

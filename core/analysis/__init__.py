@@ -1,0 +1,1 @@
+"""Comparing results: statistics (bootstrap, power law), two runs compared, study specs and tables."""

@@ -1,0 +1,1 @@
+"""Phonetic perturbation and robustness: pronunciations, sound-alikes, confusions, perturbation models, NPRR evaluation."""

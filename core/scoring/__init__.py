@@ -1,0 +1,1 @@
+"""Rescorers and what they run on: backbones, the rescorer, the packed encoder, adapter folders."""

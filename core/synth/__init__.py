@@ -1,0 +1,1 @@
+"""Synthetic N-best lists: speech synthesis and real first-pass recognisers."""

@@ -1,0 +1,1 @@
+"""Training a rescorer: the loop, its config, strategies, rank schedules, losses, optimiser, checkpoints, data parallelism."""
