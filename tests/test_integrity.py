@@ -374,4 +374,4 @@ def test_nothing_we_ship_unpickles_or_trusts_remote_code():
                 if bad.search(line):
                     found.append(f"{path.relative_to(REPO)}:{n}: {line.strip()}")
     assert not found, found
-    assert "trust_remote_code=False" in (REPO / "core" / "backbone.py").read_text()
+    assert "trust_remote_code=False" in (REPO / "core" / "scoring" / "backbone.py").read_text()
