@@ -12,7 +12,7 @@ trained with the defaults (the length rule: 3 epochs over the informative lists)
 test-other split (HyPoradise 5-best, 80/10/10; the lists are read in place from ../shared) and on the sample
 sets; then perturb-1 and perturb-N of the test part with ``--perturbation`` (paper), p 0.5, seeds 0..2. Prints
 the study's report (Table 2 and Table 3); ``lorascope study report bench-table3-sample --db STORE`` prints it
-again, and the same grid is ``lorascope study run`` with a spec (docs/study.md).
+again, and the same grid is ``lorascope study run`` with a spec (docs/how-to/studies.md).
 
 ``augment``: lora on the sample sets with ``--augment perturb:0.5`` under each perturbation model (``none``:
 without augmentation; ``MODEL+kl``: with ``--consistency 1``, the list and its perturbed twin side by side), for

@@ -182,7 +182,7 @@ def runs_note(ctx: click.Context, run: str, text: str, append: bool) -> None:
 @click.pass_context
 def export_cmd(ctx: click.Context, fmt: str, out: Path | None, scores: bool, runs: tuple[int, ...]) -> None:
     """Write datasets, runs, metrics, training curves and robustness rank changes (and per-hypothesis scores on
-    request) as CSV or JSON; docs/export.md reads them into pandas."""
+    request) as CSV or JSON; docs/how-to/export.md reads them into pandas."""
     from lorascope.store.export import export
 
     with open_store(ctx, readonly=True) as store:

@@ -392,7 +392,7 @@ class Store:
 
     def add_metrics(self, run_id: int | None, rows: Iterable[dict[str, Any]]) -> list[int]:
         """Metric rows: dataset, split, perturbation, wer, oracle_wer (delta_wer derived), optional others; how a
-        row was made: docs/provenance.md (``role`` defaults to the data set's role for the run)."""
+        row was made: docs/reference/provenance.md (``role`` defaults to the data set's role for the run)."""
         run = self.run(run_id) if run_id is not None else None
         ids = []
         with self.atomic():

@@ -1,6 +1,6 @@
 """Export of stored results for analysis: data sets, runs, metrics (each with the λ and combination that made
 it), comparisons, training curves and robustness rank changes (and per-hypothesis scores with their word errors and WER on
-request), as one JSON document or one CSV file per table. docs/export.md reads them into pandas."""
+request), as one JSON document or one CSV file per table. docs/how-to/export.md reads them into pandas."""
 
 from __future__ import annotations
 

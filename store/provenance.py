@@ -1,7 +1,7 @@
 """How a stored result was made: the data set's role for its run, and the settings that tell results apart.
 
 Every metric row carries the data set, its split and role, the perturbation model and its settings, p, the
-perturbation seeds of its measurement and the combination whose choices it scores (docs/provenance.md). Reports
+perturbation seeds of its measurement and the combination whose choices it scores (docs/reference/provenance.md). Reports
 group by :func:`setting_key`, so rows made under different settings are never averaged together.
 """
 

@@ -210,7 +210,7 @@ def test_every_module_the_docs_name_exists():
 
 def test_module_check_tells_a_missing_name():
     assert module_exists("lorascope.core.data.metrics.delta_wer")
-    assert module_exists("core.train.train")
+    assert module_exists("core.training.train.train")
     assert not module_exists("core.metrics.no_such_function")
     assert not module_exists("lorascope.core.no_such_module")
 

@@ -1,6 +1,6 @@
 """`lorascope export` for analysis: JSON objects (not strings of JSON), files with the user's umask, an existing
 --out folder, scores with reference, word errors and WER, λ and the combination with every metric, curves and
-rank changes. Checked with the csv and json modules (pandas is not a dependency; docs/export.md uses it)."""
+rank changes. Checked with the csv and json modules (pandas is not a dependency; docs/how-to/export.md uses it)."""
 
 from __future__ import annotations
 
