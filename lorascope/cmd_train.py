@@ -9,10 +9,10 @@ import click
 from . import console
 from .batchlog import LineLog, line_log
 from .console import pct
+from lorascope.core.names import ENGINE_NAMES, STRATEGY_NAMES   # torch-free, so --help loads no torch
+
 from .options import db_option, device_option, first_pass_option, tune_options
 
-STRATEGY_NAMES = ("ft", "lora", "s1", "s2", "s3", "none")   # core.strategies.STRATEGIES, kept here so --help needs no torch
-ENGINE_NAMES = ("auto", "hf", "packed")              # core.rescorer.ENGINES, likewise
 
 
 def _parse_layers(value: str | None) -> tuple[int, ...] | None:
@@ -256,7 +256,8 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
         raise click.UsageError("--convert-old-checkpoint goes with --resume RUN")
     if resume is None:
         if strategy is None:
-            raise click.UsageError("--strategy is required (ft, lora, s1, s2, s3 or none) unless --resume RUN")
+            raise click.UsageError(f"--strategy is required ({', '.join(STRATEGY_NAMES[:-1])} or {STRATEGY_NAMES[-1]}) "
+                                   "unless --resume RUN")
         options = TrainOptions(strategy=strategy, data=train_data, dev=dev_data, test=test_data, backbone=backbone,
                                steps=steps, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
                                engine=engine, layers=_parse_layers(layers), cor_weight=cor_weight,

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from lorascope.core.errors import InputError
+from lorascope.core.names import TRAINED_STRATEGY_NAMES as STRATEGY_NAMES   # a grid compares strategies that train
 
-STRATEGY_NAMES = ("ft", "lora", "s1", "s2", "s3")     # core.strategies.STRATEGIES (a test checks they match)
 MODES = ("1", "N")
 #: Training options a study may set for every cell (the training length policy among them); the grid keys and
 #: the data sets are set per cell.

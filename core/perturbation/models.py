@@ -26,12 +26,11 @@ from typing import Any, ClassVar
 
 from lorascope.core.perturbation.confusions import MAX_DISTANCE, Confusions, mine_confusions
 from lorascope.core.errors import InputError
+from lorascope.core.names import DEFAULT_PERTURBATION, PERTURBATION_NAMES, check_registry
 from lorascope.core.data.nbest import Utterance
 from lorascope.core.perturbation.phonetic_index import KINDS, Candidate, PhoneticIndex
 from lorascope.core.perturbation.roundtrip import round_trip
 from lorascope.core.data.tokens import next_word, word_of
-
-DEFAULT_PERTURBATION = "paper"
 
 #: How many of a word's best candidates a lexicon or mined replacement chooses among.
 TOP_K = 5
@@ -253,6 +252,7 @@ class LexiconConfig(PerturbationConfig):
 PERTURBATIONS: dict[str, type[PerturbationConfig]] = {
     cls.name: cls for cls in (PaperConfig, MinedConfig, LexiconConfig)
 }
+check_registry("perturbation", PERTURBATIONS, PERTURBATION_NAMES)
 # Spec keys that are not field names: ``from`` is a Python keyword.
 _ALIASES = {"mined": {"from": "dataset"}}
 

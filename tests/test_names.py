@@ -1,0 +1,55 @@
+"""One source for each name: the registries, the command line and the inspector read core/names.py."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+import pytest
+
+from lorascope.core import names
+
+
+def test_the_registries_keys_are_the_names_modules_lists_in_order():
+    from lorascope.core.perturbation.models import PERTURBATIONS, resolve_perturbation
+    from lorascope.core.scoring.rescorer import ENGINES
+    from lorascope.core.training.strategies import STRATEGIES
+
+    assert tuple(STRATEGIES) == names.STRATEGY_NAMES
+    assert tuple(PERTURBATIONS) == names.PERTURBATION_NAMES
+    assert tuple(ENGINES) == names.ENGINE_NAMES
+    assert resolve_perturbation(None).name == names.DEFAULT_PERTURBATION
+
+
+def test_a_registry_that_drifts_from_its_list_is_refused():
+    names.check_registry("strategy", {"ft": 1, "lora": 2}, ("ft", "lora"))
+    with pytest.raises(RuntimeError, match="strategy registry"):
+        names.check_registry("strategy", {"ft": 1, "s9": 2}, ("ft", "lora"))
+
+
+def test_the_command_line_offers_the_names_modules_choices():
+    from lorascope.cli import cli as main
+
+    train = main.commands["train"]
+    choices = {p.name: tuple(p.type.choices) for p in train.params if isinstance(p.type, click.Choice)}
+    assert choices["strategy"] == names.STRATEGY_NAMES
+    assert choices["engine"] == names.ENGINE_NAMES
+    perturbation = {c: next(p for p in main.commands[c].params if "--perturbation" in p.opts)
+                    for c in ("train", "robustness")}
+    for command, param in perturbation.items():
+        assert all(n in param.help for n in names.PERTURBATION_NAMES), command
+
+
+def test_the_inspector_reads_the_names_module():
+    from lorascope.tui.perturbation import DEFAULT_MODEL, MODELS
+
+    assert MODELS is names.PERTURBATION_NAMES and DEFAULT_MODEL == names.DEFAULT_PERTURBATION
+
+
+def test_the_names_module_and_the_train_help_import_no_torch():
+    code = ("import sys, lorascope.core.names, lorascope.tui.perturbation; "
+            "from lorascope.cli import cli; "
+            "assert 'torch' not in sys.modules, 'torch loaded'; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
