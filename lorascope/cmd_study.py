@@ -10,7 +10,7 @@ import click
 from lorascope.core.errors import InputError
 
 from . import console
-from .options import db_option, device_option
+from .options import db_option, device_option, perturbation_option
 
 
 def _spec(spec_path: str | None, from_store: Path | None, overrides: dict):
@@ -61,8 +61,7 @@ def study_group() -> None:
 @click.option("--epochs", type=float, help="Training length: passes over the informative lists (default rule: 3).")
 @click.option("--batch-size", type=int, help="Lists per step.")
 @click.option("--lr", type=float, help="Learning rate.")
-@click.option("--perturbation", "models", multiple=True, metavar="NAME[:KEY=VALUE,...]",
-              help="A perturbation model (repeatable): paper, mined, lexicon, with settings.")
+@perturbation_option("A perturbation model (repeatable)", multiple=True, dest="models")
 @click.option("--p", "p", type=float, multiple=True, help="A perturbation probability (repeatable). Default: 0.5.")
 @click.option("--perturbation-seed", "perturbation_seeds", type=int, multiple=True,
               help="A perturbation seed (repeatable). Default: 0, 1, 2.")

@@ -11,7 +11,7 @@ from .batchlog import LineLog, line_log
 from .console import pct
 from lorascope.core.names import ENGINE_NAMES, STRATEGY_NAMES   # torch-free, so --help loads no torch
 
-from .options import db_option, device_option, first_pass_option, tune_options
+from .options import db_option, device_option, first_pass_option, perturbation_option, tune_options
 
 
 
@@ -203,9 +203,8 @@ def _print_summary(job) -> None:
 @click.option("--consistency", type=click.FloatRange(min=0, min_open=True),
               help="Train each list beside its perturbed copy (with --augment) and add this weight times "
               "KL(list ‖ copy) of their N-best distributions: the rescorer is asked to rank both alike.")
-@click.option("--perturbation", "augment_model", metavar="NAME[:KEY=VALUE,...]",
-              help="The perturbation model of --augment: paper (default), mined (the training set's own "
-              "confusions, or mined:from=DATASET) or lexicon.")
+@perturbation_option("The perturbation model of --augment (mined: the training set's own confusions unless "
+                     "from=)", default=None)
 @click.option("--lambda-confidence", type=click.FloatRange(0, 1), default=0.95, show_default=True,
               help="Keep the dev-tuned combination only if its out-of-fold dev decisions (5 folds, each tuned on the "
               "others) beat the first pass in this share of paired-bootstrap resamples; else the first pass. 0 keeps "
@@ -228,7 +227,7 @@ def _print_summary(job) -> None:
 def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_data: str, test_data: str,
               backbone: str | None, steps: int | None, epochs: float | None, batch_size: int | None, lr: float | None,
               seed: int, device: str, engine: str, layers: str | None, targets: str | None, cor_weight: float | None, augment: str | None,
-              consistency: float | None, augment_model: str | None,
+              consistency: float | None, perturbation: str | None,
               lambda_confidence: float, checkpoint_every: int, resume: int | None, convert_old_checkpoint: bool,
               nproc: int,
               dropout: float | None, first_pass: str | None) -> None:
@@ -262,7 +261,7 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
                                steps=steps, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
                                engine=engine, layers=_parse_layers(layers), cor_weight=cor_weight,
                                targets=tuple(t.strip() for t in targets.split(",") if t.strip()) if targets else None,
-                               augment=_parse_augment(augment), augment_model=augment_model, consistency=consistency,
+                               augment=_parse_augment(augment), augment_model=perturbation, consistency=consistency,
                                lambda_confidence=lambda_confidence,
                                checkpoint_every=checkpoint_every, first_pass=first_pass, dropout=dropout)
     with _Bar(log) as bar:   # on resume only the device may change

@@ -1,5 +1,5 @@
-"""The inspect screen's slow parts as plain functions: every store read (through store/browse.py), the whole-data-set
-arrays, and scoring the current utterance. The screen's workers call them and post the results back.
+"""The inspector's store reads and slow work as plain functions: every store read (through store/browse.py), the
+whole-data-set arrays, and scoring the current utterance. The screen's workers call them and post the results back.
 
 Reads open the store read-only, one connection per call (SQLite in WAL mode lets them run while a training
 command writes); only the search index build and a data-set NPRR (stored as `lorascope robustness` stores its
