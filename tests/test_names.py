@@ -53,3 +53,31 @@ def test_the_names_module_and_the_train_help_import_no_torch():
             "assert 'torch' not in sys.modules, 'torch loaded'; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_the_training_option_table_covers_every_train_options_field_once():
+    from dataclasses import fields
+
+    from lorascope.jobs import TrainOptions
+    from lorascope.train_options import TRAIN_OPTIONS
+
+    declared = [row.field for row in TRAIN_OPTIONS]
+    assert len(declared) == len(set(declared))
+    assert set(declared) == {f.name for f in fields(TrainOptions)}
+
+
+def test_the_train_command_line_becomes_train_options_through_the_table():
+    from lorascope.cli import cli
+    from lorascope.jobs import TrainOptions
+    from lorascope.train_options import options_values
+
+    command = cli.commands["train"]
+    args = ["--strategy", "s3", "--model", "tiny", "--layers", "5,0,5", "--targets", "a.b, c", "--augment",
+            "perturb:0.25", "--perturbation", "lexicon:top_k=2", "--lr", "0.001", "--test", "none", "--nproc", "2"]
+    with command.make_context("train", args) as ctx:
+        options = TrainOptions(**options_values(ctx.params))
+    assert options == TrainOptions(strategy="s3", backbone="tiny", layers=(0, 5), targets=("a.b", "c"), augment=0.25,
+                                   augment_model="lexicon:top_k=2", lr=0.001, test="none")
+    with command.make_context("train", ["--strategy", "lora", "--augment", "drop"]) as ctx:
+        with pytest.raises(click.BadParameter, match="unknown augmentation 'drop'"):
+            options_values(ctx.params)
