@@ -56,6 +56,18 @@ def perturbation_model(store: Store, spec: str | None, *, mined_from: str | None
     return model
 
 
+def check_perturbation(store: Store, spec: str | None, *, mined_from: str | None = None,
+                       under_test: str | None = None):
+    """:func:`perturbation_model`'s checks without the mining (a spec checked before a run is recorded: the
+    confusions are mined once, where they are used): the config, its ``mined`` data set named and with references."""
+    from lorascope.core.perturbation.models import MinedConfig, perturbation_for
+
+    model = perturbation_for(spec, mined_from=mined_from, under_test=under_test)
+    if isinstance(model, MinedConfig):
+        resolve_dataset(store, model.dataset, need_references="mining confusions needs references")
+    return model
+
+
 def run_with_adapter(store: Store, run_id: int):
     run = store.run(run_id)
     if not run.adapter_path:
