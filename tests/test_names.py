@@ -81,3 +81,17 @@ def test_the_train_command_line_becomes_train_options_through_the_table():
     with command.make_context("train", ["--strategy", "lora", "--augment", "drop"]) as ctx:
         with pytest.raises(click.BadParameter, match="unknown augmentation 'drop'"):
             options_values(ctx.params)
+
+
+def test_model_is_the_backbone_and_perturbation_the_perturbation_model_on_every_command():
+    from lorascope.cli import cli
+
+    study_run = cli.commands["study"].commands["run"]
+    with study_run.make_context("run", ["--model", "tiny-random", "--backbone", "minilm-l6"]) as ctx:
+        assert ctx.params["backbones"] == ("tiny-random", "minilm-l6")
+    commands = {"train": cli.commands["train"], "robustness": cli.commands["robustness"],
+                "report": cli.commands["report"], "compare": cli.commands["compare"], "study run": study_run}
+    for name, command in commands.items():
+        opts = {o for p in command.params for o in p.opts}
+        assert "--perturbation" in opts, name
+        assert "--model" not in opts or name in ("train", "study run"), name   # --model only ever the backbone
