@@ -6,11 +6,11 @@ from typing import Any
 
 import click
 
+from lorascope.core.names import ENGINE_NAMES, STRATEGY_NAMES   # torch-free, so --help loads no torch
+
 from . import console
 from .batchlog import LineLog, line_log
 from .console import pct
-from lorascope.core.names import ENGINE_NAMES, STRATEGY_NAMES   # torch-free, so --help loads no torch
-
 from .options import db_option, device_option, first_pass_option, tune_options
 from .train_options import options_values, train_options
 
@@ -181,8 +181,8 @@ def train_cmd(ctx: click.Context, resume: int | None, convert_old_checkpoint: bo
             raise click.UsageError(f"--strategy is required ({', '.join(STRATEGY_NAMES[:-1])} or {STRATEGY_NAMES[-1]}) "
                                    "unless --resume RUN")
         options = TrainOptions(**options_values(values))
+    device = values["device"]
     with _Bar(log) as bar:   # on resume only the device may change
-        device = values["device"]
         job = train_job(ctx.obj["db"], options, resume=resume, device=None if device == "auto" else device,
                         on_event=bar, distributed=dist, convert_old_checkpoint=convert_old_checkpoint)
     if not dist.is_main:
