@@ -10,7 +10,7 @@ import click
 from lorascope.core.fmt import pct
 
 from . import console
-from .options import db_option, device_option
+from .options import db_option, device_option, perturbation_option
 
 MEASURES = ("wer", "nprr", "right_where_other_wrong", "disagreements")
 
@@ -81,9 +81,7 @@ def csv_text(job) -> str:
 @click.argument("run_a", type=int)
 @click.argument("run_b", type=int)
 @click.option("--data", help="Dataset name in the store or an N-best file. Default: run A's test set.")
-@click.option("--perturbation", "model", default="paper", show_default=True, metavar="NAME[:KEY=VALUE,...]|none",
-              help="The perturbation model for the NPRR difference (as `lorascope robustness`); none: clean lists "
-                   "only.")
+@perturbation_option("The perturbation model for the NPRR difference", allow_none=True)
 @click.option("--mode", type=click.Choice(["1", "N"]), default="N", show_default=True,
               help="perturb-1 (only the worst hypothesis of each list) or perturb-N (every hypothesis).")
 @click.option("--p", "p", type=float, default=0.5, show_default=True,
@@ -99,7 +97,7 @@ def csv_text(job) -> str:
 @device_option
 @db_option
 @click.pass_context
-def compare_cmd(ctx: click.Context, run_a: int, run_b: int, data: str | None, model: str, mode: str, p: float,
+def compare_cmd(ctx: click.Context, run_a: int, run_b: int, data: str | None, perturbation: str, mode: str, p: float,
                 seeds: tuple[int, ...], n_seeds: int | None, resamples: int, top: int, fmt: str, device: str) -> None:
     """Compare two runs' adapters on the same lists, each with its stored combination.
 
@@ -126,7 +124,7 @@ def compare_cmd(ctx: click.Context, run_a: int, run_b: int, data: str | None, mo
             state["bar"].advance(state["task"])
 
         job = compare_job(ctx.obj["db"], run_a, run_b, data=data,
-                          perturbation=None if model.strip().lower() == "none" else model, mode=mode, p=p,
+                          perturbation=None if perturbation.strip().lower() == "none" else perturbation, mode=mode, p=p,
                           seeds=seed_list, resamples=resamples, top=top, device=device, on_start=started,
                           on_pass=advanced)
     click.echo(csv_text(job) if fmt == "csv" else markdown(job), nl=False)

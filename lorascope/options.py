@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from lorascope.core.names import DEFAULT_PERTURBATION, PERTURBATION_NAMES
+
 
 def check_db(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     """A store named on the command line (``--db``) must be in a folder that exists: a typo'd folder is an error,
@@ -73,3 +75,29 @@ def tune_options(command):
                         help="Tune the combination (the features this set has, plus λ) on another data set NAME, or "
                         "on a FRACTION (e.g. 0.3) of this set's utterances (fixed seed), reporting on the rest "
                         "only.")(command)
+
+
+#: What each perturbation model is, for every command's ``--perturbation`` help (names from core/names.py).
+PERTURBATION_HELP = {
+    "paper": "the round trip: most likely spelling of the pronunciation",
+    "mined": "the recogniser's own confusions; mined:from=DATASET, default the run's training set, never the set "
+             "under test",
+    "lexicon": "every kind of sound-alike: the stress test; lexicon:max_distance=0 keeps homophones, splits and "
+               "merges",
+}
+
+
+def perturbation_option(what: str, *, default: str | None = DEFAULT_PERTURBATION, allow_none: bool = False,
+                        multiple: bool = False, dest: str = "perturbation", filter_only: bool = False):
+    """``--perturbation NAME[:KEY=VALUE,...]``, the perturbation model, alike on every command (``--model`` is
+    always the backbone). ``what`` says what the model is for on this command; ``default`` None: the command
+    decides (train: paper, mined from its own training set); ``filter_only``: a filter (report), no default."""
+    if set(PERTURBATION_HELP) != set(PERTURBATION_NAMES):   # a new model needs its line here
+        raise RuntimeError(f"options.PERTURBATION_HELP names {sorted(PERTURBATION_HELP)}, not {PERTURBATION_NAMES}")
+    models = ", ".join(f"{name} ({PERTURBATION_HELP[name]})" for name in PERTURBATION_NAMES)
+    fallback = "" if default is not None or multiple or filter_only else f" Default: {DEFAULT_PERTURBATION}."
+    extra = "; none: clean lists only" if allow_none else ""
+    return click.option("--perturbation", dest, default=default if not multiple else None, multiple=multiple,
+                        show_default=default is not None and not multiple,
+                        metavar="NAME[:KEY=VALUE,...]" + ("|none" if allow_none else ""),
+                        help=f"{what}: {models}{extra}.{fallback}")

@@ -132,6 +132,23 @@ def test_train_errors_are_one_line(db_path, sets, tmp_path):
     assert res.exit_code == 1 and "must be a number from 0 to 1" in res.stderr
 
 
+def test_augmentations_perturbation_model_is_checked_before_a_run_is_stored_and_then_recorded(db_path, sets):
+    for spec, problem in (("mined:from=nope", "nope"), ("mined:colour=red", "unknown setting colour"),
+                          ("homophones", "unknown model 'homophones'")):
+        res = run(db_path, *train_args(sets, "--strategy", "lora", "--steps", "1", "--augment", "perturb",
+                                       "--perturbation", spec))
+        error = res.stderr.strip().splitlines()[-1]   # after the notes on the files imported on the way
+        assert res.exit_code == 1 and error.startswith("lorascope: ") and problem in error, res.output
+    with Store(db_path) as s:
+        assert s.runs() == []
+    res = run(db_path, *train_args(sets, "--strategy", "lora", "--steps", "2", "--augment", "perturb:0.5",
+                                   "--perturbation", "mined:min_count=1"))
+    assert res.exit_code == 0, res.output
+    with Store(db_path) as s:
+        config = s.run(1).config
+        assert config["augment_p"] == 0.5 and config["augment_model"] == "mined:min_count=1"
+
+
 def test_ctrl_c_marks_run_interrupted_and_resume_finishes_it(db_path, sets):
     env = dict(os.environ, LORASCOPE_DB=str(db_path), PYTHONUNBUFFERED="1")
     cmd = [sys.executable, "-m", "lorascope", *train_args(sets, "--strategy", "lora", "--steps", "60",

@@ -172,7 +172,7 @@ def test_a_half_precision_backbone_folder_loads_in_float32(tmp_path):
 
 
 def test_the_command_lines_torch_free_name_lists_match_the_engines():
-    from lorascope.cmd_train import ENGINE_NAMES, STRATEGY_NAMES
+    from lorascope.core.names import ENGINE_NAMES, STRATEGY_NAMES
     from lorascope.core.scoring.rescorer import ENGINES
     from lorascope.core.training.strategies import STRATEGIES
 

@@ -14,7 +14,7 @@ from lorascope.core.errors import InputError
 from lorascope.core.data.formats import read_nbest
 from lorascope.core.data.nbest import Hypothesis, Utterance
 from lorascope.core.perturbation.perturb import perturb_all, perturb_one, perturb_utterances, token_candidates
-from lorascope.core.perturbation.models import (LexiconConfig, MinedConfig, PaperConfig, parse_perturbation,
+from lorascope.core.perturbation.models import (LexiconConfig, MinedConfig, PaperConfig, parse_perturbation, perturbation_for,
                                                 perturbation_config)
 from lorascope.core.perturbation.robustness import evaluate_robustness
 
@@ -163,6 +163,22 @@ def test_configs_by_name_and_their_specs_round_trip():
         assert perturbation_config(d.pop("name"), **d) == cfg
     assert parse_perturbation("mined:from=sample-train").dataset == "sample-train"
     assert parse_perturbation("lexicon:max_distance=none").max_distance is None
+
+
+def test_a_commands_spec_becomes_a_config_with_the_runs_training_set_for_mined():
+    assert perturbation_for(None) == PaperConfig()
+    assert perturbation_for("lexicon:top_k=2", mined_from="train") == LexiconConfig(top_k=2)
+    assert perturbation_for("mined", mined_from="train", under_test="test") == MinedConfig(dataset="train")
+    assert perturbation_for("mined:min_count=3", mined_from="train").spec() == "mined:dataset=train,min_count=3"
+    # a named set wins, even the set under test (only the default may not be it)
+    assert perturbation_for("mined:from=test", mined_from="train", under_test="test").dataset == "test"
+    assert perturbation_for("mined:dataset=other", mined_from="train").dataset == "other"
+    for mined_from, under_test in ((None, "test"), ("test", "test")):
+        with pytest.raises(InputError, match="mined:from=DATASET") as err:
+            perturbation_for("mined", mined_from=mined_from, under_test=under_test)
+        assert str(err.value).startswith("--perturbation mined")
+    with pytest.raises(InputError, match="unknown setting colour"):
+        perturbation_for("mined:colour=red", mined_from="train")
 
 
 def test_robustness_report_records_the_model(index):

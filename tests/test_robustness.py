@@ -12,7 +12,7 @@ from lorascope.core.data.metrics import corpus_wer, delta_wer, hypothesis_errors
 from lorascope.core.data.nbest import Hypothesis, Utterance
 from lorascope.core.perturbation.phonetics import PhoneticIndex
 from lorascope.core.combination.tune import best_index, new_ranks
-from lorascope.core.perturbation.robustness import evaluate_robustness
+from lorascope.core.perturbation.robustness import evaluate_robustness, merge_page_reports
 from lorascope.core.data.text import words
 
 
@@ -154,6 +154,24 @@ def test_stored_values_agree_with_core_metrics_over_several_seeds(index):
         assert summary.wer_mean == pytest.approx(statistics.fmean(r.wer for r in report.runs_of(mode)))
     # Something was perturbed, and perturb-N touched more hypotheses than perturb-1.
     assert sum(r.edits for r in report.runs_of("N")) > sum(r.edits for r in report.runs_of("1")) > 0
+
+
+def test_page_by_page_reports_merge_into_the_whole_sets_figures(index):
+    """The inspector evaluates a data set a page at a time; core's merge gives the figures of the whole set."""
+    lists = real_lists()
+    whole = evaluate_robustness(lists, fewest_words, modes=("1", "N"), p=0.5, seeds=(1,), index=index,
+                                model="lexicon")
+    pages = [lists[:2], lists[2:3], lists[3:]]
+    parts = [(evaluate_robustness(page, fewest_words, modes=("1", "N"), p=0.5, seeds=(1,), index=index,
+                                  model="lexicon"), sum(reference_lengths(page))) for page in pages]
+    merged = merge_page_reports(parts)
+    for got, want in zip((merged.clean, *merged.runs), (whole.clean, *whole.runs)):
+        assert got.condition == want.condition and got.choices == want.choices
+        assert (got.wer, got.oracle_wer, got.delta_wer) == pytest.approx((want.wer, want.oracle_wer, want.delta_wer))
+        assert (got.nprr is None) == (want.nprr is None) and got.nprr == pytest.approx(want.nprr)
+    assert [s.nprr_mean for s in merged.summaries] == pytest.approx([s.nprr_mean for s in whole.summaries])
+    with pytest.raises(ValueError, match="one seed"):
+        merge_page_reports([(evaluate_robustness(lists, fewest_words, seeds=(0, 1), index=index, model="lexicon"), 40)])
 
 
 def test_prior_only_rescorer_never_changes_its_choice(index):

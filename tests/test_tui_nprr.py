@@ -10,7 +10,7 @@ from lorascope.core.perturbation.models import LexiconConfig
 from lorascope.core.perturbation.robustness import evaluate_robustness
 from lorascope.store import Store
 from lorascope.store import browse
-from lorascope.tui import jobs
+from lorascope.tui import store_reads
 from lorascope.tui.adapters import BARE, Scorer
 from lorascope.tui.nprr import dataset_robustness
 from lorascope.tui.perturbation import PerturbSettings, index_loader
@@ -40,7 +40,7 @@ def test_pages_are_the_data_set_in_order(db_path):
         whole = store.load_dataset("set")
         assert [u for _, u in browse.utterances(store, info.id, 5, 9)] == whole[5:9]
         assert browse.utterances(store, info.id, 23, 30) == []
-    pages = list(jobs.read_pages(db_path, info.id, size=5))
+    pages = list(store_reads.read_pages(db_path, info.id, size=5))
     assert [len(p) for p in pages] == [5, 5, 5, 5, 3]
     assert [u for p in pages for u in p] == whole == utts
 

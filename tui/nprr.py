@@ -3,8 +3,8 @@ app's cached LM scores, one page of lists at a time, merged into one report (rea
 
 Every part of core's evaluation is per list (the perturbation draws from a stream per hypothesis, the choice is
 each list's best combined score), except the corpus WERs; those are sums of word errors over sums of reference
-words, so a page's WER times its reference words gives back its errors exactly (whole numbers), and the merged
-figures equal what core computes on the whole set at once (tests/test_tui_nprr.py checks it). Only one page of
+words, so core's :func:`~lorascope.core.perturbation.robustness.merge_page_reports` joins the pages' reports into
+figures equal to what core computes on the whole set at once (tests/test_tui_nprr.py checks it). Only one page of
 lists is held at a time, with the per-utterance rank changes the store keeps.
 """
 
@@ -50,49 +50,6 @@ class DatasetRobustness:
         return settings.mode in self.modes if settings.mode != "off" else len(self.modes) == 2
 
 
-def _errors(wer: float, words: int) -> int:
-    """A page's word errors from its corpus WER (errors / words): exact, since errors are whole numbers."""
-    return round(wer * words) if words else 0
-
-
-def merge_reports(parts: Sequence[tuple[Any, int]]) -> Any:
-    """One RobustnessReport from the reports of consecutive pages of a data set, each with its reference words.
-
-    The per-utterance results are joined; WER and oracle WER are total errors over total words; ΔWER and NPRR
-    follow from them as in core. The perturbed lists themselves are not kept (nothing downstream reads them).
-    One seed per mode, as the inspector runs it.
-    """
-    from lorascope.core.data.metrics import corpus_wer, delta_wer, nprr
-    from lorascope.core.perturbation.robustness import ConditionResult, ModeSummary
-
-    first = parts[0][0]
-    if len(first.seeds) != 1:
-        raise ValueError("merge_reports takes reports of one seed")
-    words = [w for _, w in parts]
-
-    def figures(pick: Callable[[Any], ConditionResult]) -> tuple[float, float]:
-        runs = [pick(r) for r, _ in parts]
-        return (corpus_wer([_errors(c.wer, w) for c, w in zip(runs, words)], words),
-                corpus_wer([_errors(c.oracle_wer, w) for c, w in zip(runs, words)], words))
-
-    wer, oracle = figures(lambda r: r.clean)
-    clean_delta = delta_wer(wer, oracle)
-    clean = ConditionResult("clean", None, wer, oracle, clean_delta, None,
-                            tuple(c for r, _ in parts for c in r.clean.choices))
-    runs, summaries = [], []
-    for k, mode in enumerate(first.modes):
-        wer, oracle = figures(lambda r: r.runs[k])
-        delta = delta_wer(wer, oracle)
-        run = ConditionResult(first.runs[k].condition, first.runs[k].seed, wer, oracle, delta, nprr(clean_delta, delta),
-                              tuple(c for r, _ in parts for c in r.runs[k].choices),
-                              tuple(u for r, _ in parts for u in r.runs[k].utterances))
-        runs.append(run)
-        summaries.append(ModeSummary(mode=mode, condition=run.condition, seeds=first.seeds, wer_mean=run.wer,
-                                     oracle_wer_mean=run.oracle_wer, delta_wer_mean=run.delta_wer,
-                                     nprr_mean=run.nprr, nprr_std=0.0, flip_rate_mean=run.flip_rate))
-    return replace(first, clean=clean, runs=tuple(runs), summaries=tuple(summaries))
-
-
 def dataset_robustness(dataset: str, pages: Iterable[Sequence[Utterance]], hypotheses: int, scorer: Scorer,
                        known: dict[str, float], lam: float, settings: PerturbSettings, index: Any, *,
                        model: Any = None, base: Combination | None = None,
@@ -104,7 +61,7 @@ def dataset_robustness(dataset: str, pages: Iterable[Sequence[Utterance]], hypot
     from lorascope.core.combination.tune import combined_scores
     from lorascope.core.data.metrics import reference_length
     from lorascope.core.perturbation.models import resolve_perturbation
-    from lorascope.core.perturbation.robustness import evaluate_robustness
+    from lorascope.core.perturbation.robustness import evaluate_robustness, merge_page_reports
 
     combination = (base or scorer.tuned_combination).with_lam(lam)
     modes = ("1", "N") if settings.mode == "off" else (settings.mode,)
@@ -144,4 +101,4 @@ def dataset_robustness(dataset: str, pages: Iterable[Sequence[Utterance]], hypot
 
         raise InputError(f"data set {dataset}", "has no utterances to evaluate")
     return DatasetRobustness(dataset, scorer.choice.key, scorer.choice.run_id, lam, settings, modes,
-                             merge_reports(parts), new, combination=combination)
+                             merge_page_reports(parts), new, combination=combination)

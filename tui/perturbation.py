@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from lorascope.core.data.nbest import Utterance
+from lorascope.core.names import DEFAULT_PERTURBATION, PERTURBATION_NAMES
 
 PERTURB_MODES = ("off", "1", "N")
 MODE_NAMES = {"off": "off", "1": "perturb-1", "N": "perturb-N"}
-#: core.perturbation_models' registry and default, named here so that drawing the bar imports no phonetics
-#: (tests/test_tui.py checks that they match).
-MODELS = ("paper", "mined", "lexicon")
-DEFAULT_MODEL = "paper"
+#: The perturbation models and the default, from the torch-free names module, so that drawing the bar imports no
+#: phonetics.
+MODELS = PERTURBATION_NAMES
+DEFAULT_MODEL = DEFAULT_PERTURBATION
 
 
 def model_name(spec: str) -> str:

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from lorascope.core.errors import InputError
+from lorascope.core.names import TRAINED_STRATEGY_NAMES as STRATEGY_NAMES   # a grid compares strategies that train
 
-STRATEGY_NAMES = ("ft", "lora", "s1", "s2", "s3")     # core.strategies.STRATEGIES (a test checks they match)
 MODES = ("1", "N")
 #: Training options a study may set for every cell (the training length policy among them); the grid keys and
 #: the data sets are set per cell.
@@ -128,7 +128,7 @@ def _list(where: str, value: Any, kind: type) -> tuple:
 
 def _check(spec: StudySpec, place: str) -> StudySpec:
     """Names a study may use: known strategies, perturbation models and their settings, sane numbers."""
-    from lorascope.core.perturbation.models import PERTURBATIONS, parse_perturbation
+    from lorascope.core.perturbation.models import PERTURBATIONS, perturbation_for
 
     if not spec.name or not spec.name.strip():
         raise InputError(f"{place}name", "a study needs a name")
@@ -144,11 +144,8 @@ def _check(spec: StudySpec, place: str) -> StudySpec:
         if name in seen:
             raise InputError(f"{place}robustness.models", f"{name} appears twice (one setting per model)")
         seen.add(name)
-        settings = m.partition(":")[2]
-        # mined without from= mines the run's training set; parse with a placeholder to check the rest
-        probe = m if name != "mined" or "from=" in settings else f"{m}{',' if settings else ':'}from=x"
-        try:
-            parse_perturbation(probe)
+        try:   # mined without from= mines each run's training set: a placeholder checks the rest
+            perturbation_for(m, mined_from="the run's training set")
         except InputError as exc:
             raise InputError(f"{place}robustness.models", str(exc)) from None
     for mode in spec.modes:

@@ -26,12 +26,11 @@ from typing import Any, ClassVar
 
 from lorascope.core.perturbation.confusions import MAX_DISTANCE, Confusions, mine_confusions
 from lorascope.core.errors import InputError
+from lorascope.core.names import DEFAULT_PERTURBATION, PERTURBATION_NAMES, check_registry
 from lorascope.core.data.nbest import Utterance
 from lorascope.core.perturbation.phonetic_index import KINDS, Candidate, PhoneticIndex
 from lorascope.core.perturbation.roundtrip import round_trip
 from lorascope.core.data.tokens import next_word, word_of
-
-DEFAULT_PERTURBATION = "paper"
 
 #: How many of a word's best candidates a lexicon or mined replacement chooses among.
 TOP_K = 5
@@ -253,6 +252,7 @@ class LexiconConfig(PerturbationConfig):
 PERTURBATIONS: dict[str, type[PerturbationConfig]] = {
     cls.name: cls for cls in (PaperConfig, MinedConfig, LexiconConfig)
 }
+check_registry("perturbation", PERTURBATIONS, PERTURBATION_NAMES)
 # Spec keys that are not field names: ``from`` is a Python keyword.
 _ALIASES = {"mined": {"from": "dataset"}}
 
@@ -298,8 +298,9 @@ def _value(name: str, key: str, text: str, default: Any) -> Any:
     raise InputError(f"perturbation {name}", f"{key} must be {type(default or 0.0).__name__}, got {text!r}")
 
 
-def parse_perturbation(spec: str) -> PerturbationConfig:
-    """``NAME[:key=value,...]`` -> the config: ``paper``, ``lexicon:max_distance=0``, ``mined:from=sample-train``."""
+def parse_perturbation(spec: str, *, defaults: dict[str, Any] | None = None) -> PerturbationConfig:
+    """``NAME[:key=value,...]`` -> the config: ``paper``, ``lexicon:max_distance=0``, ``mined:from=sample-train``;
+    ``defaults``: settings the spec may override."""
     if not isinstance(spec, str) or not spec.strip():
         raise InputError("perturbation", f"expected NAME[:key=value,...], got {spec!r}")
     name, _, rest = spec.strip().partition(":")
@@ -307,7 +308,7 @@ def parse_perturbation(spec: str) -> PerturbationConfig:
     if name not in PERTURBATIONS:
         raise InputError("perturbation", f"unknown model {name!r} (known: {', '.join(PERTURBATIONS)})")
     known = _settings(PERTURBATIONS[name])
-    settings: dict[str, Any] = {}
+    settings: dict[str, Any] = dict(defaults or {})
     for item in filter(None, (part.strip() for part in rest.split(","))):
         key, eq, text = item.partition("=")
         key = _ALIASES.get(name, {}).get(key.strip(), key.strip())
@@ -318,6 +319,23 @@ def parse_perturbation(spec: str) -> PerturbationConfig:
             raise InputError(f"perturbation {name}", f"unknown setting {key} (settings: {listed})")
         settings[key] = _value(name, key, text.strip(), known[key].default)
     return perturbation_config(name, **settings)
+
+
+def perturbation_for(spec: str | None, *, mined_from: str | None = None,
+                     under_test: str | None = None) -> PerturbationConfig:
+    """A command's ``--perturbation`` as a config, nothing mined yet: None is the default model; ``mined``
+    without ``from=`` mines ``mined_from`` (a run's training set), never the set under test unless named."""
+    text = (spec or DEFAULT_PERTURBATION).strip()
+    if text.partition(":")[0].strip() != "mined" or _names_dataset(text):
+        return parse_perturbation(text)
+    if mined_from is None or mined_from == under_test:
+        raise InputError("--perturbation mined", "name the data set to mine the confusions from "
+                                                 "(mined:from=DATASET); not the set under test")
+    return parse_perturbation(text, defaults={"dataset": mined_from})
+
+
+def _names_dataset(spec: str) -> bool:
+    return any(k.partition("=")[0].strip() in ("from", "dataset") for k in spec.partition(":")[2].split(","))
 
 
 def resolve_perturbation(model: PerturbationConfig | str | None) -> PerturbationConfig:
@@ -331,6 +349,6 @@ def resolve_perturbation(model: PerturbationConfig | str | None) -> Perturbation
     return model
 
 
-__all__ = ["DEFAULT_PERTURBATION", "DIRECTIONS", "PERTURBATIONS", "SHARPNESS", "TOP_K", "LexiconConfig",
+__all__ = ["DEFAULT_PERTURBATION", "perturbation_for", "DIRECTIONS", "PERTURBATIONS", "SHARPNESS", "TOP_K", "LexiconConfig",
            "MinedConfig", "PaperConfig", "PerturbationConfig", "parse_perturbation", "perturbation_config",
            "resolve_perturbation"]

@@ -16,12 +16,13 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lorascope.core.combination.tune import best_index, new_ranks
 from lorascope.core.errors import InputError
-from lorascope.core.data.metrics import delta_wer, first_pass_and_oracle_wer, hypothesis_errors, nprr, reference_length, selected_wer
+from lorascope.core.data.metrics import (corpus_wer, delta_wer, first_pass_and_oracle_wer, hypothesis_errors, nprr,
+                                        reference_length, selected_wer)
 from lorascope.core.data.nbest import Utterance
 from lorascope.core.perturbation.perturb import MODES, Model, Perturbation, check_p, perturb_utterances
 from lorascope.core.perturbation.models import LexiconConfig, PerturbationConfig, resolve_perturbation
@@ -258,4 +259,46 @@ def _summarise(mode: str, condition: str, seeds: tuple[int, ...], runs: list[Con
     )
 
 
-__all__ = ["ConditionResult", "ModeSummary", "Rescore", "RobustnessReport", "UtteranceRanks", "evaluate_robustness"]
+def _errors(wer: float, words: int) -> int:
+    """A page's word errors from its corpus WER (errors / words): exact, since errors are whole numbers."""
+    return round(wer * words) if words else 0
+
+
+def merge_page_reports(parts: Sequence[tuple[RobustnessReport, int]]) -> RobustnessReport:
+    """One report from the reports of consecutive pages of a data set, each with its reference words.
+
+    Every part of the evaluation is per list except the corpus WERs, which are sums of word errors over sums of
+    reference words: a page's WER times its words gives back its errors exactly, so the merged figures equal
+    those of the whole set at once. The per-utterance results are joined; ΔWER and NPRR follow from the merged
+    WERs. The perturbed lists themselves are not kept. One seed per mode (each page's run ``k`` is mode ``k``).
+    """
+    first = parts[0][0]
+    if len(first.seeds) != 1:
+        raise ValueError("merge_page_reports takes reports of one seed")
+    words = [w for _, w in parts]
+
+    def figures(pick: Callable[[RobustnessReport], ConditionResult]) -> tuple[float, float]:
+        runs = [pick(r) for r, _ in parts]
+        return (corpus_wer([_errors(c.wer, w) for c, w in zip(runs, words)], words),
+                corpus_wer([_errors(c.oracle_wer, w) for c, w in zip(runs, words)], words))
+
+    wer, oracle = figures(lambda r: r.clean)
+    clean_delta = delta_wer(wer, oracle)
+    clean = ConditionResult("clean", None, wer, oracle, clean_delta, None,
+                            tuple(c for r, _ in parts for c in r.clean.choices))
+    runs, summaries = [], []
+    for k, mode in enumerate(first.modes):
+        wer, oracle = figures(lambda r: r.runs[k])
+        delta = delta_wer(wer, oracle)
+        run = ConditionResult(first.runs[k].condition, first.runs[k].seed, wer, oracle, delta, nprr(clean_delta, delta),
+                              tuple(c for r, _ in parts for c in r.runs[k].choices),
+                              tuple(u for r, _ in parts for u in r.runs[k].utterances))
+        runs.append(run)
+        summaries.append(ModeSummary(mode=mode, condition=run.condition, seeds=first.seeds, wer_mean=run.wer,
+                                     oracle_wer_mean=run.oracle_wer, delta_wer_mean=run.delta_wer,
+                                     nprr_mean=run.nprr, nprr_std=0.0, flip_rate_mean=run.flip_rate))
+    return replace(first, clean=clean, runs=tuple(runs), summaries=tuple(summaries))
+
+
+__all__ = ["ConditionResult", "ModeSummary", "Rescore", "RobustnessReport", "UtteranceRanks", "evaluate_robustness",
+           "merge_page_reports"]

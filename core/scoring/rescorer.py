@@ -26,9 +26,10 @@ from torch import nn
 from lorascope.core.scoring.backbone import DEFAULT_BACKBONE, resolve_device
 from lorascope.core.combination.tune import Combination, EvalResult, combined_scores, evaluate_scores
 from lorascope.core.errors import InputError
+from lorascope.core.names import ENGINE_NAMES
 from lorascope.core.data.nbest import Utterance
 
-ENGINES = ("auto", "hf", "packed")
+ENGINES = ENGINE_NAMES
 
 
 @dataclass(frozen=True)

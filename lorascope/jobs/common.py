@@ -47,19 +47,24 @@ def perturbation_model(store: Store, spec: str | None, *, mined_from: str | None
     """The perturbation model a spec names (core/perturbation/models.py), ready to perturb: ``mined`` without
     ``from=`` mines ``mined_from`` (a run's training set; never the set under test unless named), and its
     confusions are loaded from the store."""
-    from lorascope.core.perturbation.models import MinedConfig, parse_perturbation
+    from lorascope.core.perturbation.models import MinedConfig, perturbation_for
 
-    spec = (spec or "paper").strip()
-    name, _, settings = spec.partition(":")
-    if name.strip() == "mined" and not any(k in settings for k in ("from=", "dataset=")):
-        if mined_from is None or mined_from == under_test:
-            raise InputError("--perturbation mined", "name the data set to mine the confusions from "
-                                                     "(mined:from=DATASET); not the set under test")
-        spec = f"mined:{settings + ',' if settings else ''}from={mined_from}"
-    model = parse_perturbation(spec)
+    model = perturbation_for(spec, mined_from=mined_from, under_test=under_test)
     if isinstance(model, MinedConfig):
         _, utts = resolve_dataset(store, model.dataset, need_references="mining confusions needs references")
         model = model.mine(utts)
+    return model
+
+
+def check_perturbation(store: Store, spec: str | None, *, mined_from: str | None = None,
+                       under_test: str | None = None):
+    """:func:`perturbation_model`'s checks without the mining (a spec checked before a run is recorded: the
+    confusions are mined once, where they are used): the config, its ``mined`` data set named and with references."""
+    from lorascope.core.perturbation.models import MinedConfig, perturbation_for
+
+    model = perturbation_for(spec, mined_from=mined_from, under_test=under_test)
+    if isinstance(model, MinedConfig):
+        resolve_dataset(store, model.dataset, need_references="mining confusions needs references")
     return model
 
 

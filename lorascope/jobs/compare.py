@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lorascope.core.errors import InputError
+from lorascope.core.names import DEFAULT_PERTURBATION
 from lorascope.store import Store
 
 from ..datasets import resolve_dataset
@@ -37,7 +38,7 @@ class CompareJob:
 
 
 def compare_job(db_path: str | Path, run_a: int, run_b: int, *, data: str | None = None,
-                perturbation: str | None = "paper", mode: str = "N", p: float = 0.5, seeds: Sequence[int] = (0,),
+                perturbation: str | None = DEFAULT_PERTURBATION, mode: str = "N", p: float = 0.5, seeds: Sequence[int] = (0,),
                 resamples: int = 1000, confidence: float = 0.95, bootstrap_seed: int = 0, top: int = 10,
                 device: str = "auto", engine: str = "auto",
                 on_start: Callable[[str, int, int], None] | None = None,

@@ -55,7 +55,7 @@ def prepare_robustness(db_path: str | Path, run_id: int, *, data: str | None = N
                        cross_fit: int | None = None) -> PreparedRobustness:
     """Check every argument and read what the run needs; InputError (one line) on the first problem."""
     from lorascope.core.perturbation.perturb import check_p
-    from lorascope.core.perturbation.models import parse_perturbation
+    from lorascope.core.perturbation.models import perturbation_for
 
     p = check_p(p)
     for m in modes:
@@ -66,9 +66,8 @@ def prepare_robustness(db_path: str | Path, run_id: int, *, data: str | None = N
     for s in seeds:
         if isinstance(s, bool) or not isinstance(s, int) or s < 0:
             raise InputError("--seed", f"must be a whole number from 0, got {s!r}")
-    spec = (perturbation or "paper").strip()
-    if not spec.startswith("mined"):
-        parse_perturbation(spec)            # an unknown model or setting fails here, before the store is read
+    # an unknown model or setting fails here, before the store is read (the training set is named later)
+    perturbation_for(perturbation, mined_from="the run's training set")
     with Store(db_path) as store, store.atomic():   # a refusal undoes a file imported on the way
         run = run_with_adapter(store, run_id)
         target = data or run.test_dataset

@@ -19,7 +19,7 @@ from lorascope.store.ownership import HEARTBEAT_EVERY_S, owner_alive, this_proce
 from ..datasets import check_data_value, resolve_dataset
 from ..samples import ensure_sample_sets
 from .combos import store_training_combination, training_features
-from .common import RunFailed, StopOnSigterm, package_versions, perturbation_model, run_folder
+from .common import RunFailed, StopOnSigterm, check_perturbation, package_versions, perturbation_model, run_folder
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ def _record(db_path: Path, options: TrainOptions | None, resume: int | None, pro
                     names[split], _ = resolve_dataset(store, value, need_references=why,
                                                       first_pass=options.first_pass)
             if augment is not None:   # check the spec now, not after the run is recorded
-                perturbation_model(store, augment_model, mined_from=names["train"])
+                check_perturbation(store, augment_model, mined_from=names["train"])
             run_id = store.create_run(strategy=config["strategy"], config={**config, "augment_p": augment,
                                                                            "augment_model": augment_model},
                                       seed=config["seed"], backbone=config["backbone"], versions=package_versions(),

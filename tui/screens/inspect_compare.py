@@ -7,7 +7,7 @@ from __future__ import annotations
 from textual import work
 from textual.worker import get_current_worker
 
-from .. import jobs
+from .. import store_reads
 from ..adapters import AdapterChoice, Scorer, load_scorer
 from ..compare import SecondAdapter, SetDisagreements, find_disagreements, ranks_under
 from .disagreements import DisagreementsScreen
@@ -93,7 +93,7 @@ class ComparePart:
         progress = _throttled(lambda done, total: self.post_message(Progress(JOB, done, total)))
         self.post_message(Progress(JOB, 0, info.utterances))
         self._run("disagreements", lambda: find_disagreements(
-            info.name, jobs.read_pages(self.db_path, info.id), sides,
+            info.name, store_reads.read_pages(self.db_path, info.id), sides,
             on_progress=lambda done: progress(done, info.utterances), should_stop=lambda: worker.is_cancelled))
 
     def _on_disagreements(self, found: SetDisagreements | None, stopped: bool = False) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from textual import work
 
-from .. import jobs
+from .. import store_reads
 from ..adapters import AdapterChoice
 from ..export_views import LIST_FIELDS, write_csv
 from ..listing import SORT_NAMES
@@ -99,7 +99,7 @@ class ExtrasPart:
     @work(thread=True, group="export", exit_on_error=False)
     def write_list(self, path: Path, dataset_id: int, order: np.ndarray, figures, about: dict) -> None:
         def rows():
-            for k, row in jobs.list_rows(self.db_path, dataset_id, order):
+            for k, row in store_reads.list_rows(self.db_path, dataset_id, order):
                 p = row.position
                 known = figures is not None and figures.chosen[p] >= 0
                 yield dict(about, order=k, position=p, utterance=row.utt_id, reference=row.reference,
@@ -134,7 +134,7 @@ class ExtrasPart:
     @work(thread=True, group="store-scores", exit_on_error=False)
     def store_scores(self, run_id: int, dataset: str, lm: dict, combination) -> None:
         try:
-            stored = jobs.store_dataset_scores(self.db_path, run_id, dataset, lm, combination)
+            stored = store_reads.store_dataset_scores(self.db_path, run_id, dataset, lm, combination)
         except Exception as exc:  # a store that cannot be written: the app goes on scoring each start
             self.app.call_from_thread(self.notify, f"scores of {dataset} not stored: {exc}", severity="warning")
             return
@@ -171,7 +171,7 @@ class ExtrasPart:
 
     @work(thread=True, group="session", exit_on_error=False)
     def find_remembered(self, dataset_id: int, utt_id: str, hint: int | None) -> None:
-        position = jobs.find_position(self.db_path, dataset_id, utt_id, hint)
+        position = store_reads.find_position(self.db_path, dataset_id, utt_id, hint)
         self.app.call_from_thread(self._go_to_remembered, dataset_id, position)
 
     def _go_to_remembered(self, dataset_id: int, position: int | None) -> None:

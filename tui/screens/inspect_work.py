@@ -1,4 +1,4 @@
-"""The inspect screen's workers: each runs one job of tui/jobs.py in a thread and posts its result back as a message.
+"""The inspect screen's workers: each runs one job of tui/store_reads.py in a thread and posts its result back as a message.
 
 Nothing here touches a widget or the :class:`~lorascope.tui.inspector.Inspector`; the screen's handlers do, on
 the main thread. Workers of one group replace each other (``exclusive``); the long ones (data-set scoring, NPRR,
@@ -22,7 +22,7 @@ from lorascope.core.combination.tune import Combination
 from lorascope.core.errors import InputError
 from lorascope.store.db import DatasetInfo
 
-from .. import jobs
+from .. import store_reads
 from ..adapters import AdapterChoice, Cancelled, Scorer, load_scorer
 from ..listing import DatasetTable, ListFigures, TextIndex
 from ..nprr import DatasetRobustness, dataset_robustness
@@ -115,11 +115,11 @@ class InspectWork:
 
     @work(thread=True, exclusive=True, group="store", exit_on_error=False)
     def read_store(self) -> None:
-        self._run("store", lambda: jobs.read_store(self.db_path))
+        self._run("store", lambda: store_reads.read_store(self.db_path))
 
     @work(thread=True, exclusive=True, group="open", exit_on_error=False)
     def read_dataset(self, name: str, run_ids: list[int]) -> None:
-        self._run("dataset", lambda: jobs.open_dataset(self.db_path, name, run_ids), name=name)
+        self._run("dataset", lambda: store_reads.open_dataset(self.db_path, name, run_ids), name=name)
 
     @work(thread=True, exclusive=True, group="adapter", exit_on_error=False)
     def load_adapter(self, choice: AdapterChoice) -> None:
@@ -130,14 +130,14 @@ class InspectWork:
                         stored_run: int | None, scorer: Scorer | None, known: Callable[[str], bool], perturb: bool,
                         settings: PerturbSettings, manual: tuple, model) -> None:
         worker = get_current_worker()
-        self._run("current", lambda: jobs.prepare_current(
+        self._run("current", lambda: store_reads.prepare_current(
             self.db_path, token, dataset_id, position, held, adapter_key, stored_run, scorer, known, perturb,
             settings, manual, model, should_stop=lambda: worker.is_cancelled))
 
     @work(thread=True, exclusive=True, group="table", exit_on_error=False)
     def read_table(self, dataset_id: int) -> None:
         worker = get_current_worker()
-        self._run("table", lambda: jobs.read_table(self.db_path, dataset_id, lambda: worker.is_cancelled))
+        self._run("table", lambda: store_reads.read_table(self.db_path, dataset_id, lambda: worker.is_cancelled))
 
     @work(thread=True, exclusive=True, group="figures", exit_on_error=False)
     def compute_figures(self, dataset_id: int, table: DatasetTable, adapter_key: str, combination: Combination,
@@ -150,17 +150,17 @@ class InspectWork:
             nonlocal stored, texts
             for name in table.missing_features(combination):
                 if name == "words" and texts is None:
-                    texts = jobs.read_text_index(self.db_path, dataset_id)
-                table.set_feature(name, jobs.read_feature(self.db_path, dataset_id, name, texts))
+                    texts = store_reads.read_text_index(self.db_path, dataset_id)
+                table.set_feature(name, store_reads.read_feature(self.db_path, dataset_id, name, texts))
             if lm_source == "zero":
                 lm = np.zeros(table.hypotheses)
             elif lm_source == "stored":
                 if stored is None:
-                    stored = jobs.read_stored_lm(self.db_path, run_id, dataset_id)  # type: ignore[arg-type]
+                    stored = store_reads.read_stored_lm(self.db_path, run_id, dataset_id)  # type: ignore[arg-type]
                 lm = stored
             else:
                 if texts is None:
-                    texts = jobs.read_text_index(self.db_path, dataset_id)
+                    texts = store_reads.read_text_index(self.db_path, dataset_id)
                 lm = texts.values(cache)
             return table.figures(combination, lm), stored, texts
 
@@ -174,7 +174,7 @@ class InspectWork:
         key = scorer.choice.key
         try:
             if texts is None:
-                texts = jobs.read_text_index(self.db_path, dataset_id)
+                texts = store_reads.read_text_index(self.db_path, dataset_id)
                 self.post_message(Done("texts", texts, dataset_id=dataset_id))
             missing = [t for t in texts.texts if t not in cache]
             total = len(missing)
@@ -184,7 +184,7 @@ class InspectWork:
                 self.post_message(DatasetScores(dataset_id, key, scores, done, total))
                 self.post_message(Progress("scoring data set", done, total, stoppable=True))
 
-            finished = jobs.score_texts(scorer, missing, chunk=SCORE_CHUNK, on_chunk=chunk,
+            finished = store_reads.score_texts(scorer, missing, chunk=SCORE_CHUNK, on_chunk=chunk,
                                         should_stop=lambda: worker.is_cancelled)
         except Exception as exc:
             self.post_message(Failed("scoring data set", _error(exc)))
@@ -195,7 +195,7 @@ class InspectWork:
     def build_search_index(self, dataset_id: int) -> None:
         worker = get_current_worker()
         progress = _throttled(lambda done, total: self.post_message(Progress("indexing for search", done, total)))
-        self._run("search-index", lambda: jobs.build_index(self.db_path, dataset_id, progress,
+        self._run("search-index", lambda: store_reads.build_index(self.db_path, dataset_id, progress,
                                                            lambda: worker.is_cancelled), dataset_id=dataset_id)
 
     @work(thread=True, exclusive=True, group="phonetic", exit_on_error=False)
@@ -214,7 +214,7 @@ class InspectWork:
             self.post_message(Progress(job, done, total, stoppable=True) if done < total
                               else Progress(job, 0, None, stoppable=True))
 
-        self._run("mined", lambda: jobs.mine_model(self.db_path, dataset, on_progress=_throttled(progress),
+        self._run("mined", lambda: store_reads.mine_model(self.db_path, dataset, on_progress=_throttled(progress),
                                                    should_stop=lambda: worker.is_cancelled),
                   dataset=dataset, token=token)
 
@@ -229,13 +229,13 @@ class InspectWork:
 
         def job() -> DatasetRobustness:
             self.post_message(Progress("data set NPRR", 0, None, stoppable=True))
-            result = dataset_robustness(dataset.name, jobs.read_pages(self.db_path, dataset.id), dataset.hypotheses,
+            result = dataset_robustness(dataset.name, store_reads.read_pages(self.db_path, dataset.id), dataset.hypotheses,
                                         scorer, known, lam, settings, index_loader(), model=model, base=base,
                                         on_progress=progress, should_stop=lambda: worker.is_cancelled)
             if result.run_id is None:
                 return replace(result, not_stored="the bare backbone is no stored run")
             try:
-                ids = jobs.store_robustness(self.db_path, result.run_id, dataset.name, result.report,
+                ids = store_reads.store_robustness(self.db_path, result.run_id, dataset.name, result.report,
                                              result.combination)
             except Exception as exc:  # the figures stand; say why they are not in the store
                 return replace(result, not_stored=_error(exc))

@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from .. import jobs
+from .. import store_reads
 
 
 class StorePicker(ModalScreen[Any]):
@@ -91,9 +91,9 @@ class AdapterPicker(StorePicker):
 
     def read(self) -> list[tuple[str, str, Any]]:
         db = self.app.db_path  # type: ignore[attr-defined]
-        details = jobs.adapter_details(db)
+        details = store_reads.adapter_details(db)
         return [(c.key, c.label + (f"\n    {details[c.run_id]}" if c.run_id in details else ""), c)
-                for c in jobs.read_choices(db)]
+                for c in store_reads.read_choices(db)]
 
 
 class DatasetPicker(StorePicker):
@@ -102,5 +102,5 @@ class DatasetPicker(StorePicker):
     TITLE_TEXT = "data set"
 
     def read(self) -> list[tuple[str, str, Any]]:
-        infos = jobs.read_datasets(self.app.db_path)  # type: ignore[attr-defined]
+        infos = store_reads.read_datasets(self.app.db_path)  # type: ignore[attr-defined]
         return [(d.name, f"{d.name}  ({d.utterances} lists, {d.hypotheses} hypotheses)", d.name) for d in infos]

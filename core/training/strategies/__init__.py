@@ -30,6 +30,7 @@ from dataclasses import fields
 from typing import Any
 
 from lorascope.core.errors import InputError
+from lorascope.core.names import STRATEGY_NAMES, check_registry
 from lorascope.core.training.strategies.adalora import AdaLoraOrthogonal, S1Config, S3Config, orthogonal_penalty
 from lorascope.core.training.strategies.base import (PAPER_INITIAL_RANK_STEPS, PAPER_TARGET_FROM_STEP, PAPER_TOTAL_STEPS, PAPER_WARMUP_STEPS, TARGETS,
                    ParamCount, StrategyConfig, StrategyRun, adapted_module_names, count_parameters, num_layers,
@@ -41,6 +42,7 @@ from lorascope.core.training.strategies.none import NoneConfig
 STRATEGIES: dict[str, type[StrategyConfig]] = {
     cls.name: cls for cls in (FtConfig, LoraStrategyConfig, S1Config, S2Config, S3Config, NoneConfig)
 }
+check_registry("strategy", STRATEGIES, STRATEGY_NAMES)
 
 
 def strategy_config(name: str, **options: Any) -> StrategyConfig:

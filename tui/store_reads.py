@@ -1,5 +1,5 @@
-"""The inspect screen's slow parts as plain functions: every store read (through store/browse.py), the whole-data-set
-arrays, and scoring the current utterance. The screen's workers call them and post the results back.
+"""The inspector's store reads and slow work as plain functions: every store read (through store/browse.py), the
+whole-data-set arrays, and scoring the current utterance. The screen's workers call them and post the results back.
 
 Reads open the store read-only, one connection per call (SQLite in WAL mode lets them run while a training
 command writes); only the search index build and a data-set NPRR (stored as `lorascope robustness` stores its
@@ -188,7 +188,7 @@ def mine_model(db: Path, dataset: str, *, on_progress: Callable[[int, int], None
     ``MinedConfig.mine``: the whole set at once); reading reports progress per page. Raises Cancelled when
     stopped, InputError when the set has no references to mine."""
     from lorascope.core.errors import InputError
-    from lorascope.core.perturbation.models import MinedConfig
+    from lorascope.core.perturbation.models import perturbation_for
 
     with Store(db, readonly=True) as store:
         info = store.dataset(dataset)
@@ -200,7 +200,7 @@ def mine_model(db: Path, dataset: str, *, on_progress: Callable[[int, int], None
         on_progress(len(utts), info.utterances)
     if not any(u.reference for u in utts):
         raise InputError(f"data set {dataset}", "has no references to mine")
-    return MinedConfig(dataset=dataset).mine(utts, index=index_loader())
+    return perturbation_for("mined", mined_from=dataset).mine(utts, index=index_loader())
 
 
 def store_robustness(db: Path, run_id: int, dataset: str, report: Any, combination: Any = None) -> list[int]:
