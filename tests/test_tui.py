@@ -500,7 +500,7 @@ async def test_inspect_export_writes_the_nbest_table(store_path, tmp_path):
 
 async def test_help_screen_lists_keys_and_closes(store_path):
     app = LorascopeApp(store_path)
-    async with app.run_test(size=(100, 100)) as pilot:  # tall enough to show all of it without scrolling
+    async with app.run_test(size=(100, 110)) as pilot:  # tall enough to show all of it without scrolling
         await settle(pilot)
         await pilot.press("question_mark")
         await settle(pilot)   # the help screen is drawn on the next refresh

@@ -14,7 +14,7 @@ from ..diff import legend
 
 KEYS = {
     "Everywhere": [
-        ("1 / 2", "Inspect screen / Runs screen"),
+        ("1 / 2 / 3", "Inspect screen / Runs screen / Study screen"),
         ("?", "this help (esc closes)"),
         ("q", "quit"),
         ("tab", "next pane"),
@@ -43,6 +43,9 @@ KEYS = {
         ("e", "export the N-best table to CSV"),
         ("E", "export the utterance list as filtered and sorted to CSV"),
         ("y / Y", "copy the highlighted hypothesis / the reference to the clipboard"),
+        ("b / D", "adapter B beside A (its rank in column B; A's adapter again turns it off) / the lists where "
+                  "A and B choose differently"),
+        ("T / K", "a data set the adapter's combination does not fit: tune one on 0.3 of it / cross-fit 5 folds"),
     ],
     "Runs": [
         ("↑ ↓", "pick a run: its training curves and final ranks show below; model = the perturbation "
@@ -60,7 +63,7 @@ COLUMNS = [
     ("#", "first-pass rank (0 = the recogniser's 1-best); * = perturbed"),
     ("hypothesis", "normalised words against the reference"),
     ("1st", "first-pass score (– for rank-only lists, whose prior is -rank)"),
-    ("LM", "the rescorer's score ([CLS] head); … while it is computed"),
+    ("LM", "the rescorer's score ([CLS] head, or a causal LM's log-probability); … while it is computed"),
     ("comb", "combined score: Σ w·first-pass feature + λ·LM (the tuned combination); the highest is chosen"),
     ("WER%", "this hypothesis' WER; cyan = the oracle (fewest errors)"),
     ("new", "rank after rescoring (0 = chosen), with the move against the first pass: ↑2 two places up, "
