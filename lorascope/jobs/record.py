@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lorascope.core.errors import InputError, LorascopeError, PeerFailed
 from lorascope.store import Store
@@ -13,9 +13,7 @@ from lorascope.store.ownership import owner_alive, this_process
 from ..datasets import check_data_value, resolve_dataset
 from ..samples import ensure_sample_sets
 from .common import package_versions, perturbation_model, run_folder
-
-if TYPE_CHECKING:
-    from .train import TrainOptions
+from .options import TrainOptions
 
 
 def resume_checks(store: Store, run_id: int, processes: int, convert_old: bool) -> tuple[Any, str | None, bool]:
