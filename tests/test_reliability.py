@@ -140,7 +140,7 @@ def test_resume_of_a_run_whose_owner_lives_is_refused(tmp_path, sets):
 def test_a_process_whose_run_was_taken_over_is_fenced_off(tmp_path):
     """An owner thought dead that comes back (a stalled node) may not write beside the process that took over."""
     from lorascope.core.training.train import StepDone, StepRecord
-    from lorascope.jobs.train import _StoreProgress
+    from lorascope.jobs.progress import StoreProgress as _StoreProgress
     from lorascope.store import RunTakenOver
 
     def _step(n: int) -> StepRecord:

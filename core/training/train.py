@@ -32,6 +32,11 @@ Processes. With a :class:`.distributed.Distributed` of several processes (torchr
 every step's lists and the forward pass runs under DistributedDataParallel; only rank 0 evaluates dev, emits
 events, writes checkpoints and saves the adapter (see :mod:`.distributed`).
 
+Layout. :func:`train` reads top to bottom: :func:`_validate` (a :class:`.loop_state.Plan`), :func:`_build_or_resume`
+(a :class:`.loop_state.Loop`, the typed state the loop moves on), then per step :func:`_one_step` (forward, loss,
+backward, optimizer step, rank allocation), the log, the periodic dev evaluation (:func:`_evaluate_dev`, keeping
+the best weights), checkpoints and the stop request; :mod:`.finish` ends the run.
+
 Reproducibility. The seed fixes the initial weights, the data order (a fixed permutation per epoch) and
 dropout; checkpoints (:mod:`.checkpoint`) hold everything a resumed run needs to end with the same weights as
 an uninterrupted one (on the same device, thread count and process count).
@@ -42,36 +47,30 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from lorascope.core.scoring.adapter import save_rescorer
-from lorascope.core.scoring.backbone import load_backbone, resolve_device
-from lorascope.core.training.checkpoint import (BestSnapshot, TrainState, check_resumable, fingerprint, read_checkpoint, rng_state,
-                         seed_everything, set_rng_state, write_checkpoint)
-from lorascope.core.combination.tune import (FIRST_PASS_COMBINATION, Combination, ScoreTable, evaluate_scores, lambda_grid, search_lambda,
-                      training_combination)
-from lorascope.core.combination.crossfit import gated_search
-
-#: The periodic dev evaluations pick λ on top of the prior the model trains against (the first-pass score, or the
-#: rank for rank-only lists): the model's own family of combinations, a quick proxy for the final tuning.
-TRAINING_PRIOR = Combination.of({"prior": 1.0})
-from lorascope.core.training.distributed import Distributed, data_parallel
-from lorascope.core.errors import InputError
-from lorascope.core.training.losses import consistency_kl, correlation_penalty, mwer_loss, pad_lists
+from lorascope.core.combination.tune import lambda_grid
 from lorascope.core.data.metrics import hypothesis_errors, reference_lengths
 from lorascope.core.data.nbest import Utterance
-from lorascope.core.training.optim import Batches, load_optimizer_state, lr_multiplier, make_optimizer, set_learning_rate
-from lorascope.core.scoring.rescorer import ModelPass, Rescorer, RescorerModel, evaluate, rescorer_model, resolve_engine
-from lorascope.core.training.strategies import ParamCount, StrategyConfig, StrategyRun, count_parameters
+from lorascope.core.errors import InputError
+from lorascope.core.scoring.backbone import load_backbone, resolve_device
+from lorascope.core.scoring.rescorer import Rescorer, rescorer_model, resolve_engine
+from lorascope.core.training.checkpoint import (BestSnapshot, TrainState, check_resumable, fingerprint, read_checkpoint,
+                                                rng_state, seed_everything, set_rng_state)
+from lorascope.core.training.distributed import Distributed
+from lorascope.core.training.finish import finish, result_of
+from lorascope.core.training.loop_state import Loop, Plan, trainable_weights
+from lorascope.core.training.losses import consistency_kl, correlation_penalty, mwer_loss, pad_lists
+from lorascope.core.training.optim import Batches, load_optimizer_state, lr_multiplier, set_learning_rate
+from lorascope.core.training.strategies import count_parameters
 from lorascope.core.training.strategies.none import check_family
-
 from lorascope.core.training.train_types import (DEV_EVALUATIONS, BestRestored, CheckpointLoaded, CheckpointSaved,  # noqa: F401
-                          DevEvaluated, LambdaTuned, PhaseChanged, StepDone, StepRecord, TrainConfig, TrainFinished,
-                          TrainResult, TrainStarted, resolve_steps)
+                                                 DevEvaluated, LambdaTuned, PhaseChanged, StepDone, StepRecord,
+                                                 TrainConfig, TrainFinished, TrainResult, TrainStarted, resolve_steps)
 
 __all__ = [
     "TrainConfig", "TrainResult", "StepRecord", "train", "TrainStarted", "PhaseChanged", "StepDone", "DevEvaluated",
@@ -136,72 +135,6 @@ def _check_set(utterances: Sequence[Utterance], what: str) -> None:
             raise InputError(f"{what}, utterance {u.id}", "has no hypotheses")
 
 
-def _dev_scores(rescorer: Rescorer, token_ids: list[list[list[int]]], batch_size: int) -> list[list[float]]:
-    flat = rescorer.score_token_ids([ids for utt in token_ids for ids in utt], batch_size=batch_size)
-    out, pos = [], 0
-    for utt in token_ids:
-        out.append(flat[pos:pos + len(utt)])
-        pos += len(utt)
-    return out
-
-
-def _trainable_weights(model: RescorerModel) -> dict[str, torch.Tensor]:
-    return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
-
-
-class _Forward(torch.nn.Module):
-    """The training forward pass as a module over the rescorer, so DistributedDataParallel can wrap it."""
-
-    def __init__(self, model: RescorerModel, model_pass: ModelPass):
-        super().__init__()
-        self.model = model
-        self.model_pass = model_pass
-
-    def forward(self, token_ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.model_pass(token_ids)
-
-
-@dataclass
-class _Setup:
-    """What :func:`train` builds before its first step."""
-
-    model: RescorerModel
-    rescorer: Rescorer
-    run: StrategyRun
-    engine: str
-    device: torch.device
-    train_ids: list[list[list[int]]]
-    dev_ids: list[list[list[int]]]
-    priors: list[list[float]]
-    errors: list[list[int]]
-    batches: Batches
-    twin_ids: list[list[list[int]]] | None = None      # the perturbed twin of each training list (consistency)
-    twin_errors: list[list[int]] | None = None
-
-
-def _build(config: TrainConfig, strategy: StrategyConfig, total: int, utts: Sequence[Utterance],
-           dev_utts: Sequence[Utterance], prior_weight: float, start: int,
-           twins: Sequence[Utterance] | None = None) -> _Setup:
-    """Seed, load the backbone, apply the strategy at step ``start``, tokenise the lists."""
-    seed_everything(config.seed)
-    device = resolve_device(config.device)
-    encoder, tokenizer = load_backbone(config.backbone, seed=config.seed)
-    if config.dropout is not None:
-        set_dropout(encoder, config.dropout)
-    model = rescorer_model(encoder)
-    run = strategy.start(total)
-    run.setup(model, start)
-    engine = resolve_engine(config.engine, model.backbone, device, training=True)
-    rescorer = Rescorer(model=model, tokenizer=tokenizer, backbone=config.backbone, max_length=config.max_length,
-                        device=device, prior_weight=prior_weight, engine=engine)
-    return _Setup(model=model, rescorer=rescorer, run=run, engine=engine, device=device,
-                  train_ids=[rescorer.encode(u.texts) for u in utts], dev_ids=[rescorer.encode(u.texts) for u in dev_utts],
-                  priors=[u.prior_scores() for u in utts], errors=hypothesis_errors(utts),
-                  batches=Batches(len(utts), config.batch_size, config.seed),
-                  twin_ids=None if twins is None else [rescorer.encode(u.texts) for u in twins],
-                  twin_errors=None if twins is None else hypothesis_errors(twins))
-
-
 # ---------------------------------------------------------------------------------------------------------
 # the loop
 
@@ -226,6 +159,48 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
     started = time.perf_counter()
     dist = distributed or Distributed()
     emit = on_event if on_event is not None and dist.is_main else (lambda event: None)
+    plan = _validate(config, train_utts, dev_utts, dist, twins)
+    loop = _build_or_resume(config, plan, dist, emit, checkpoint_dir, resume_from, started)
+    try:
+        while loop.step < plan.total:
+            if loop.run.switches_at(loop.step):
+                _switch_phase(loop)
+            record = _one_step(loop)        # forward, loss, backward, step, rank allocation
+            loop.state.history.append(asdict(record))
+            emit(StepDone(record=record, total_steps=plan.total, elapsed_s=loop.elapsed()))
+            if loop.step >= plan.total:     # the last step: its evaluation and save are the finish's
+                break
+            if dist.is_main and loop.eval_every and loop.step % loop.eval_every == 0:
+                _evaluate_dev(loop)
+            if config.checkpoint_every and loop.step % config.checkpoint_every == 0:
+                loop.checkpoint_path = loop.save_checkpoint(rng_state(), "periodic")
+            if dist.any(should_stop is not None and should_stop()):
+                loop.checkpoint_path = loop.save_checkpoint(rng_state(), "stopped")
+                loop.status = "interrupted"
+                break
+    except KeyboardInterrupt:
+        # Mid optimizer step the weights are half-updated: keep the last good checkpoint instead.
+        if not loop.in_update:
+            loop.save_checkpoint(loop.boundary_rng if loop.mid_step else rng_state(), "keyboard-interrupt")
+        emit(TrainFinished(status="interrupted", steps_done=loop.step, wall_time_s=loop.elapsed()))
+        raise
+
+    result = result_of(loop)
+    if loop.status == "finished" and dist.is_main:
+        finish(loop, result, eval_sets=eval_sets, adapter_dir=adapter_dir, on_event=on_event, features=features)
+    loop.rescorer.model.eval()
+    result.wall_time_s = loop.elapsed()
+    emit(TrainFinished(status=loop.status, steps_done=loop.step, wall_time_s=result.wall_time_s))
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------------
+# its pieces
+
+
+def _validate(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequence[Utterance],
+              dist: Distributed, twins: Sequence[Utterance] | None) -> Plan:
+    """Check the inputs (InputError before anything loads) and decide the lists, the length and the prior weight."""
     _check_set(train_utts, "training set")
     _check_set(dev_utts, "dev set")
     if dist.enabled and not torch.distributed.is_initialized():
@@ -242,203 +217,136 @@ def train(config: TrainConfig, train_utts: Sequence[Utterance], dev_utts: Sequen
     table = hypothesis_errors(train_utts)
     keep = [k for k, row in enumerate(table) if len(set(row)) > 1]
     utts = [train_utts[k] for k in keep]
-    twins = None if twins is None else [twins[k] for k in keep]
+    kept_twins = None if twins is None else [twins[k] for k in keep]
     if not utts:
         raise InputError("training set", "in no utterance do the hypotheses differ in word errors, so MWER has "
                                          "nothing to learn")
     strategy = config.strategy_config()
     check_family(strategy, config.backbone)
-    total, steps_rule = resolve_steps(config, len(utts)) if strategy.trains else (0, "none: the pretrained LM, no steps")
-    scaled = strategy.scaled_steps(total)
-    prior_weight = config.prior_weight or auto_prior_weight(utts)
-    dev_table, dev_lens = hypothesis_errors(dev_utts), reference_lengths(dev_utts)
-    data = fingerprint(list(train_utts) + list(twins or []))
+    total, steps_rule = (resolve_steps(config, len(utts)) if strategy.trains
+                         else (0, "none: the pretrained LM, no steps"))
+    return Plan(utts=utts, twins=kept_twins, skipped=len(train_utts) - len(utts), strategy=strategy, total=total,
+                steps_rule=steps_rule, scaled=strategy.scaled_steps(total),
+                prior_weight=config.prior_weight or auto_prior_weight(utts),
+                data=fingerprint(list(train_utts) + list(kept_twins or [])),
+                dev_utts=dev_utts, dev_table=hypothesis_errors(dev_utts), dev_lens=reference_lengths(dev_utts))
+
+
+def _build_or_resume(config: TrainConfig, plan: Plan, dist: Distributed, emit: Callable[[Any], None],
+                     checkpoint_dir: str | Path | None, resume_from: str | Path | None, started: float) -> Loop:
+    """Seed, load the backbone, apply the strategy at the start step, tokenise the lists, make the optimizer;
+    from ``resume_from`` the weights, optimizer, strategy and RNG state a checkpoint holds. Emits the start."""
     loaded = read_checkpoint(resume_from) if resume_from is not None else None
     checkpoint = loaded.payload if loaded is not None else None
     if checkpoint is not None:
-        check_resumable(checkpoint, config.to_dict(), TrainConfig(strategy=config.strategy).to_dict(), data,
+        check_resumable(checkpoint, config.to_dict(), TrainConfig(strategy=config.strategy).to_dict(), plan.data,
                         dist.world_size)
     state = TrainState.from_dict(checkpoint["state"]) if checkpoint else TrainState(world_size=dist.world_size)
 
-    s = _build(config, strategy, total, utts, dev_utts, prior_weight, state.step, twins)
-    model, rescorer, run, device = s.model, s.rescorer, s.run, s.device
+    seed_everything(config.seed)
+    device = resolve_device(config.device)
+    encoder, tokenizer = load_backbone(config.backbone, seed=config.seed)
+    if config.dropout is not None:
+        set_dropout(encoder, config.dropout)
+    model = rescorer_model(encoder)
+    run = plan.strategy.start(plan.total)
+    run.setup(model, state.step)
+    engine = resolve_engine(config.engine, model.backbone, device, training=True)
+    rescorer = Rescorer(model=model, tokenizer=tokenizer, backbone=config.backbone, max_length=config.max_length,
+                        device=device, prior_weight=plan.prior_weight, engine=engine)
+    twins = plan.twins
+    loop = Loop(config=config, plan=plan, dist=dist, emit=emit, state=state, model=model, rescorer=rescorer, run=run,
+                engine=engine, device=device, train_ids=[rescorer.encode(u.texts) for u in plan.utts],
+                dev_ids=[rescorer.encode(u.texts) for u in plan.dev_utts],
+                priors=[u.prior_scores() for u in plan.utts], errors=hypothesis_errors(plan.utts),
+                batches=Batches(len(plan.utts), config.batch_size, config.seed),
+                twin_ids=None if twins is None else [rescorer.encode(u.texts) for u in twins],
+                twin_errors=None if twins is None else hypothesis_errors(twins),
+                checkpoint_dir=checkpoint_dir, clock=state.elapsed_s - started, step=state.step)
     if config.normalize_features and checkpoint is None and model.family == "cls":
         with torch.no_grad():
             model.feature_scale.copy_(within_list_feature_scale(
-                rescorer, [s.train_ids[k] for k in s.batches.epoch_order(0)[:256]], batch_size=config.score_batch_size))
+                rescorer, [loop.train_ids[k] for k in loop.batches.epoch_order(0)[:256]],
+                batch_size=config.score_batch_size))
 
-    def start_phase(step: int) -> tuple[torch.optim.Optimizer, torch.nn.Module]:
-        phase = run.phase(step)
-        optimizer = make_optimizer(model, lr_body=config.lr_full if phase == "full" else config.lr_adapter,
-                                   lr_head=config.lr_head, weight_decay=config.weight_decay)
-        forward = data_parallel(_Forward(model, ModelPass(model, s.engine, device, rescorer.pad_id, trainable=True)),
-                                dist, device)
-        state.trainable_by_phase.setdefault(phase, asdict(count_parameters(model)))
-        return optimizer, forward
-
-    optimizer, forward = start_phase(state.step)
+    loop.start_phase(state.step)
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
-        load_optimizer_state(optimizer, checkpoint["optimizer"])
+        load_optimizer_state(loop.optimizer, checkpoint["optimizer"])
         run.load_state_dict(model, checkpoint["strategy"])
         set_rng_state(checkpoint["rng"])
-
-    train_lam = 1.0 / prior_weight
-    grid = lambda_grid(train_lam)
-    clock = state.elapsed_s - started   # + perf_counter() = elapsed time, resumed runs included
-
-    def save_checkpoint(step: int, rng: dict[str, Any], reason: str) -> str | None:
-        if checkpoint_dir is None or not dist.is_main:
-            return None
-        state.step, state.elapsed_s = step, clock + time.perf_counter()
-        path = str(write_checkpoint(checkpoint_dir, {
-            "config": config.to_dict(), "data": data, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "strategy": run.state_dict(model), "state": state.to_dict(), "rng": rng}))
-        emit(CheckpointSaved(step=step, path=path, reason=reason))
-        return path
-
-    def evaluate_dev(step: int) -> tuple[list[list[float]], float]:
-        lm = _dev_scores(rescorer, s.dev_ids, config.score_batch_size)
-        table = ScoreTable(dev_utts, lm, error_table=dev_table, ref_lengths=dev_lens, features=("prior",))
-        search = search_lambda(dev_utts, lm, grid, table=table, base=TRAINING_PRIOR)
-        record = DevEvaluated(step=step, wer=table.wer(training_combination(prior_weight)), lam=train_lam,
-                              best_wer=search.wer, best_lam=search.lam,
-                              first_pass_wer=table.wer(FIRST_PASS_COMBINATION))
-        state.dev_history.append(asdict(record))
-        emit(record)
-        return lm, search.wer
-
-    eval_every = max(1, total // DEV_EVALUATIONS) if config.eval_every == 0 else config.eval_every
+    loop.train_lam = 1.0 / plan.prior_weight
+    loop.grid = lambda_grid(loop.train_lam)
+    loop.eval_every = max(1, plan.total // DEV_EVALUATIONS) if config.eval_every == 0 else config.eval_every
     if loaded is not None:
         emit(CheckpointLoaded(step=loaded.step, path=str(loaded.path), skipped=loaded.skipped))
-    emit(TrainStarted(total_steps=total, start_step=state.step, strategy=config.strategy, scaled_steps=scaled,
-                      trainable=count_parameters(model), adapted_matrices=len(run.adapted), device=str(device),
-                      family=model.family, adapted_roles=run.roles.describe() if run.roles else "",
-                      engine=s.engine, train_utterances=len(utts), skipped_utterances=len(train_utts) - len(utts),
-                      prior_weight=prior_weight, steps_rule=steps_rule, processes=dist.world_size))
-
-    status, checkpoint_path, step = "finished", None, state.step
-    boundary_rng, mid_step, in_update = rng_state(), False, False
-    try:
-        while step < total:
-            if run.switches_at(step):
-                in_update = True  # a half-made switch is not worth a checkpoint
-                run.switch(model)
-                model.to(device)
-                optimizer, forward = start_phase(step)
-                in_update = False
-                emit(PhaseChanged(step=step, phase=run.phase(step), trainable=count_parameters(model)))
-            boundary_rng, mid_step = rng_state(), True
-            set_learning_rate(optimizer, lr_multiplier(step, total, config.lr_warmup, config.lr_min))
-
-            # forward: this process's share of the step's lists, every hypothesis in one batch
-            idx = dist.share(s.batches(step))
-            model.train()
-            ids = [s.train_ids[k] for k in idx] + ([s.twin_ids[k] for k in idx] if s.twin_ids else [])
-            lm_flat, cls = forward([seq for lists in ids for seq in lists])
-            prior, mask = pad_lists([s.priors[k] for k in idx] * (2 if s.twin_ids else 1), device=device)
-            errs, _ = pad_lists([s.errors[k] for k in idx] + ([s.twin_errors[k] for k in idx] if s.twin_ids else []),
-                                device=device)
-            logits = prior_weight * prior + torch.zeros_like(prior).masked_scatter(mask, lm_flat)
-            share = len(idx) * dist.world_size / config.batch_size   # the processes' mean is the batch's mean
-            mwer = mwer_loss(logits, errs, mask) * share
-            agree = (consistency_kl(logits[:len(idx)], logits[len(idx):], mask[:len(idx)]) * share
-                     if config.consistency_weight > 0 else torch.zeros((), device=device))
-            cor = correlation_penalty(cls) if config.cor_weight > 0 else torch.zeros((), device=device)
-            orth = run.regularizer(model)
-            orth = torch.zeros((), device=device) if orth is None else orth.to(device)
-            loss = mwer + config.cor_weight * cor + orth + config.consistency_weight * agree
-
-            # backward (gradients averaged over the processes), step, rank allocation
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], config.grad_clip)
-            in_update = True
-            optimizer.step()
-            run.after_step(model, step + 1)
-            step += 1
-            in_update = mid_step = False
-
-            # log, evaluate dev (keeping the best weights), checkpoint, stop
-            values = dist.mean([loss.item(), mwer.item(), cor.item(), orth.item(), agree.item()])
-            budget = run.rank_budget(step)
-            record = StepRecord(step=step, loss=values[0], mwer=values[1], correlation=values[2],
-                                orthogonal=values[3], lr=optimizer.param_groups[0]["lr"], rank_budget=budget,
-                                mean_rank=budget / len(run.adapted) if budget is not None and run.adapted else None,
-                                phase=run.phase(step - 1), consistency=values[4])
-            state.history.append(asdict(record))
-            emit(StepDone(record=record, total_steps=total, elapsed_s=clock + time.perf_counter()))
-            if dist.is_main and eval_every and step % eval_every == 0 and step < total:
-                _, wer = evaluate_dev(step)
-                if config.keep_best and step >= run.final_shape_from() and (
-                        state.best is None or wer < state.best.dev_wer):
-                    state.best = BestSnapshot(step, wer, _trainable_weights(model), run.state_dict(model))
-            if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
-                checkpoint_path = save_checkpoint(step, rng_state(), "periodic")
-            if step < total and dist.any(should_stop is not None and should_stop()):
-                checkpoint_path = save_checkpoint(step, rng_state(), "stopped")
-                status = "interrupted"
-                break
-    except KeyboardInterrupt:
-        # Mid optimizer step the weights are half-updated: keep the last good checkpoint instead.
-        if not in_update:
-            save_checkpoint(step, boundary_rng if mid_step else rng_state(), "keyboard-interrupt")
-        emit(TrainFinished(status="interrupted", steps_done=step, wall_time_s=clock + time.perf_counter()))
-        raise
-
-    state.step, state.elapsed_s = step, clock + time.perf_counter()
-    result = TrainResult(
-        status=status, config=config, steps_done=step, total_steps=total, scaled_steps=scaled,
-        prior_weight=prior_weight, lam=None, combination_search=None, dev=None, evals={},
-        trainable=count_parameters(model),
-        trainable_by_phase={k: ParamCount(**v) for k, v in state.trainable_by_phase.items()},
-        final_ranks=run.final_ranks(model), loss_history=[StepRecord(**r) for r in state.history],
-        dev_history=[DevEvaluated(**r) for r in state.dev_history], wall_time_s=state.elapsed_s,
-        train_utterances=len(utts), skipped_utterances=len(train_utts) - len(utts), adapter_dir=None,
-        checkpoint_path=checkpoint_path, steps_rule=steps_rule, kept_step=step, rescorer=rescorer)
-    if status == "finished" and dist.is_main:
-        _finish(result, config, s, state, evaluate_dev, dev_utts, dev_table, dev_lens, eval_sets, adapter_dir,
-                emit, on_event, features)
-        result.dev_history = [DevEvaluated(**r) for r in state.dev_history]   # the final evaluation too
-    rescorer.model.eval()
-    result.wall_time_s = clock + time.perf_counter()
-    emit(TrainFinished(status=status, steps_done=step, wall_time_s=result.wall_time_s))
-    return result
+    emit(TrainStarted(total_steps=plan.total, start_step=state.step, strategy=config.strategy,
+                      scaled_steps=plan.scaled, trainable=count_parameters(model), adapted_matrices=len(run.adapted),
+                      device=str(device), family=model.family, adapted_roles=run.roles.describe() if run.roles else "",
+                      engine=engine, train_utterances=len(plan.utts), skipped_utterances=plan.skipped,
+                      prior_weight=plan.prior_weight, steps_rule=plan.steps_rule, processes=dist.world_size))
+    loop.boundary_rng = rng_state()
+    return loop
 
 
-def _finish(result: TrainResult, config: TrainConfig, s: _Setup, state: TrainState, evaluate_dev, dev_utts,
-            dev_table, dev_lens, eval_sets, adapter_dir, emit, on_event, features=None) -> None:
-    """After the last step: keep the best dev weights, tune the combination, evaluate, save the adapter."""
-    model, rescorer, run = s.model, s.rescorer, s.run
-    dev_lm, final_wer = evaluate_dev(result.steps_done)
-    best = state.best
-    if best is not None and best.step < result.steps_done and best.dev_wer < final_wer:
-        model.load_state_dict(best.weights, strict=False)
-        run.load_state_dict(model, best.strategy)
-        dev_lm = _dev_scores(rescorer, s.dev_ids, config.score_batch_size)
-        result.kept_step = best.step
-        result.final_ranks = run.final_ranks(model)
-        emit(BestRestored(step=best.step, dev_wer=best.dev_wer, final_dev_wer=final_wer))
-    gate = config.lambda_confidence if config.lambda_confidence > 0 else None
-    result.gate = gated_search(dev_utts, dev_lm, min_p_better=gate, features=features, seed=config.seed,
-                               error_table=dev_table, ref_lengths=dev_lens)
-    search = result.gate.search
-    emit(LambdaTuned(search=search))
-    rescorer.combination = search.combination
-    result.lam, result.combination_search = search.lam, search
-    result.dev = evaluate_scores(dev_utts, dev_lm, search.combination)
-    rescorer.info = {
-        "strategy": config.strategy, "strategy_config": config.strategy_config().to_dict(),
-        "scaled_steps": result.scaled_steps, "steps": result.total_steps, "steps_rule": result.steps_rule,
-        "kept_step": result.kept_step, "seed": config.seed, "final_ranks": result.final_ranks,
-        "trainable_params": result.trainable.trainable, "total_params": result.trainable.total, "engine": s.engine,
-        "family": model.family,
-    }
-    if adapter_dir is not None:
-        result.adapter_dir = str(save_rescorer(rescorer, adapter_dir, save_encoder="full" in result.trainable_by_phase))
-    for name, utts in (eval_sets or {}).items():    # after the save: a failed evaluation keeps the adapter
-        try:
-            result.evals[name] = evaluate(rescorer, list(utts), on_event=on_event)
-        except InputError as exc:
-            result.eval_errors[name] = str(exc)
+def _switch_phase(loop: Loop) -> None:
+    """The strategy's phase switch (s2/s3 warm-up over): a new model shape, a fresh optimizer and forward pass."""
+    loop.in_update = True  # a half-made switch is not worth a checkpoint
+    loop.run.switch(loop.model)
+    loop.model.to(loop.device)
+    loop.start_phase(loop.step)
+    loop.in_update = False
+    loop.emit(PhaseChanged(step=loop.step, phase=loop.run.phase(loop.step), trainable=count_parameters(loop.model)))
+
+
+def _one_step(loop: Loop) -> StepRecord:
+    """One step: this process's share of the step's lists forward (every hypothesis in one batch), the loss,
+    backward (gradients averaged over the processes), the optimizer step and the strategy's rank allocation."""
+    config, dist, device, model, run, plan = loop.config, loop.dist, loop.device, loop.model, loop.run, loop.plan
+    optimizer, step = loop.optimizer, loop.step
+    assert optimizer is not None and loop.forward is not None
+    loop.boundary_rng, loop.mid_step = rng_state(), True
+    set_learning_rate(optimizer, lr_multiplier(step, plan.total, config.lr_warmup, config.lr_min))
+
+    idx = dist.share(loop.batches(step))
+    model.train()
+    twin_ids, twin_errors = loop.twin_ids, loop.twin_errors or []
+    ids = [loop.train_ids[k] for k in idx] + ([twin_ids[k] for k in idx] if twin_ids else [])
+    lm_flat, cls = loop.forward([seq for lists in ids for seq in lists])
+    prior, mask = pad_lists([loop.priors[k] for k in idx] * (2 if twin_ids else 1), device=device)
+    errs, _ = pad_lists([loop.errors[k] for k in idx] + ([twin_errors[k] for k in idx] if twin_ids else []),
+                        device=device)
+    logits = plan.prior_weight * prior + torch.zeros_like(prior).masked_scatter(mask, lm_flat)
+    share = len(idx) * dist.world_size / config.batch_size   # the processes' mean is the batch's mean
+    mwer = mwer_loss(logits, errs, mask) * share
+    agree = (consistency_kl(logits[:len(idx)], logits[len(idx):], mask[:len(idx)]) * share
+             if config.consistency_weight > 0 else torch.zeros((), device=device))
+    cor = correlation_penalty(cls) if config.cor_weight > 0 else torch.zeros((), device=device)
+    orth = run.regularizer(model)
+    orth = torch.zeros((), device=device) if orth is None else orth.to(device)
+    loss = mwer + config.cor_weight * cor + orth + config.consistency_weight * agree
+
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if config.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], config.grad_clip)
+    loop.in_update = True
+    optimizer.step()
+    run.after_step(model, step + 1)
+    loop.step = step = step + 1
+    loop.in_update = loop.mid_step = False
+
+    values = dist.mean([loss.item(), mwer.item(), cor.item(), orth.item(), agree.item()])
+    budget = run.rank_budget(step)
+    return StepRecord(step=step, loss=values[0], mwer=values[1], correlation=values[2], orthogonal=values[3],
+                      lr=optimizer.param_groups[0]["lr"], rank_budget=budget,
+                      mean_rank=budget / len(run.adapted) if budget is not None and run.adapted else None,
+                      phase=run.phase(step - 1), consistency=values[4])
+
+
+def _evaluate_dev(loop: Loop) -> None:
+    """The periodic dev evaluation; keeps the weights when they are the best so far at the model's final shape."""
+    _, wer = loop.evaluate_dev(loop.step)
+    best = loop.state.best
+    if loop.config.keep_best and loop.step >= loop.run.final_shape_from() and (best is None or wer < best.dev_wer):
+        loop.state.best = BestSnapshot(loop.step, wer, trainable_weights(loop.model), loop.run.state_dict(loop.model))

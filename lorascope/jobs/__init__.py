@@ -13,7 +13,8 @@ from .compare import CompareJob, compare_job
 from .common import RunFailed, adapters_root, package_versions, perturbation_model, run_folder
 from .evaluate import EvalJob, eval_job
 from .robustness import RobustnessJob, robustness_job
-from .train import RunStarted, TrainJob, TrainOptions, train_job
+from .options import TrainOptions
+from .train import RunStarted, TrainJob, train_job
 
 __all__ = ["CompareJob", "EvalJob", "RobustnessJob", "RunFailed", "RunStarted", "TrainJob", "TrainOptions", "adapters_root",
            "compare_job", "eval_job", "package_versions", "perturbation_model", "robustness_job", "run_folder", "train_job"]

@@ -1,86 +1,24 @@
-"""The training job: record a run (or claim one to resume), train it on every process, keep its heartbeat and
-step count in the store, turn Ctrl-C and SIGTERM into ``interrupted`` and a crash into ``failed``, and store what a
-finished run produced in one transaction."""
+"""The training job: record a run or claim one to resume (:mod:`.record`), train it on every process, keep its
+heartbeat and step count in the store (:mod:`.progress`), turn Ctrl-C and SIGTERM into ``interrupted`` and a
+crash into ``failed``, and store what a finished run produced in one transaction."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lorascope.core.errors import InputError, LorascopeError, PeerFailed
+from lorascope.core.errors import InputError, LorascopeError
 from lorascope.core.data.metrics import BootstrapResult
 from lorascope.core.data.nbest import Utterance
 from lorascope.store import RunTakenOver, Store
-from lorascope.store.ownership import HEARTBEAT_EVERY_S, owner_alive, this_process
 
-from ..datasets import check_data_value, resolve_dataset
-from ..samples import ensure_sample_sets
 from .combos import store_training_combination, training_features
-from .common import RunFailed, StopOnSigterm, check_perturbation, package_versions, perturbation_model, run_folder
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    """What ``lorascope train`` takes (None: the core default)."""
-
-    strategy: str
-    data: str = "sample-train"
-    dev: str = "sample-dev"
-    test: str | None = "sample-test"
-    backbone: str | None = None
-    steps: int | None = None
-    epochs: float | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    seed: int = 0
-    device: str = "auto"
-    engine: str = "auto"
-    layers: tuple[int, ...] | None = None
-    targets: tuple[str, ...] | None = None
-    cor_weight: float | None = None
-    consistency: float | None = None    # weight of the consistency term between lists and their perturbed twins
-    dropout: float | None = None        # the backbone's hidden/attention dropout and, for LoRA strategies, the adapters'
-    augment: float | None = None        # perturb-N probability of the perturbed copies added to the training lists
-    augment_model: str | None = None    # their perturbation model spec (default paper; mined: the training set's)
-    lambda_confidence: float = 0.95
-    checkpoint_every: int = 50
-    first_pass: str | None = None       # files imported on the way: "order" (default) or "score"; names: as stored
-
-    def train_config(self):
-        """The core :class:`TrainConfig` these options ask for (InputError on a bad combination)."""
-        from lorascope.core.training.strategies.none import check_family
-        from lorascope.core.training.train import TrainConfig
-
-        kwargs: dict[str, Any] = {"strategy": self.strategy, "seed": self.seed, "device": self.device,
-                                  "checkpoint_every": self.checkpoint_every, "engine": self.engine,
-                                  "lambda_confidence": self.lambda_confidence}
-        strategy_options: dict[str, Any] = {}
-        if self.layers is not None:
-            if self.strategy == "ft":
-                raise InputError("--layers", "restricts LoRA; it does not apply to ft")
-            strategy_options["layers"] = list(self.layers)
-        if self.targets is not None:   # module names by hand instead of the roles
-            strategy_options["modules"] = list(self.targets)
-        if self.dropout is not None and self.strategy not in ("ft", "none"):
-            strategy_options["dropout"] = self.dropout
-        if strategy_options:
-            kwargs["strategy_options"] = strategy_options
-        if self.consistency is not None:
-            if self.augment is None:
-                raise InputError("--consistency", "needs perturbed twins of the training lists: add --augment "
-                                                  "perturb[:P]")
-            kwargs["consistency_weight"] = self.consistency
-        for key in ("backbone", "steps", "epochs", "batch_size", "cor_weight", "dropout"):
-            if getattr(self, key) is not None:
-                kwargs[key] = getattr(self, key)
-        if self.lr is not None:
-            kwargs["lr_full" if self.strategy == "ft" else "lr_adapter"] = self.lr
-        config = TrainConfig(**kwargs)
-        check_family(config.strategy_config(), config.backbone)   # before any model loads or run is stored
-        return config
+from .common import RunFailed, StopOnSigterm, perturbation_model, run_folder
+from .options import TrainOptions
+from .progress import StoreProgress, mark_run
+from .record import record_run, share_record
 
 
 @dataclass(frozen=True)
@@ -118,161 +56,6 @@ def _perturbed_copies(utts: Sequence[Utterance], p: float, seed: int, model: Any
             for x in perturb_utterances(utts, "N", p, seed, model=model)]
 
 
-def _resume_checks(store: Store, run_id: int, processes: int, convert_old: bool) -> tuple[Any, str | None, bool]:
-    """The run to resume, a takeover note when its owner is gone, and whether it has a checkpoint (a run stopped
-    before its first one starts again from step 0); InputError when it cannot be resumed (its checkpoint checked
-    here, before the run is claimed; ``convert_old``: an old-format one rewritten first)."""
-    run = store.run(run_id)
-    if run.status == "done":
-        raise InputError(f"run {run_id}", "is already done; nothing to resume")
-    if run.processes != processes:
-        raise InputError(f"run {run_id}", f"was trained by {run.processes} process(es); resume it with the same "
-                                          f"number (--nproc {run.processes}), not {processes}")
-    takeover = None
-    if run.status == "running":
-        if owner_alive(run.owner, run.heartbeat_at or run.started_at):
-            who = run.owner.describe() if run.owner else "an unknown process"
-            raise InputError(f"run {run_id}", f"is still being trained by {who} (heartbeat {run.heartbeat_at}); "
-                                              f"stop that process first")
-    from lorascope.core.training import checkpoint as ck
-    folder = Path(run.checkpoint_dir) if run.checkpoint_dir else None
-    has_checkpoint = folder is not None and ck.has_checkpoint(folder)
-    if run.status == "running":
-        who = run.owner.describe() if run.owner else "its owner"
-        takeover = f"run {run_id} was stale ({who} is gone); taking it over " + (
-            "from its newest checkpoint" if has_checkpoint else "(it has no checkpoint)")
-    if has_checkpoint:
-        if convert_old:
-            ck.convert_old_checkpoint(folder)
-        ck.read_checkpoint(folder, load=False)
-    return run, takeover, has_checkpoint
-
-
-@dataclass(frozen=True)
-class _Recorded:
-    """What the run's record says: enough for every training process to load the same data and config."""
-
-    run_id: int
-    config: dict[str, Any]
-    names: dict[str, str]
-    augment: float | None
-    augment_model: str | None
-    takeover: str | None
-    restart: bool = False           # resumed without a checkpoint: trained again from step 0
-
-
-def _record(db_path: Path, options: TrainOptions | None, resume: int | None, processes: int,
-            convert_old: bool = False) -> _Recorded:
-    """Record a new run (importing files on the way) or claim one to resume; nothing else is written, and all of
-    it in one transaction: a refused run leaves the store as it was (no sample set or file imported)."""
-    from lorascope.core.training.train import TrainConfig
-
-    me = this_process()
-    restart = False
-    with Store(db_path) as store, store.atomic():
-        ensure_sample_sets(store, demo=False)
-        if resume is not None:
-            run, takeover, has_checkpoint = _resume_checks(store, resume, processes, convert_old)
-            saved = dict(run.config)
-            augment, augment_model = saved.pop("augment_p", None), saved.pop("augment_model", None)
-            config = {k: v for k, v in saved.items() if k in TrainConfig.__dataclass_fields__}
-            names = {"train": run.train_dataset, "dev": run.dev_dataset}
-            if run.test_dataset:
-                names["test"] = run.test_dataset
-            if not store.claim_run(resume, me, previous=run.owner):
-                raise InputError(f"run {resume}", "another process took it over just now")
-            run_id, restart = resume, not has_checkpoint
-            if restart:   # its curve and step count from the lost attempt would mislead
-                store.db.execute("DELETE FROM run_events WHERE run_id = ?", [run_id])
-                store.update_run(run_id, steps_done=0)
-        else:
-            assert options is not None
-            config = options.train_config().to_dict()
-            augment, augment_model, takeover, names = options.augment, options.augment_model, None, {}
-            for value in (options.data, options.dev, options.test):
-                if value is not None and value.lower() != "none":
-                    check_data_value(store, value)
-            for split, value, why in (("train", options.data, "training and tuning need them"),
-                                      ("dev", options.dev, "training and tuning need them"),
-                                      ("test", options.test, "test WER needs them")):
-                if value is not None and value.lower() != "none":
-                    names[split], _ = resolve_dataset(store, value, need_references=why,
-                                                      first_pass=options.first_pass)
-            if augment is not None:   # check the spec now, not after the run is recorded
-                check_perturbation(store, augment_model, mined_from=names["train"])
-            run_id = store.create_run(strategy=config["strategy"], config={**config, "augment_p": augment,
-                                                                           "augment_model": augment_model},
-                                      seed=config["seed"], backbone=config["backbone"], versions=package_versions(),
-                                      train_dataset=names["train"], dev_dataset=names["dev"],
-                                      test_dataset=names.get("test"), owner=me, processes=processes)
-        store.update_run(run_id, checkpoint_dir=str(run_folder(db_path, run_id) / "checkpoints"))
-    return _Recorded(run_id, config, names, augment, augment_model, takeover, restart)
-
-
-def _share(recorded: _Recorded | None, error: LorascopeError | None, dist) -> _Recorded:
-    """Rank 0's record (or its error) to every training process."""
-    if dist.enabled:
-        import torch.distributed
-
-        box = [(recorded, None if error is None else str(error))]
-        torch.distributed.broadcast_object_list(box, src=0)
-        recorded, message = box[0]
-        if message is not None and error is None:
-            raise PeerFailed(message)
-    if error is not None:
-        raise error
-    assert recorded is not None
-    return recorded
-
-
-class _StoreProgress:
-    """Training events into the store as they happen: heartbeat and step count every few seconds, the curve."""
-
-    def __init__(self, db_path: Path, run_id: int, forward: Callable[[Any], None] | None):
-        self.db_path, self.run_id, self.forward = db_path, run_id, forward
-        self.owner = this_process()     # the process that recorded or claimed the run (rank 0)
-        self.curve: dict[int, dict[str, Any]] = {}
-        self.pending: dict[int, dict[str, Any]] = {}
-        self.step = 0
-        self.last = time.monotonic()
-
-    def __call__(self, event: Any) -> None:
-        from lorascope.core.training import train as t
-
-        if isinstance(event, t.TrainStarted):     # `lorascope runs` shows steps done of this total
-            with Store(self.db_path) as s:
-                s.update_run(self.run_id, total_steps=event.total_steps)
-        elif isinstance(event, t.StepDone):
-            r = event.record
-            self.step = r.step
-            self._point(r.step, loss=r.loss, rank_budget=r.rank_budget, lr=r.lr)
-        elif isinstance(event, t.DevEvaluated):
-            self._point(event.step, dev_wer=event.best_wer)
-        if isinstance(event, t.CheckpointSaved) or time.monotonic() - self.last >= HEARTBEAT_EVERY_S:
-            self.flush()
-        if self.forward is not None:
-            self.forward(event)
-
-    def _point(self, step: int, **values: Any) -> None:
-        for table in (self.curve, self.pending):
-            table.setdefault(step, {"step": step}).update(values)
-
-    def flush(self, store: Store | None = None) -> None:
-        def write(s: Store) -> None:
-            with s.atomic():
-                if self.pending:
-                    s.add_events(self.run_id, self.pending.values())
-                s.heartbeat(self.run_id, self.step, owner=self.owner)
-
-        if store is not None:
-            write(store)
-        else:
-            with Store(self.db_path) as s:
-                write(s)
-        self.pending.clear()
-        self.last = time.monotonic()
-
-
 def train_job(db_path: str | Path, options: TrainOptions | None = None, *, resume: int | None = None,
               device: str | None = None, on_event: Callable[[Any], None] | None = None,
               distributed: Any = None, convert_old_checkpoint: bool = False) -> TrainJob:
@@ -296,10 +79,10 @@ def train_job(db_path: str | Path, options: TrainOptions | None = None, *, resum
         recorded = error = None
         if dist.is_main:
             try:
-                recorded = _record(db_path, options, resume, dist.world_size, convert_old_checkpoint)
+                recorded = record_run(db_path, options, resume, dist.world_size, convert_old_checkpoint)
             except LorascopeError as exc:
                 error = exc
-        recorded = _share(recorded, error, dist)
+        recorded = share_record(recorded, error, dist)
         run_id, names = recorded.run_id, recorded.names
         config = TrainConfig(**recorded.config)
         if device != "auto":
@@ -317,7 +100,7 @@ def train_job(db_path: str | Path, options: TrainOptions | None = None, *, resum
             else:
                 train_utts = list(train_utts) + copies
         features, dropped = training_features(sets)    # what every set the combination is applied to has
-        progress = _StoreProgress(db_path, run_id, on_event) if dist.is_main else None
+        progress = StoreProgress(db_path, run_id, on_event) if dist.is_main else None
         if progress is not None:
             progress(RunStarted(run_id=run_id, strategy=config.strategy, names=names, train_lists=len(train_utts),
                                 resumed=resume is not None, takeover=recorded.takeover, restarted=recorded.restart,
@@ -333,20 +116,20 @@ def train_job(db_path: str | Path, options: TrainOptions | None = None, *, resum
                                eval_sets={k: v for k, v in sets.items() if k == "test"},
                                adapter_dir=folder / "adapter", distributed=dist, twins=twins, features=features)
         except KeyboardInterrupt:
-            _mark(db_path, run_id, progress, status="interrupted")
+            mark_run(db_path, run_id, progress, status="interrupted")
             return job
         except RunTakenOver:
             raise                       # the run is another process's now: leave its record alone
         except LorascopeError as exc:
-            _mark(db_path, run_id, progress, status="failed", error=f"{where}{exc}")
+            mark_run(db_path, run_id, progress, status="failed", error=f"{where}{exc}")
             raise
         except Exception as exc:
-            _mark(db_path, run_id, progress, status="failed", error=f"{where}{type(exc).__name__}: {exc}")
+            mark_run(db_path, run_id, progress, status="failed", error=f"{where}{type(exc).__name__}: {exc}")
             raise RunFailed(f"run {run_id} failed: {where}{type(exc).__name__}: {exc} (run with --debug for the "
                             f"traceback)") from exc
         job.result = result
         if result.status != "finished":
-            _mark(db_path, run_id, progress, status="interrupted")
+            mark_run(db_path, run_id, progress, status="interrupted")
             return job
         job.status = "done"
         if dist.is_main:
@@ -357,19 +140,8 @@ def train_job(db_path: str | Path, options: TrainOptions | None = None, *, resum
         ddp.stop(dist)
 
 
-def _mark(db_path: Path, run_id: int, progress: _StoreProgress | None, **fields: Any) -> None:
-    """Mark a running run interrupted or failed; the first process to do so wins (a run already marked by
-    another training process keeps that process's status and error)."""
-    with Store(db_path) as store:
-        with store.atomic():
-            if progress is not None:
-                progress.flush(store)
-            if store.run(run_id).status == "running":
-                store.update_run(run_id, **fields)
-
-
 def _store_results(store: Store, run_id: int, result, names: dict[str, str],
-                   progress: _StoreProgress) -> BootstrapResult | None:
+                   progress: StoreProgress) -> BootstrapResult | None:
     """Everything a finished run produced, in one transaction; returns the test set's paired bootstrap."""
     from lorascope.core.data.metrics import paired_bootstrap, reference_lengths
 
