@@ -25,6 +25,25 @@ FAMILIES = ("cls", "causal")
 CAUSAL_TYPES = ("gpt2", "llama", "qwen2", "mistral")
 
 
+class ScorerModule(nn.Module):
+    """What every scorer (the [CLS] head, the causal LM) knows of the backbone it wraps, peft wrapper or not."""
+
+    backbone: nn.Module
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.encoder_config.hidden_size)
+
+    @property
+    def encoder_config(self):
+        return self.base_encoder().config
+
+    def base_encoder(self) -> nn.Module:
+        """The transformers model inside any peft wrapper."""
+        backbone = self.backbone
+        return backbone.get_base_model() if hasattr(backbone, "get_base_model") else backbone
+
+
 def config_family(config) -> str:
     """``"causal"`` for a causal-LM config (GPT-2, the Llama family, any ``*ForCausalLM``), else ``"cls"``."""
     archs = getattr(config, "architectures", None) or []

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from lorascope.core.scoring.backbone import ScorerModule
+
 
 def bos_id(tokenizer) -> int:
     """The token every hypothesis is scored after: BOS, else [CLS] (a BERT vocabulary), else EOS (GPT-2's)."""
@@ -43,7 +45,7 @@ def sequence_log_probs(logits: torch.Tensor, input_ids: torch.Tensor, attention_
     return (picked * attention_mask[:, 1:].to(picked.dtype)).sum(dim=1)
 
 
-class CausalRescorerModel(nn.Module):
+class CausalRescorerModel(ScorerModule):
     """A causal LM (possibly peft-wrapped) whose log-probability of a hypothesis is its LM score."""
 
     family = "causal"
@@ -52,19 +54,6 @@ class CausalRescorerModel(nn.Module):
         super().__init__()
         self.backbone = backbone
         self.head = nn.Module()    # no parameters: the LM's own output layer scores
-
-    @property
-    def hidden_size(self) -> int:
-        return int(self.encoder_config.hidden_size)
-
-    @property
-    def encoder_config(self):
-        return self.base_encoder().config
-
-    def base_encoder(self) -> nn.Module:
-        """The transformers model inside any peft wrapper."""
-        backbone = self.backbone
-        return backbone.get_base_model() if hasattr(backbone, "get_base_model") else backbone
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """LM scores (B,) in float32 and the last token's final hidden state (B, hidden)."""

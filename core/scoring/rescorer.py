@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lorascope.core.scoring.backbone import DEFAULT_BACKBONE, resolve_device
+from lorascope.core.scoring.backbone import DEFAULT_BACKBONE, ScorerModule, resolve_device
 from lorascope.core.combination.tune import Combination, EvalResult, combined_scores, evaluate_scores
 from lorascope.core.errors import InputError
 from lorascope.core.names import ENGINE_NAMES
@@ -75,7 +75,7 @@ def rescorer_model(backbone: nn.Module) -> nn.Module:
     return CausalRescorerModel(backbone) if model_family(backbone) == "causal" else RescorerModel(backbone)
 
 
-class RescorerModel(nn.Module):
+class RescorerModel(ScorerModule):
     """Encoder (possibly peft-wrapped) plus a linear head on the [CLS] vector: the ``cls`` scorer family (LoRB).
 
     The head starts at zero, so an untrained rescorer gives every hypothesis the same LM score and the
@@ -92,21 +92,6 @@ class RescorerModel(nn.Module):
         nn.init.zeros_(self.head.bias)
         # Per-dimension scale of [CLS] before the head (train.within_list_feature_scale sets it); saved with the head.
         self.register_buffer("feature_scale", torch.ones(self.hidden_size))
-
-    @property
-    def hidden_size(self) -> int:
-        return int(self.encoder_config.hidden_size)
-
-    @property
-    def encoder_config(self):
-        return self.base_encoder().config
-
-    def base_encoder(self) -> nn.Module:
-        """The transformers model inside any peft wrapper."""
-        backbone = self.backbone
-        if hasattr(backbone, "get_base_model"):
-            return backbone.get_base_model()
-        return backbone
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """LM scores (B,) in float32 and the [CLS] vectors (B, hidden)."""
