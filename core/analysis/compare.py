@@ -14,21 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lorascope.core.analysis.stats import Interval
 from lorascope.core.data.metrics import corpus_wer, paired_bootstrap
 
 RIGHT_MEANS = "chose a hypothesis with the fewest word errors of its list (an oracle hypothesis; ties count)"
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A difference (A minus B) and its percentile interval."""
-
-    difference: float
-    low: float
-    high: float
-    confidence: float
-    resamples: int
-    p_a_lower: float | None = None      # share of resamples where A's value is the lower one
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,14 @@ def pooled_paired_bootstrap(reference: Sequence[Sequence[int]], system: Sequence
 
 @dataclass(frozen=True)
 class Interval:
+    """A difference (A minus B) and its percentile interval, with how it was drawn where known."""
+
     difference: float
     low: float
     high: float
+    confidence: float | None = None
+    resamples: int | None = None
+    p_a_lower: float | None = None      # share of resamples where A's value is the lower one
 
     @property
     def excludes_zero(self) -> bool:
@@ -59,7 +64,7 @@ def bootstrap_mean_difference(a: Sequence[float], b: Sequence[float], *, resampl
     tail = (1 - confidence) / 2
     low = diffs[int(tail * (resamples - 1))]
     high = diffs[int(math.ceil((1 - tail) * (resamples - 1)))]
-    return Interval(statistics.fmean(a) - statistics.fmean(b), low, high)
+    return Interval(statistics.fmean(a) - statistics.fmean(b), low, high, confidence, resamples)
 
 
 # ------------------------------------------------------------------------------------------------ power law
